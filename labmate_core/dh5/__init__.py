@@ -1,0 +1,1 @@
+from .file import DH5

@@ -1,0 +1,1 @@
+"""IPython extension: ``%load_ext labmate_ext``."""
