@@ -1,0 +1,268 @@
+"""Python values <-> HDF5 datasets and groups (the value table of SPEC §1).
+
+Encoding is split from writing so that every pending value can be validated before the file
+is opened: :func:`encode` turns a value into an :class:`Encoded` tree (or raises ``TypeError``
+naming the key), :func:`write` puts such a tree into an open ``h5py`` group.
+The on-disk forms are the ones dh5 0.8.1 writes and reads: plain datasets for numbers and
+arrays, variable-length UTF-8 strings, ``"__json__"`` and ``"__function__"`` string prefixes.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import json
+import textwrap
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import h5py
+import numpy as np
+
+JSON_PREFIX = "__json__"
+FUNCTION_PREFIX = "__function__"
+_NUMERIC_KINDS = "biufc"
+_STORABLE_ARRAY_KINDS = "biufcSV"
+
+
+@dataclass
+class EncodedGroup:
+    """A group to create: its children, already encoded."""
+
+    children: dict[str, Encoded] = field(default_factory=dict)
+
+
+Encoded = Any  # EncodedGroup, np.ndarray, np.generic, str or bytes
+
+
+class StoredFunction:
+    """A function read back from a file: its source, compiled on first use.
+
+    ``f.eval(*args)`` compiles the source if needed and calls it; ``f(*args)`` does the same.
+    """
+
+    def __init__(self, code: str) -> None:
+        self.code = code if code.endswith("\n") else code + "\n"
+        self.original_name = _function_name(self.code)
+        self.func: Any = None
+
+    def compile(self) -> Any:
+        """Compile the stored source and return the function object."""
+        if self.func is None:
+            if not self.original_name:
+                raise SyntaxError(f"No function definition in stored code:\n{self.code}")
+            namespace: dict[str, Any] = {}
+            exec(compile(self.code, f"<stored function {self.original_name}>", "exec"), namespace)
+            self.func = namespace[self.original_name]
+        return self.func
+
+    def eval(self, *args: Any, **kwargs: Any) -> Any:
+        """Compile (once) and call the function."""
+        return self.compile()(*args, **kwargs)
+
+    __call__ = eval
+
+    def __repr__(self) -> str:
+        return f"StoredFunction({self.original_name or '?'})"
+
+
+def _function_name(code: str) -> str:
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return ""
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            return node.name
+    return ""
+
+
+def _function_source(func: Any, key: str) -> str:
+    """Source of a plain function, dedented, without decorators; lambdas become a ``def``."""
+    try:
+        source = textwrap.dedent(inspect.getsource(func))
+    except (OSError, TypeError) as exc:
+        raise TypeError(f"Cannot store function {key!r}: its source is not available") from exc
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        tree = None
+    if tree is not None:
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and (
+                node.name == func.__name__
+            ):
+                lines = source.splitlines(keepends=True)
+                return "".join(lines[node.lineno - 1 : node.end_lineno])
+        lambdas = [n for n in ast.walk(tree) if isinstance(n, ast.Lambda)]
+        if func.__name__ == "<lambda>" and len(lambdas) == 1:
+            lam = lambdas[0]
+            args = ast.unparse(lam.args)
+            body = ast.get_source_segment(source, lam.body) or ast.unparse(lam.body)
+            return f"def lambda_function({args}):\n    return {body}\n"
+    raise TypeError(f"Cannot store function {key!r}: its source cannot be isolated")
+
+
+def normalize(value: Any) -> Any:
+    """Convert objects exposing ``asdict()``/``_asdict()``/``asarray()`` (done on assignment)."""
+    if getattr(value, "__should_not_be_converted__", False):
+        return value
+    for method in ("asdict", "_asdict", "asarray"):
+        if hasattr(value, method) and callable(getattr(value, method)):
+            return normalize(getattr(value, method)())
+    return value
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (bool, int, float, complex, np.number, np.bool_))
+
+
+def _numeric_array(items: Any) -> np.ndarray | None:
+    """The array for a list of numbers or same-shape numeric arrays, else None."""
+    if len(items) == 0:
+        return np.asarray([], dtype=np.float64)
+    stack = [items]
+    while stack:
+        current = stack.pop()
+        for item in current:
+            if isinstance(item, (list, tuple)):
+                stack.append(item)
+            elif isinstance(item, np.ndarray):
+                if item.dtype.kind not in _NUMERIC_KINDS:
+                    return None
+            elif not _is_number(item):
+                return None
+    try:
+        array = np.asarray(items)
+    except (ValueError, OverflowError):
+        return None  # ragged
+    if array.dtype.kind not in _NUMERIC_KINDS:
+        return None
+    return array
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, (set, frozenset)):
+        return _sorted_if_possible(obj)
+    raise TypeError(f"{type(obj).__name__} is not JSON serializable")
+
+
+def _sorted_if_possible(values: Any) -> list:
+    try:
+        return sorted(values)
+    except TypeError:
+        return list(values)
+
+
+def _encode_json(value: Any, key: str) -> str:
+    try:
+        return JSON_PREFIX + json.dumps(value, default=_json_default)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"Cannot store key {key!r}: {exc}") from exc
+
+
+def check_key(key: Any) -> str:
+    """Validate one path component; return it."""
+    if not isinstance(key, str):
+        raise TypeError(f"Keys must be str, not {type(key).__name__} ({key!r})")
+    if key in ("", ".", "..") or "/" in key:
+        raise ValueError(f"Invalid key {key!r}: keys must be non-empty names without '/'")
+    return key
+
+
+def encode(value: Any, key: str) -> Encoded:
+    """Encode ``value`` (never None) for writing under ``key``; ``TypeError`` if unstorable."""
+    value = normalize(value)
+    if isinstance(value, Mapping) or hasattr(value, "_dh5_encode_group"):
+        items = value._dh5_encode_group() if hasattr(value, "_dh5_encode_group") else value
+        group = EncodedGroup()
+        for sub_key, sub_value in items.items():
+            if sub_value is None:
+                continue
+            try:
+                check_key(sub_key)
+            except (TypeError, ValueError) as exc:
+                raise TypeError(f"Cannot store key {key!r}: {exc}") from exc
+            group.children[sub_key] = encode(sub_value, f"{key}/{sub_key}")
+        return group
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, bytes):
+        return value
+    if _is_number(value):
+        scalar = np.asarray(value)
+        if scalar.dtype.kind not in _NUMERIC_KINDS:
+            raise TypeError(f"Cannot store key {key!r}: {value!r} does not fit a numeric dtype")
+        return scalar[()]
+    if isinstance(value, StoredFunction):
+        return FUNCTION_PREFIX + value.code
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind in _STORABLE_ARRAY_KINDS:
+            return value
+        if value.dtype.kind in "UO":
+            return _encode_json(value.tolist(), key)
+        raise TypeError(f"Cannot store key {key!r}: arrays of dtype {value.dtype} are unsupported")
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = _sorted_if_possible(value) if isinstance(value, (set, frozenset)) else value
+        array = _numeric_array(items)
+        if array is not None:
+            return array
+        return _encode_json(list(items), key)
+    if inspect.isfunction(value):
+        return FUNCTION_PREFIX + _function_source(value, key)
+    raise TypeError(
+        f"Cannot store key {key!r}: values of type {type(value).__name__} are not supported "
+        "(use numbers, str, arrays, lists, dicts, functions or objects with asdict()/asarray())"
+    )
+
+
+def write(group: h5py.Group, name: str, encoded: Encoded) -> None:
+    """Write ``encoded`` as ``group[name]``, replacing what was there."""
+    existing = group.get(name)
+    if (
+        isinstance(existing, h5py.Dataset)
+        and isinstance(encoded, np.ndarray)
+        and encoded.dtype.kind in _NUMERIC_KINDS
+        and existing.shape == encoded.shape
+        and existing.dtype == encoded.dtype
+        and existing.compression is None
+        and encoded.shape != ()
+    ):
+        existing[...] = encoded  # same layout: overwrite in place, no new allocation
+        return
+    if existing is not None or name in group:
+        del group[name]
+    if isinstance(encoded, EncodedGroup):
+        sub = group.create_group(name)
+        for sub_name, sub_value in encoded.children.items():
+            write(sub, sub_name, sub_value)
+    else:
+        group.create_dataset(name, data=encoded)
+
+
+def decode(raw: Any) -> Any:
+    """Turn what ``dataset[()]`` returned into the user-facing value."""
+    if isinstance(raw, bytes):
+        try:
+            raw = raw.decode()
+        except UnicodeDecodeError:
+            return raw
+    if isinstance(raw, str):
+        if raw.startswith(JSON_PREFIX):
+            return json.loads(raw[len(JSON_PREFIX) :])
+        if raw.startswith(FUNCTION_PREFIX):
+            return StoredFunction(raw[len(FUNCTION_PREFIX) :])
+        return raw
+    return raw
+
+
+def read_dataset(dataset: h5py.Dataset, selection: Any = ()) -> Any:
+    """Read ``dataset[selection]`` and decode it."""
+    if dataset.shape and h5py.check_string_dtype(dataset.dtype) is not None:
+        return dataset.asstr()[selection]
+    return decode(dataset[selection])

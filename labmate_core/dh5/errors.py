@@ -1,0 +1,26 @@
+"""Exceptions raised by DH5."""
+
+from __future__ import annotations
+
+
+class ReadOnlyKeyError(KeyError):
+    """A locked key (or a key of a read-only DH5) was about to be changed."""
+
+    def __init__(self, key: str | None = None, action: str = "change") -> None:
+        if key is None:
+            message = f"Cannot {action} a read-only object."
+        else:
+            message = (
+                f"Cannot {action} read-only key {key!r} "
+                "(unlock it with unlock_data, or reopen the file with mode='a')."
+            )
+        self.key = key
+        self.message = message
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class DH5FileNotFoundError(FileNotFoundError, ValueError):
+    """Read-only open of a file that does not exist (a ValueError too, as in dh5)."""

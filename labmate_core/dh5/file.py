@@ -1,0 +1,505 @@
+"""DH5: a dict synchronised with an ``.h5`` file (SPEC §1).
+
+The file is never held open: every read goes through ``storage.open_read`` and every save
+through ``storage.open_write`` (``replace_atomically`` for ``overwrite=True``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from typing import Any, TypeVar
+
+from . import storage
+from .codec import encode, normalize
+from .describe import summarize, tree_lines
+from .errors import DH5FileNotFoundError, ReadOnlyKeyError
+from .keys import join_key, split_key
+from .lazy import LazyArray
+from .node import NodeIO, file_signature, protect
+from .ops import FileOps
+
+logger = logging.getLogger(__name__)
+
+_MODES = {"r", "w", "a", "w=", "a="}
+_Self = TypeVar("_Self", bound="DH5")
+_MISSING = object()
+
+
+def _h5_path(filepath: str | os.PathLike) -> str:
+    path = os.fspath(filepath)
+    if not isinstance(path, str):
+        raise TypeError(f"filepath must be str or Path, not {type(filepath).__name__}")
+    if not path:
+        raise ValueError("filepath must not be empty")
+    return path if path.endswith(".h5") else path + ".h5"
+
+
+def _resolve_mode(
+    mode: str | None, read_only: bool | None, overwrite: bool | None, save_on_edit: bool
+) -> tuple[bool | None, bool | None, bool]:
+    if mode is None:
+        return read_only, overwrite, save_on_edit
+    if mode not in _MODES:
+        raise ValueError(f"Unknown mode {mode!r}: use one of {sorted(_MODES)}")
+    wanted_read_only = mode == "r"
+    if read_only is not None and bool(read_only) != wanted_read_only:
+        raise ValueError(f"mode={mode!r} contradicts read_only={read_only!r}")
+    if mode.startswith("a"):
+        if overwrite:
+            raise ValueError("mode='a' appends: it contradicts overwrite=True")
+        overwrite = False
+    return wanted_read_only, overwrite, save_on_edit or mode.endswith("=")
+
+
+class DH5(FileOps, NodeIO):
+    """A dict synchronised with an ``.h5`` file.
+
+    >>> d = DH5("run.h5", "w")           # doctest: +SKIP
+    >>> d["x"] = np.arange(3); d.save()  # doctest: +SKIP
+    >>> DH5("run.h5").x                  # doctest: +SKIP
+    """
+
+    __should_not_be_converted__ = True
+
+    def __init__(
+        self,
+        filepath_or_data: str | os.PathLike | Mapping | None = None,
+        /,
+        mode: str | None = None,
+        *,
+        filepath: str | os.PathLike | None = None,
+        save_on_edit: bool = False,
+        read_only: bool | None = None,
+        overwrite: bool | None = None,
+        data: Mapping | None = None,
+        open_on_init: bool | None = None,
+    ) -> None:
+        read_only, overwrite, save_on_edit = _resolve_mode(mode, read_only, overwrite, save_on_edit)
+        if isinstance(filepath_or_data, (str, os.PathLike)):
+            if filepath is not None:
+                raise ValueError("Give the file either positionally or as filepath=, not both")
+            filepath = filepath_or_data
+        elif filepath_or_data is not None:
+            if not isinstance(filepath_or_data, Mapping) and not hasattr(filepath_or_data, "keys"):
+                raise TypeError(
+                    f"Expected a file path or a mapping, not {type(filepath_or_data).__name__}"
+                )
+            if data is not None:
+                raise ValueError("Give the data either positionally or as data=, not both")
+            data = filepath_or_data
+        h5 = None if filepath is None else _h5_path(filepath)
+        if read_only is None:
+            read_only = h5 is not None and not save_on_edit and not overwrite
+        if read_only and (overwrite or save_on_edit):
+            raise ValueError("A read-only DH5 cannot overwrite or save_on_edit")
+        if open_on_init is False and overwrite:
+            raise ValueError("overwrite=True replaces the file: there is nothing to open lazily")
+        if h5 is not None and os.path.isdir(h5):
+            raise IsADirectoryError(f"{h5} is a directory, not an .h5 file")
+
+        self._init_node(None, "")
+        self._h5: str | None = h5
+        self._read_only = bool(read_only)
+        self._save_on_edit = bool(save_on_edit) and not read_only
+        self._lazy = open_on_init is False
+        self._replace_pending = False
+        self._signature: tuple[int, int, int] | None = None
+
+        if data is not None:
+            self._fill_from_mapping(data, dirty=not self._read_only)
+        if h5 is None:
+            return
+        if os.path.exists(h5):
+            if not self._read_only and overwrite is None:
+                raise FileExistsError(
+                    f"{h5} already exists. Pass overwrite=True to replace it, or "
+                    "overwrite=False (mode='a') to open it and add to it."
+                )
+            if overwrite:
+                self._replace_pending = True
+            else:
+                self._open_file()
+        elif self._read_only:
+            raise DH5FileNotFoundError(2, "Cannot open a missing file read-only", h5)
+
+    def _init_node(self, parent: DH5 | None, name: str) -> None:
+        object.__setattr__(self, "_parent", parent)
+        self._name = name
+        self._data: dict[str, Any] = {}
+        self._unloaded: set[str] = set()
+        self._dirty: set[str] = set()
+        self._locked: set[str] = set()
+        self._from_disk: set[str] = set()
+
+    def _new_child(self, name: str) -> DH5:
+        child = DH5.__new__(DH5)
+        child._init_node(self, name)  # type: ignore[arg-type]
+        return child
+
+    def _open_file(self) -> None:
+        with storage.open_read(self._h5) as file:
+            if self._lazy:
+                self._list_from(file)
+            else:
+                self._fill(file)
+        self._signature = file_signature(self._h5)
+
+    def _fill_from_mapping(self, mapping: Mapping, dirty: bool) -> None:
+        for key in list(mapping.keys()):
+            self._set_path(split_key(key), mapping[key], dirty=dirty)
+
+    @classmethod
+    def open_overwrite(
+        cls: type[_Self], filepath_or_data: Any = None, /, mode: str | None = None, **kwargs: Any
+    ) -> _Self:
+        """Open for writing, replacing an existing file at the first save (``mode='='`` autosaves)."""
+        if mode not in (None, "="):
+            raise ValueError("open_overwrite accepts only mode=None or mode='='")
+        kwargs.setdefault("overwrite", True)
+        return cls(filepath_or_data, mode="w=" if mode == "=" else "w", **kwargs)
+
+    # --- paths and setting ----------------------------------------------------------------
+    def _node_for(self, parts: tuple[str, ...], create: bool = False) -> tuple[DH5, str]:
+        """The node holding the last part of ``parts`` (creating groups when asked)."""
+        node: DH5 = self
+        for part in parts[:-1]:
+            if part in node._unloaded or part in node._data:
+                child = node._stored(part)
+            elif create:
+                if node._is_locked(part):
+                    raise ReadOnlyKeyError(join_key(node.key_prefix, part))
+                child = node._data[part] = node._new_child(part)
+                node._dirty.add(part)
+            else:
+                raise KeyError(join_key(node.key_prefix, part))
+            if not isinstance(child, DH5):
+                raise KeyError(f"{join_key(node.key_prefix, part)!r} is not a group")
+            node = child
+        return node, parts[-1]
+
+    def _as_stored(self, name: str, value: Any) -> Any:
+        """Value as kept in memory: dicts become child nodes, in-memory DH5s are adopted."""
+        value = normalize(value)
+        if isinstance(value, DH5):
+            if value._parent is None and value._h5 is None and not _is_ancestor(value, self):
+                object.__setattr__(value, "_parent", self)
+                value._name = name
+                value._mark_subtree_clean()
+                value._on_attach()
+                return value
+            value = value.asdict()
+        if isinstance(value, Mapping):
+            child = self._new_child(name)
+            child._fill_from_mapping(value, dirty=False)
+            return child
+        return value
+
+    def _set_path(self, parts: tuple[str, ...], value: Any, dirty: bool = True) -> None:
+        node, name = self._node_for(parts, create=True)
+        if dirty and node._is_locked(name):
+            raise ReadOnlyKeyError(join_key(node.key_prefix, name), action="set")
+        value = normalize(value)
+        if value is None:
+            if name in node._data or name in node._unloaded:
+                node._data.pop(name, None)
+                node._unloaded.discard(name)
+                node._dirty.add(name)
+            return
+        node._data[name] = node._as_stored(name, value)
+        node._unloaded.discard(name)
+        node._from_disk.discard(name)
+        if dirty:
+            node._dirty.add(name)
+
+    def _check_writable(self, parts: tuple[str, ...]) -> None:
+        node: DH5 = self
+        for depth, part in enumerate(parts):
+            if node._is_locked(part):
+                raise ReadOnlyKeyError(join_key(node.key_prefix, *parts[: depth + 1]), "set")
+            nxt = node._data.get(part)
+            if not isinstance(nxt, DH5):
+                return
+            node = nxt
+
+    def _autosave(self) -> None:
+        root = self._root
+        if root._save_on_edit and root._h5 is not None:
+            self.save()
+
+    def _validate(self, items: Iterable[tuple[tuple[str, ...], Any]]) -> None:
+        """With save_on_edit, refuse unstorable values before memory changes."""
+        root = self._root
+        if not (root._save_on_edit and root._h5 is not None):
+            return
+        for parts, value in items:
+            value = normalize(value)
+            if value is not None:
+                encode(value, join_key(self.key_prefix, *parts))
+
+    def _on_attach(self) -> None:
+        """Hook for subclasses: called when this in-memory DH5 becomes a value of another DH5.
+
+        From then on ``self.h5_path`` / ``self.key_prefix`` say where it lives, and edits (or
+        ``write_slice``) are written under that prefix of the parent's file.
+        """
+
+    # --- dict interface ---------------------------------------------------------------------
+    def __getitem__(self, key: str | tuple) -> Any:
+        node, name = self._node_for(split_key(key))
+        value = node._stored(name)
+        return protect(value) if node._is_locked(name) else value
+
+    def __setitem__(self, key: str | tuple, value: Any) -> None:
+        parts = split_key(key)
+        self._check_writable(parts)
+        self._validate([(parts, value)])
+        self._set_path(parts, value)
+        self._autosave()
+
+    def __delitem__(self, key: str | tuple) -> None:
+        node, name = self._node_for(split_key(key))
+        if node._is_locked(name):
+            raise ReadOnlyKeyError(join_key(node.key_prefix, name), action="delete")
+        if name not in node._data and name not in node._unloaded:
+            raise KeyError(join_key(node.key_prefix, name))
+        node._data.pop(name, None)
+        node._unloaded.discard(name)
+        node._from_disk.discard(name)
+        node._dirty.add(name)
+        node._autosave()
+
+    def __contains__(self, key: object) -> bool:
+        try:
+            node, name = self._node_for(split_key(key))
+        except (KeyError, TypeError, ValueError):
+            return False
+        return name in node._data or name in node._unloaded
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.keys())
+
+    def __len__(self) -> int:
+        return len(self._data.keys() | self._unloaded)
+
+    def keys(self) -> set[str]:
+        """Names at this level, loaded or not."""
+        return set(self._data) | self._unloaded
+
+    def items(self) -> list[tuple[str, Any]]:
+        """(key, value) pairs at this level; loads what is not loaded yet (one read)."""
+        self._load_names(sorted(self._unloaded))
+        return [(name, self[name]) for name in self._data]
+
+    def values(self) -> list[Any]:
+        """Values at this level (loads what is not loaded yet)."""
+        return [value for _, value in self.items()]
+
+    def get(self, key: str | tuple, default: Any = None) -> Any:
+        """``d[key]`` or ``default``; groups come back as DH5 objects."""
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+    def get_raw(self, key: str | tuple, default: Any = None) -> Any:
+        """Like ``get`` but groups come back as plain dicts."""
+        value = self.get(key, _MISSING)
+        if value is _MISSING:
+            return default
+        return value.asdict() if isinstance(value, DH5) else value
+
+    def get_lazy(self, key: str | tuple) -> LazyArray | Any:
+        """A :class:`LazyArray` on the stored dataset (sliced reads, nothing loaded now).
+
+        A key with unsaved changes, or of a DH5 without file, gives its in-memory value.
+        """
+        node, name = self._node_for(split_key(key))
+        if name not in node._data and name not in node._unloaded:
+            raise KeyError(join_key(node.key_prefix, name))
+        if name in node._dirty or node._chain_dirty() or self.h5_path is None:
+            value = node._stored(name)
+            return protect(value) if node._is_locked(name) else value
+        if isinstance(node._data.get(name), DH5):
+            raise KeyError(f"{join_key(node.key_prefix, name)!r} is a group, not a dataset")
+        return LazyArray(self.h5_path, join_key(node.key_prefix, name))
+
+    def update(self: _Self, mapping: Mapping | Iterable | None = None, /, **kwargs: Any) -> _Self:
+        """Set several keys at once (one save with ``save_on_edit``); all or nothing."""
+        items = dict(mapping or {})
+        items.update(kwargs)
+        pairs = [(split_key(key), value) for key, value in items.items()]
+        for parts, _ in pairs:
+            self._check_writable(parts)
+        self._validate(pairs)
+        for parts, value in pairs:
+            self._set_path(parts, value)
+        if pairs:
+            self._autosave()
+        return self
+
+    def pop(self, key: str | tuple, default: Any = _MISSING) -> Any:
+        """Remove ``key`` and return its value (``default`` if absent and given)."""
+        try:
+            node, name = self._node_for(split_key(key))
+            value = node._stored(name)
+        except KeyError:
+            if default is _MISSING:
+                raise
+            return default
+        self.__delitem__(key)
+        return value.asdict() if isinstance(value, DH5) else value
+
+    def remove(self: _Self, key: str | tuple) -> _Self:
+        """Delete ``key`` (without loading it); return self."""
+        self.__delitem__(key)
+        return self
+
+    def _update(self, mapping: Mapping | None = None, /, **kwargs: Any) -> set[str]:
+        """For subclasses: put values in memory without marking them to be saved."""
+        items = dict(mapping or {})
+        items.update(kwargs)
+        for key, value in items.items():
+            self._set_path(split_key(key), value, dirty=False)
+        return set(items)
+
+    # --- attribute access -------------------------------------------------------------------
+    def __getattr__(self, name: str) -> Any:
+        if "_data" not in self.__dict__ or "/" in name:
+            raise AttributeError(name)
+        key = name
+        if name[0] == "i" and name[1:].isdigit() and name not in self:
+            key = name[1:]
+        if key in self:
+            try:
+                return self[key]
+            except KeyError:
+                pass
+        raise AttributeError(f"{type(self).__name__} has no key or attribute {name!r}")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name.startswith("_") or isinstance(getattr(type(self), name, None), property):
+            object.__setattr__(self, name, value)
+        else:
+            self[name] = value
+
+    def __delattr__(self, name: str) -> None:
+        if not name.startswith("_") and name in self:
+            del self[name]
+        else:
+            object.__delattr__(self, name)
+
+    def __dir__(self) -> list[str]:
+        return sorted(set(super().__dir__()) | {k for k in self.keys() if k.isidentifier()})
+
+    # --- whole content ----------------------------------------------------------------------
+    def asdict(self) -> dict[str, Any]:
+        """A plain nested dict of everything (loads what is not loaded)."""
+        self._load_all()
+        return {
+            name: value.asdict() if isinstance(value, DH5) else self[name]
+            for name, value in self._data.items()
+        }
+
+    def keys_tree(self) -> dict[str, Any]:
+        """Nested dict of key names, ``None`` for datasets; reads only names for unloaded keys."""
+        tree: dict[str, Any] = {}
+        if self._unloaded and self.h5_path is not None:
+            with storage.open_read(self.h5_path) as file:
+                group = self._group_of(file)
+                for name in self._unloaded:
+                    if name in group:
+                        tree[name] = _names_tree(group[name])
+        for name, value in self._data.items():
+            tree[name] = value.keys_tree() if isinstance(value, DH5) else None
+        return tree
+
+    # --- properties -------------------------------------------------------------------------
+    @property
+    def filepath(self) -> str | None:
+        """The file path without ``.h5`` (None when in memory)."""
+        h5 = self.h5_path
+        return None if h5 is None else h5[: -len(".h5")]
+
+    @filepath.setter
+    def filepath(self, value: str | os.PathLike) -> None:
+        root = self._root
+        if root._h5 is not None and os.path.exists(root._h5):
+            root._load_all()
+        root._h5 = _h5_path(value)
+        root._replace_pending = False
+        root._dirty |= set(root._data)
+        root._signature = None
+
+    @property
+    def filename(self) -> str | None:
+        """Base name of the file without ``.h5``."""
+        path = self.filepath
+        return None if path is None else os.path.basename(path)
+
+    @property
+    def save_on_edit(self) -> bool:
+        """Whether every change is written at once."""
+        return self._root._save_on_edit
+
+    @save_on_edit.setter
+    def save_on_edit(self, value: bool) -> None:
+        if value and self._root._read_only:
+            raise ValueError("A read-only DH5 cannot save_on_edit")
+        self._root._save_on_edit = bool(value)
+
+    @property
+    def read_only(self) -> bool:
+        """True when nothing can be changed (opened with mode 'r')."""
+        return self._root._read_only
+
+    def _entries(self, depth: int) -> list[tuple[str, Any, bool]]:
+        entries: list[tuple[str, Any, bool]] = []
+        for name in sorted(self.keys()):
+            locked = name in self._locked
+            if name in self._unloaded:
+                entries.append((name, "<not loaded>", locked))
+            elif isinstance(self._data[name], DH5):
+                child = self._data[name]
+                entries.append((name, child._entries(depth - 1) if depth else "…", locked))
+            else:
+                entries.append((name, summarize(self._data[name]), locked))
+        return entries
+
+    def __repr__(self) -> str:
+        root = self._root
+        if root._read_only:
+            mode = "r"
+        elif root._h5 is None:
+            mode = "in memory"
+        else:
+            mode = "rw" if self._locked else "w"
+        pending = self._has_pending() or root._replace_pending
+        head = f"{type(self).__name__}({self.filepath!r}" if self.filepath else type(self).__name__
+        head += ")" if self.filepath else ""
+        prefix = f" /{self.key_prefix}" if self.key_prefix else ""
+        status = " (not saved)" if pending and root._h5 is not None else ""
+        lines = [f"{head}{prefix} [{mode}]{status}"]
+        lines.extend(tree_lines(self._entries(3)))
+        return "\n".join(lines)
+
+    __str__ = __repr__
+
+
+def _is_ancestor(candidate: DH5, node: DH5) -> bool:
+    current: DH5 | None = node
+    while current is not None:
+        if current is candidate:
+            return True
+        current = current._parent
+    return False
+
+
+def _names_tree(obj: Any) -> Any:
+    if hasattr(obj, "keys") and not hasattr(obj, "shape"):
+        return {name: _names_tree(obj[name]) for name in obj.keys()}
+    return None
+
+
+MutableMapping.register(DH5)

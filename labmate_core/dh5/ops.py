@@ -1,0 +1,253 @@
+"""DH5 operations that touch the file as a whole: save, load, pull, close, locks, slices."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from typing import Any, TypeVar
+
+import numpy as np
+
+from . import storage
+from .codec import encode
+from .errors import ReadOnlyKeyError
+from .keys import join_key, split_key
+from .node import DELETE, NodeIO, file_signature
+
+_Self = TypeVar("_Self", bound="FileOps")
+
+
+def _names(keys: str | Iterable[str] | None) -> list[str] | None:
+    if keys is None:
+        return None
+    if isinstance(keys, str):
+        return [keys]
+    return list(keys)
+
+
+def _same_file(a: str, b: str) -> bool:
+    return os.path.abspath(a) == os.path.abspath(b)
+
+
+class FileOps(NodeIO):
+    """Mixed into ``DH5`` (which provides ``_node_for``, ``_root`` state and the dict API)."""
+
+    def save(
+        self: _Self,
+        only_update: bool | Iterable[str] = True,
+        filepath: str | os.PathLike | None = None,
+        force: bool | None = None,
+    ) -> _Self:
+        """Write changes: only changed keys, or everything with ``force``/``only_update=False``.
+
+        ``filepath`` writes a full copy of this object into another file (this object keeps its
+        own file). Every value is encoded first: an unstorable one raises ``TypeError`` naming
+        its key before the file is opened, and nothing pending is dropped.
+        """
+        from .file import _h5_path
+
+        root: Any = self._root
+        if root._read_only:
+            raise ValueError("Cannot save a DH5 opened read-only; reopen it with mode='a'")
+        own = root._h5
+        target = None if filepath is None else _h5_path(filepath)
+        if target is not None and (own is None or not _same_file(target, own)):
+            return self._save_copy(target)
+        if own is None:
+            raise ValueError("This DH5 has no file: give save(filepath=...) or set .filepath")
+        if self._parent is not None and (self._chain_dirty() or root._replace_pending):
+            root.save(force=force)
+            return self
+        full = bool(force) or only_update is False or target is not None
+        names = None if isinstance(only_update, bool) else _names(only_update)
+
+        ops: list = []
+        saved: list = []
+        if root._replace_pending:
+            ops = [(name, encode(value, name)) for name, value in root._data.items()]
+            saved = [(root, None)]
+            with storage.replace_atomically(own) as file:
+                self._write_ops(file, ops)
+            root._replace_pending = False
+        else:
+            self._plan(names, full, ops, saved)
+            if not ops:
+                return self
+            with storage.open_write(own) as file:
+                self._write_ops(file, ops)
+        self._mark_clean(saved)
+        root._signature = file_signature(own)
+        return self
+
+    def _save_copy(self: _Self, target: str) -> _Self:
+        root: Any = self._root
+        if root._h5 is not None and os.path.exists(root._h5):
+            self._load_all()
+        prefix = self.key_prefix
+        ops = [
+            (join_key(prefix, name), encode(value, join_key(prefix, name)))
+            for name, value in self._data.items()
+        ]
+        ops += [(join_key(prefix, name), DELETE) for name in self._dirty - set(self._data)]
+        with storage.open_write(target) as file:
+            self._write_ops(file, ops)
+        return self
+
+    def load(
+        self: _Self,
+        filepath: str | os.PathLike | None = None,
+        key: str | Iterable[str] | None = None,
+    ) -> _Self:
+        """(Re)read values from the file (unsaved keys are kept), or import them from another.
+
+        Values imported from another file are marked to be saved into this object's file.
+        """
+        from .file import _h5_path
+
+        root: Any = self._root
+        source = root._h5 if filepath is None else _h5_path(filepath)
+        if source is None:
+            raise ValueError("This DH5 has no file to load from: give load(filepath=...)")
+        names = _names(key)
+        other = root._h5 is None or not _same_file(source, root._h5)
+        with storage.open_read(source) as file:
+            prefix = self.key_prefix
+            group = file[prefix] if prefix else file
+            if names is not None:
+                missing = [n for n in names if n not in group]
+                if missing:
+                    raise KeyError(f"{missing} not in {source}")
+            if other:
+                self._dirty -= set(names if names is not None else group.keys())
+            loaded = list(group.keys()) if names is None else names
+            self._fill(group, loaded, lazy=False)
+        if other:
+            self._from_disk -= set(loaded)
+            if not root._read_only:
+                self._dirty |= set(loaded)
+        else:
+            root._signature = file_signature(source)
+        return self
+
+    def pull_available(self) -> bool:
+        """True when the file changed on disk since this object last read or wrote it."""
+        root: Any = self._root
+        if root._h5 is None:
+            raise ValueError("Cannot pull: this DH5 has no file")
+        return file_signature(root._h5) != root._signature
+
+    def pull(self: _Self, force_pull: bool = False) -> _Self:
+        """Reload from the file if it changed on disk (or always with ``force_pull``).
+
+        Keys with unsaved changes keep their in-memory values.
+        """
+        root: Any = self._root
+        if not (force_pull or root.pull_available()):
+            return self
+        kept = {
+            name: value
+            for name, value in root._data.items()
+            if name in root._dirty or (isinstance(value, NodeIO) and value._has_pending())
+        }
+        root._data = dict(kept)
+        root._unloaded = set()
+        root._from_disk = set()
+        skip = root._dirty
+        root._dirty = set(skip) | set(kept)
+        try:
+            root._open_file()
+        finally:
+            root._dirty = skip
+        return self
+
+    def close_data(self: _Self, key: str | Iterable[str] | None = None) -> _Self:
+        """Drop values from memory (they load again on access); unsaved keys are kept."""
+        root: Any = self._root
+        if root._h5 is None or root._replace_pending:
+            raise ValueError("Nothing to reload from: closing would lose the data")
+        names = _names(key)
+        with storage.open_read(root._h5) as file:
+            prefix = self.key_prefix
+            on_disk = (
+                set((file[prefix] if prefix else file).keys())
+                if (not prefix or prefix in file)
+                else set()
+            )
+        for name in names if names is not None else list(self._data):
+            value = self._data.get(name)
+            pending = name in self._dirty or (isinstance(value, NodeIO) and value._has_pending())
+            if pending or name not in on_disk:
+                if names is not None and name in self._data:
+                    raise ValueError(f"{join_key(self.key_prefix, name)!r} has unsaved changes")
+                continue
+            self._data.pop(name, None)
+            self._from_disk.discard(name)
+            self._unloaded.add(name)
+        return self
+
+    def lock_data(self: _Self, keys: str | Iterable[str] | None = None) -> _Self:
+        """Make keys (default: all current keys) read-only: changes raise ReadOnlyKeyError."""
+        root: Any = self._root
+        if root._read_only:
+            raise ValueError("Everything is already locked: this DH5 is read-only")
+        for key in _names(keys) if keys is not None else sorted(self.keys()):
+            node, name = self._node_for(split_key(key))
+            node._locked.add(name)
+            value = node._data.get(name)
+            if isinstance(value, np.ndarray) and name in node._from_disk:
+                value.flags.writeable = False
+        return self
+
+    def unlock_data(self: _Self, keys: str | Iterable[str] | None = None) -> _Self:
+        """Unlock keys (default: all)."""
+        root: Any = self._root
+        if root._read_only:
+            raise ValueError("Cannot unlock a DH5 opened read-only; reopen it with mode='a'")
+        if keys is None:
+            self._locked.clear()
+            return self
+        for key in _names(keys):
+            node, name = self._node_for(split_key(key))
+            node._locked.discard(name)
+        return self
+
+    def write_slice(self, key: str | tuple, index: Any, value: Any) -> None:
+        """``d[key][index] = value``, and with ``save_on_edit`` write just that slice.
+
+        For loops appending points to a preallocated array: the file gets the slice only.
+        """
+        node, name = self._node_for(split_key(key))
+        path = join_key(node.key_prefix, name)
+        if node._is_locked(name):
+            raise ReadOnlyKeyError(path, action="set")
+        array = node._stored(name)
+        if not isinstance(array, np.ndarray):
+            raise TypeError(f"{path!r} is not an array")
+        array[index] = value
+        root: Any = self._root
+        direct = (
+            root._save_on_edit
+            and root._h5 is not None
+            and not root._replace_pending
+            and name not in node._dirty
+            and not node._chain_dirty()
+            and os.path.exists(root._h5)
+        )
+        if direct:
+            with storage.open_write(root._h5) as file:
+                dataset = file.get(path)
+                if (
+                    dataset is not None
+                    and getattr(dataset, "shape", None) == array.shape
+                    and dataset.dtype == array.dtype
+                ):
+                    dataset[index] = array[index]
+                    root._signature = file_signature(root._h5)
+                    return
+        node._dirty.add(name)
+        node._autosave()
+
+    def _has_pending(self) -> bool:
+        if self._dirty:
+            return True
+        return any(isinstance(v, NodeIO) and v._has_pending() for v in self._data.values())
