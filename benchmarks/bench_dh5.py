@@ -120,6 +120,21 @@ def bench_locked_access(tmp: Path, count: int = 1000) -> None:
 
     plain = Plain()
 
+    class Dynamic:
+        """The least a dict-backed object with attribute access (like DH5's d.x) can cost."""
+
+        def __init__(self) -> None:
+            self._data = {"x": d.x}
+
+        def __getattr__(self, name: str):
+            return self._data[name]
+
+    dynamic = Dynamic()
+
+    def dyn() -> None:
+        for _ in range(count):
+            dynamic.x  # noqa: B018
+
     def access() -> None:
         for _ in range(count):
             d.x  # noqa: B018
@@ -130,6 +145,11 @@ def bench_locked_access(tmp: Path, count: int = 1000) -> None:
 
     t_access = best(access)
     t_attr = best(attr)
+    t_dyn = best(dyn)
+    print(
+        f"  vs {count} dynamic (__getattr__) lookups {t_dyn * 1e3:.3f} ms: "
+        f"ratio {t_access / t_dyn:.1f}"
+    )
     print(
         f"{count} reads of a locked 100 MB array: {t_access * 1e3:.2f} ms vs {count} attribute "
         f"lookups {t_attr * 1e3:.3f} ms, ratio {t_access / t_attr:.0f} "

@@ -247,6 +247,9 @@ class DH5(FileOps, NodeIO):
 
     # --- dict interface ---------------------------------------------------------------------
     def __getitem__(self, key: str | tuple) -> Any:
+        if type(key) is str and key in self._data and "/" not in key:  # fast path: loaded here
+            value = self._stored(key)
+            return protect(value) if self._is_locked(key) else value
         node, name = self._node_for(split_key(key))
         value = node._stored(name)
         return protect(value) if node._is_locked(name) else value
@@ -366,8 +369,11 @@ class DH5(FileOps, NodeIO):
 
     # --- attribute access -------------------------------------------------------------------
     def __getattr__(self, name: str) -> Any:
-        if "_data" not in self.__dict__ or "/" in name:
+        data = self.__dict__.get("_data")
+        if data is None or "/" in name:
             raise AttributeError(name)
+        if name in data:  # fast path: a loaded key at this level
+            return self[name]
         key = name
         if name[0] == "i" and name[1:].isdigit() and name not in self:
             key = name[1:]

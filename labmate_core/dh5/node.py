@@ -38,9 +38,30 @@ def file_signature(h5_path: str | None) -> tuple[int, int, int] | None:
     return (st.st_ino, st.st_size, st.st_mtime_ns)
 
 
+def freeze(array: np.ndarray) -> np.ndarray:
+    """A read-only view of ``array`` that nobody can make writable again (its base is frozen)."""
+    array.flags.writeable = False
+    view = array.view()
+    view.flags.writeable = False
+    return view
+
+
+def _is_sealed(array: np.ndarray) -> bool:
+    """A read-only view of a read-only array (what :func:`freeze` returns): safe to hand out."""
+    base = array.base
+    return (
+        not array.flags.writeable
+        and isinstance(base, np.ndarray)
+        and base.base is None
+        and not base.flags.writeable
+    )
+
+
 def protect(value: Any) -> Any:
     """What a locked key hands out: a read-only view for arrays, a copy for mutable containers."""
     if isinstance(value, np.ndarray):
+        if _is_sealed(value):
+            return value  # already frozen for good at load time: no new object at all
         view = value.view()  # O(1); if the buffer is frozen too, the view cannot be unfrozen
         view.flags.writeable = False
         return view
@@ -124,7 +145,7 @@ class NodeIO:
             else:
                 value = read_dataset(obj)
                 if isinstance(value, np.ndarray) and self._is_locked(name):
-                    value.flags.writeable = False
+                    value = freeze(value)
                 self._from_disk.add(name)
             self._data[name] = value
             self._unloaded.discard(name)

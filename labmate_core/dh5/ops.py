@@ -12,7 +12,7 @@ from . import storage
 from .codec import encode
 from .errors import ReadOnlyKeyError
 from .keys import join_key, split_key
-from .node import DELETE, NodeIO, file_signature
+from .node import DELETE, NodeIO, file_signature, freeze
 
 _Self = TypeVar("_Self", bound="FileOps")
 
@@ -195,7 +195,7 @@ class FileOps(NodeIO):
             node._locked.add(name)
             value = node._data.get(name)
             if isinstance(value, np.ndarray) and name in node._from_disk:
-                value.flags.writeable = False
+                node._data[name] = freeze(value)
         return self
 
     def unlock_data(self: _Self, keys: str | Iterable[str] | None = None) -> _Self:
