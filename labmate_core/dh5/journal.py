@@ -47,14 +47,15 @@ def read_header(blob: bytes) -> tuple[int, str] | None:
     return size, writer.rstrip(b"\0").decode(errors="replace")
 
 
-class JournaledFile(io.RawIOBase):
-    """Read/write access to ``path`` that journals old bytes before overwriting them."""
+class JournaledFile(io.FileIO):
+    """Read/write access to ``path`` that journals old bytes before overwriting them.
+
+    A ``FileIO`` (reads and seeks stay in C); only ``write`` and ``truncate`` are intercepted.
+    """
 
     def __init__(self, path: str | os.PathLike, journal_fd: int) -> None:
-        super().__init__()
-        self._fd = os.open(path, os.O_RDWR)
-        self._pos = 0
-        self._orig_size = os.fstat(self._fd).st_size
+        super().__init__(path, "r+")
+        self._orig_size = os.fstat(self.fileno()).st_size
         self._journal_fd = journal_fd
         self._journal_end = _HEADER.size
         self._saved_pages: set[int] = set()
@@ -70,12 +71,13 @@ class JournaledFile(io.RawIOBase):
         if start >= stop:
             return
         records = []
+        fd = self.fileno()
         for page in range(start // PAGE, (stop - 1) // PAGE + 1):
             if page in self._saved_pages:
                 continue
             self._saved_pages.add(page)
             offset = page * PAGE
-            old = os.pread(self._fd, min(PAGE, self._orig_size - offset), offset)
+            old = os.pread(fd, min(PAGE, self._orig_size - offset), offset)
             records.append(_RECORD.pack(offset, len(old), zlib.crc32(old)) + old)
         if records:
             blob = b"".join(records)
@@ -84,63 +86,25 @@ class JournaledFile(io.RawIOBase):
             if self._fsync:
                 os.fsync(self._journal_fd)
 
-    # -- io.RawIOBase --------------------------------------------------------------------------
-    def readable(self) -> bool:
-        return True
-
-    def writable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:  # type: ignore[override]
-        data = os.pread(self._fd, len(buffer), self._pos)
-        n = len(data)
-        memoryview(buffer).cast("B")[:n] = data
-        self._pos += n
-        return n
-
     def write(self, data) -> int:  # type: ignore[override]
+        pos = self.tell()
+        if pos < self._orig_size:
+            self._save_old(pos, pos + memoryview(data).nbytes)
         view = memoryview(data).cast("B")
-        n = len(view)
-        self._save_old(self._pos, self._pos + n)
-        written = 0
+        n, written = len(view), 0
         while written < n:
-            written += os.pwrite(self._fd, view[written:], self._pos + written)
-        self._pos += n
+            written += super().write(view[written:]) or 0
         return n
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        if whence == io.SEEK_SET:
-            self._pos = offset
-        elif whence == io.SEEK_CUR:
-            self._pos += offset
-        else:
-            self._pos = os.fstat(self._fd).st_size + offset
-        return self._pos
-
-    def tell(self) -> int:
-        return self._pos
 
     def truncate(self, size: int | None = None) -> int:
-        size = self._pos if size is None else size
+        size = self.tell() if size is None else size
         self._save_old(size, self._orig_size)
-        os.ftruncate(self._fd, size)
-        return size
-
-    def flush(self) -> None:
-        pass
+        return super().truncate(size)
 
     def sync(self) -> None:
         """fsync the data file when power-loss durability is asked for."""
         if self._fsync:
-            os.fsync(self._fd)
-
-    def close(self) -> None:
-        if not self.closed:
-            os.close(self._fd)
-        super().close()
+            os.fsync(self.fileno())
 
 
 def rollback(path: str | os.PathLike, journal_fd: int, reason: str = "died during a save") -> bool:
