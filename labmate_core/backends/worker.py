@@ -1,0 +1,223 @@
+"""One worker thread and queue per backend: ordered, coalescing, retrying deliveries."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+from .journal import Journal, JournalEntry, safe_slug
+from .staging import AcquisitionMissingError, staged_snapshot
+from .status import SnapshotStatus, State
+
+logger = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class _Job:
+    prefix: Path
+    experiment_name: str | None
+    submitted: float
+    attempts: int = 0
+    not_before: float = 0.0
+    last_error: str | None = None
+
+
+class BackendWorker:
+    """Delivers snapshots to one backend on its own daemon thread.
+
+    Per acquisition, snapshots are delivered in submit order; a submit while an older snapshot of
+    the same acquisition is still waiting replaces it. Failures are retried with exponential
+    backoff up to ``max_attempts``, then kept as failed (status, journal and a log record).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        backend: object,
+        journal: Journal,
+        staging_root: Path,
+        on_status: Callable[[SnapshotStatus], None],
+        *,
+        max_attempts: int,
+        backoff: float,
+        max_backoff: float,
+    ):
+        self.name = name
+        self.backend = backend
+        self._journal = journal
+        self._staging_root = staging_root / safe_slug(name)
+        self._on_status = on_status
+        self._max_attempts = max_attempts
+        self._backoff = backoff
+        self._max_backoff = max_backoff
+        self._cond = threading.Condition()
+        self._pending: dict[Path, _Job] = {}
+        self._current: _Job | None = None
+        self._journaled: set[Path] = set()  # prefixes whose pending record is on disk
+        self._stopping = False
+        self._thread = threading.Thread(
+            target=self._run, name=f"labmate-backend[{name}]", daemon=True
+        )
+        self._thread.start()
+
+    # --- kernel side -------------------------------------------------------------------------
+
+    def submit(
+        self, prefix: Path, experiment_name: str | None = None, submitted: float | None = None
+    ) -> None:
+        """Queue a snapshot of ``prefix`` (journaled first); returns at once."""
+        job = _Job(prefix, experiment_name, submitted if submitted is not None else time.time())
+        with self._cond:
+            if self._stopping:
+                raise RuntimeError(f"backend {self.name!r} has been stopped")
+            previous = self._pending.get(prefix)
+            if previous is not None:
+                job.last_error = previous.last_error
+            if prefix not in self._journaled:  # else its pending record is already on disk
+                try:
+                    entry = JournalEntry(
+                        self.name, "", submitted=job.submitted, experiment_name=experiment_name
+                    )
+                    self._journal.write(entry, prefix)
+                    self._journaled.add(prefix)
+                except OSError:
+                    logger.exception(
+                        "could not journal the snapshot of %s for %r; it is queued in memory only",
+                        prefix,
+                        self.name,
+                    )
+            self._pending[prefix] = job
+            self._emit(job, State.PENDING)
+            self._cond.notify_all()
+
+    def stop(self) -> None:
+        """Stop after the current delivery; what is still queued stays in the journal."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the thread to end; False if it is still busy (a hanging backend)."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    # --- worker thread -----------------------------------------------------------------------
+
+    def _emit(self, job: _Job, state: State) -> None:
+        status = SnapshotStatus(
+            prefix=str(job.prefix),
+            backend=self.name,
+            state=state,
+            attempts=job.attempts,
+            last_error=job.last_error,
+            time=time.time(),
+            submitted=job.submitted,
+        )
+        try:
+            self._on_status(status)
+        except Exception:
+            logger.exception("status callback failed for %s / %r", job.prefix, self.name)
+
+    def _next_job(self) -> _Job | None:
+        with self._cond:
+            while True:
+                if self._stopping:
+                    return None
+                now = time.monotonic()
+                for job in self._pending.values():
+                    if job.not_before <= now:
+                        del self._pending[job.prefix]
+                        job.attempts += 1
+                        self._current = job
+                        self._emit(job, State.COPYING)
+                        return job
+                wake = min((j.not_before for j in self._pending.values()), default=None)
+                self._cond.wait(None if wake is None else max(wake - now, 0.001))
+
+    def _run(self) -> None:
+        try:
+            self._loop()
+        except BaseException:  # a bug here must not end the thread silently
+            logger.critical("backend worker %r stopped unexpectedly", self.name, exc_info=True)
+            raise
+
+    def _loop(self) -> None:
+        while True:
+            job = self._next_job()
+            if job is None:
+                return
+            error: BaseException | None = None
+            try:
+                with staged_snapshot(
+                    job.prefix, self._staging_root, job.experiment_name
+                ) as snapshot:
+                    self.backend.save_snapshot(snapshot)
+            except BaseException as exc:  # a backend may raise anything: record it, never lose it
+                error = exc
+                job.last_error = traceback.format_exc()
+                logger.warning(
+                    "backend %r failed on %s (attempt %d/%d)",
+                    self.name,
+                    job.prefix,
+                    job.attempts,
+                    self._max_attempts,
+                    exc_info=True,
+                )
+            self._finish(job, error)
+
+    def _finish(self, job: _Job, error: BaseException | None) -> None:
+        with self._cond:
+            self._current = None
+            newer = self._pending.get(job.prefix)
+            if error is None:
+                job.last_error = None
+                if newer is None:
+                    self._journal.remove(self.name, job.prefix)
+                    self._journaled.discard(job.prefix)
+                    self._emit(job, State.DONE)
+                self._cond.notify_all()
+                return
+            if newer is not None:  # a newer snapshot supersedes the retry
+                newer.last_error = job.last_error
+                self._emit(newer, State.PENDING)
+            elif job.attempts < self._max_attempts and not isinstance(
+                error, AcquisitionMissingError
+            ):
+                delay = min(self._max_backoff, self._backoff * 2 ** (job.attempts - 1))
+                job.not_before = time.monotonic() + delay
+                self._pending[job.prefix] = job
+                self._record(job, State.PENDING)
+                self._emit(job, State.PENDING)
+            else:
+                self._record(job, State.FAILED)
+                self._journaled.discard(job.prefix)  # the next submit records it pending again
+                logger.error(
+                    "backend %r gave up on %s after %d attempt(s); it stays in the journal "
+                    "(labmate status / labmate sync). Last error:\n%s",
+                    self.name,
+                    job.prefix,
+                    job.attempts,
+                    job.last_error,
+                )
+                self._emit(job, State.FAILED)
+            self._cond.notify_all()
+
+    def _record(self, job: _Job, state: State) -> None:
+        entry = JournalEntry(
+            self.name,
+            "",
+            state=state.value,
+            attempts=job.attempts,
+            last_error=job.last_error,
+            submitted=job.submitted,
+            experiment_name=job.experiment_name,
+        )
+        try:
+            self._journal.write(entry, job.prefix)
+        except OSError:
+            logger.exception("could not journal the status of %s for %r", job.prefix, self.name)

@@ -1,0 +1,222 @@
+"""The ``labmate`` command: ``labmate status DIR``, ``labmate sync DIR --backend KIND ARGS...``.
+
+Subcommands are registered by the functions in ``SUBCOMMANDS`` (each adds its parser and sets
+``func``, which returns the exit code); a new subcommand appends its own function.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+
+def _out(text: str = "") -> None:
+    sys.stdout.write(text + "\n")
+
+
+def _data_dir(text: str) -> Path:
+    path = Path(text).expanduser()
+    if not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is not a directory")
+    return path
+
+
+def _when(epoch: float) -> str:
+    return datetime.datetime.fromtimestamp(epoch).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _last_line(error: str | None) -> str:
+    lines = [line for line in (error or "").strip().splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+# --- labmate status ------------------------------------------------------------------------------
+
+
+def _add_status(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "status",
+        help="snapshots waiting for or failed in a backend",
+        description="List the pending and failed backend snapshots journaled in a data "
+        "directory, with their last error. Exit code 1 when some failed for good.",
+    )
+    parser.add_argument("directory", type=_data_dir, help="the data directory")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show full tracebacks")
+    parser.set_defaults(func=_run_status)
+
+
+def _run_status(args: argparse.Namespace) -> int:
+    from .backends.journal import Journal
+
+    entries = Journal(args.directory).entries()
+    if not entries:
+        _out(f"no pending or failed snapshots in {args.directory}")
+        return 0
+    _out(f"{len(entries)} snapshot(s) not delivered in {args.directory}:")
+    for entry in entries:
+        _out(
+            f"  {entry.state:<8} {entry.backend}  {entry.prefix}  "
+            f"(attempts {entry.attempts}, submitted {_when(entry.submitted)})"
+        )
+        if entry.last_error:
+            if args.verbose:
+                for line in entry.last_error.rstrip().splitlines():
+                    _out(f"           | {line}")
+            else:
+                _out(f"           last error: {_last_line(entry.last_error)}")
+    return 1 if any(entry.state == "failed" for entry in entries) else 0
+
+
+# --- labmate sync --------------------------------------------------------------------------------
+
+
+def _backend_arguments(values: Sequence[str]) -> tuple[list[Any], dict[str, Any]]:
+    """``["/mnt/x", "key=v", "opts={...}"]`` -> positional and keyword arguments (JSON values)."""
+    args: list[Any] = []
+    kwargs: dict[str, Any] = {}
+    for value in values:
+        key, sep, raw = value.partition("=")
+        if sep and key.isidentifier():
+            try:
+                kwargs[key] = json.loads(raw)
+            except ValueError:
+                kwargs[key] = raw
+        else:
+            args.append(value)
+    return args, kwargs
+
+
+def _add_sync(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "sync",
+        help="deliver the journaled snapshots of a data directory",
+        description="Deliver the snapshots journaled for the given backend(s) (matched by "
+        "backend name, by default the one labmate gives it) and wait for them. "
+        "Backend arguments: positional values, and key=value (JSON values accepted), "
+        "e.g. --backend fsspec s3://bucket/data key=K secret=S "
+        '\'client_kwargs={"endpoint_url": "http://host:9000"}\'. Exit code 1 when some '
+        "snapshot was not delivered.",
+    )
+    parser.add_argument("directory", type=_data_dir, help="the data directory")
+    parser.add_argument(
+        "--backend",
+        nargs="+",
+        action="append",
+        required=True,
+        metavar="KIND_AND_ARGS",
+        help="a backend kind and its arguments (repeatable)",
+    )
+    parser.add_argument(
+        "--name",
+        action="append",
+        default=[],
+        help="name of the n-th --backend, when it was configured under another name",
+    )
+    parser.add_argument(
+        "--all",
+        action="store_true",
+        help="also deliver acquisitions journaled for other backend names",
+    )
+    parser.add_argument("--timeout", type=float, default=None, help="seconds to wait at most")
+    parser.add_argument("--max-attempts", type=int, default=3)
+    parser.add_argument("--backoff", type=float, default=1.0, help="first retry delay (s)")
+    parser.set_defaults(func=_run_sync)
+
+
+def _run_sync(args: argparse.Namespace) -> int:
+    from .backends import BackendDispatcher, create_backend
+    from .backends.journal import Journal
+
+    if len(args.name) > len(args.backend):
+        _out("error: more --name than --backend options")
+        return 2
+    backends = []
+    for spec in args.backend:
+        kind, values = spec[0], spec[1:]
+        positional, keywords = _backend_arguments(values)
+        try:
+            backends.append(create_backend(kind, *positional, **keywords))
+        except (ValueError, TypeError, OSError, ImportError) as error:
+            _out(f"error: cannot create backend {kind!r}: {error}")
+            return 2
+    journal_before = Journal(args.directory).entries()
+    dispatcher = BackendDispatcher(
+        args.directory, max_attempts=args.max_attempts, backoff=args.backoff, drain_timeout=0
+    )
+    try:
+        names = [
+            dispatcher.add(backend, args.name[i] if i < len(args.name) else None)
+            for i, backend in enumerate(backends)
+        ]
+        if args.all:
+            others = {e.prefix: e for e in journal_before if e.backend not in names}
+            for entry in others.values():
+                try:
+                    dispatcher.submit(
+                        dispatcher.journal.absolute(entry.prefix), entry.experiment_name
+                    )
+                except FileNotFoundError as error:
+                    _out(f"skipped: {error}")
+        work = dispatcher.status()
+        if not work:
+            other_names = sorted({e.backend for e in journal_before} - set(names))
+            hint = (
+                f" (journaled for: {', '.join(other_names)}; see --name / --all)"
+                if other_names
+                else ""
+            )
+            _out(f"nothing to deliver for {', '.join(names)}{hint}")
+            return 0
+        _out(f"delivering {len(work)} acquisition(s) to {', '.join(names)}...")
+        finished = dispatcher.wait(args.timeout)
+        return _report_sync(dispatcher.status(), finished)
+    finally:
+        dispatcher.close(0)
+
+
+def _report_sync(status: dict[str, Any], finished: bool) -> int:
+    failures = 0
+    for prefix, per_backend in status.items():
+        for name, item in per_backend.items():
+            _out(f"  {item.state:<8} {name}  {prefix}")
+            if item.state != "done":
+                failures += 1
+                if item.last_error:
+                    _out(f"           last error: {_last_line(item.last_error)}")
+    if not finished:
+        _out("timeout: what is not delivered stays in the journal")
+    return 1 if failures else 0
+
+
+# --- entry point ---------------------------------------------------------------------------------
+
+SUBCOMMANDS: list[Callable[[Any], None]] = [_add_status, _add_sync]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every registered subcommand."""
+    parser = argparse.ArgumentParser(prog="labmate", description="labmate data directories")
+    parser.add_argument("--log-level", default="WARNING", help="logging level (e.g. INFO)")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for register in SUBCOMMANDS:
+        register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``labmate`` command; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=getattr(logging, str(args.log_level).upper(), logging.WARNING))
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,161 @@
+"""The `labmate` command: status and sync of the journal of pending backend snapshots."""
+
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+from labmate_core.backends import AcquisitionBackend, BackendDispatcher
+from labmate_core.cli import _backend_arguments, main
+from labmate_core.dh5 import storage
+
+
+def _acquisition(data_dir, stamp="2026_11_24__16_56_38"):
+    prefix = data_dir / "sine" / f"{stamp}__sine"
+    with storage.open_write(prefix.with_name(prefix.name + ".h5")) as f:
+        f["data"] = np.arange(10)
+    (prefix.parent / f"{prefix.name}_CELL.py").write_text("x = 1\n")
+    return prefix
+
+
+class Broken(AcquisitionBackend):
+    def save_snapshot(self, acquisition):
+        raise ConnectionError("the NAS is down")
+
+
+class Hanging(AcquisitionBackend):
+    def __init__(self, name, gate):
+        self.name = name
+        self.gate = gate
+
+    def save_snapshot(self, acquisition):
+        self.gate.wait()
+
+
+@pytest.fixture
+def data_dir(tmp_path):
+    path = tmp_path / "DATA"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def leave_pending():
+    """Journal snapshots for a backend name, as a kernel killed mid-copy would."""
+    gates = []
+
+    def make(data_dir, name, prefixes):
+        gate = threading.Event()
+        gates.append(gate)
+        dispatcher = BackendDispatcher(data_dir, [Hanging(name, gate)])
+        for prefix in prefixes:
+            dispatcher.submit(prefix)
+        assert dispatcher.close(0) is False
+
+    yield make
+    for gate in gates:
+        gate.set()
+
+
+def test_status_of_a_clean_directory(data_dir, capsys):
+    assert main(["status", str(data_dir)]) == 0
+    assert "no pending or failed snapshots" in capsys.readouterr().out
+
+
+def test_status_shows_failures_and_errors(data_dir, capsys):
+    prefix = _acquisition(data_dir)
+    with BackendDispatcher(data_dir, [Broken()], max_attempts=1) as dispatcher:
+        dispatcher.submit(prefix)
+        assert dispatcher.wait(30)
+    assert main(["status", str(data_dir)]) == 1
+    out = capsys.readouterr().out
+    assert "1 snapshot(s) not delivered" in out
+    assert "failed" in out and "Broken" in out and "sine/2026_11_24__16_56_38__sine" in out
+    assert "last error: ConnectionError: the NAS is down" in out
+    assert main(["status", "-v", str(data_dir)]) == 1
+    assert "| Traceback (most recent call last):" in capsys.readouterr().out
+
+
+def test_sync_drains_pending_snapshots(data_dir, tmp_path, leave_pending, capsys):
+    root = tmp_path / "mirror"
+    root.mkdir()
+    prefixes = [_acquisition(data_dir, f"2026_11_24__16_56_3{i}") for i in range(2)]
+    leave_pending(data_dir, f"mirror:{root}", prefixes)
+    assert main(["status", str(data_dir)]) == 0
+    assert capsys.readouterr().out.count("  pending  mirror:") == 2
+    assert main(["sync", str(data_dir), "--backend", "mirror", str(root)]) == 0
+    out = capsys.readouterr().out
+    assert "delivering 2 acquisition(s)" in out and out.count("done") == 2
+    for prefix in prefixes:
+        assert (root / "sine" / f"{prefix.name}.h5").exists()
+        assert (root / "sine" / f"{prefix.name}_CELL.py").read_text() == "x = 1\n"
+    assert main(["status", str(data_dir)]) == 0
+    assert "no pending" in capsys.readouterr().out
+
+
+def test_sync_under_another_name_and_all(data_dir, tmp_path, leave_pending, capsys):
+    prefix = _acquisition(data_dir)
+    leave_pending(data_dir, "usb", [prefix])
+    target = tmp_path / "remote"
+    argv = ["sync", str(data_dir), "--backend", "fsspec", f"file://{target}", "auto_mkdir=true"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "nothing to deliver" in out and "journaled for: usb" in out
+    assert main([*argv, "--all"]) == 0  # delivered there, still journaled for "usb"
+    assert (target / "sine" / f"{prefix.name}.h5").exists()
+    assert (
+        main(["sync", str(data_dir), "--backend", "mirror", str(tmp_path / "m"), "--name", "usb"])
+        == 0
+    )
+    assert (tmp_path / "m" / "sine" / f"{prefix.name}.h5").exists()
+    assert main(["status", str(data_dir)]) == 0
+    assert "no pending" in capsys.readouterr().out
+
+
+def test_sync_reports_failures(data_dir, tmp_path, leave_pending, capsys):
+    prefix = _acquisition(data_dir)
+    root = tmp_path / "gone"
+    leave_pending(data_dir, f"mirror:{root}", [prefix])
+    argv = ["sync", str(data_dir), "--backend", "mirror", str(root), "create=false"]
+    assert main([*argv, "--max-attempts", "2", "--backoff", "0.01"]) == 1
+    assert "last error: FileNotFoundError" in capsys.readouterr().out
+    assert main(["status", str(data_dir)]) == 1
+
+
+def test_bad_command_lines(data_dir, tmp_path, capsys):
+    assert main(["sync", str(data_dir), "--backend", "ftp", "x"]) == 2
+    assert "unknown backend kind 'ftp'" in capsys.readouterr().out
+    assert main(["sync", str(data_dir), "--backend", "mirror"]) == 2  # missing root
+    with pytest.raises(SystemExit) as info:
+        main(["status", str(tmp_path / "missing")])
+    assert info.value.code == 2
+    with pytest.raises(SystemExit):
+        main(["sync", str(data_dir)])  # --backend is required
+    with pytest.raises(SystemExit):
+        main([])
+
+
+def test_backend_arguments():
+    args, kwargs = _backend_arguments(
+        ["s3://b/p", "key=K", 'client_kwargs={"endpoint_url": "http://h:1"}', "n=3", "a=b=c"]
+    )
+    assert args == ["s3://b/p"]
+    assert kwargs == {
+        "key": "K",
+        "client_kwargs": {"endpoint_url": "http://h:1"},
+        "n": 3,
+        "a": "b=c",
+    }
+
+
+def test_real_process(data_dir):
+    result = subprocess.run(
+        [sys.executable, "-m", "labmate_core.cli", "status", str(data_dir)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "no pending or failed snapshots" in result.stdout
