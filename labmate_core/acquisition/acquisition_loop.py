@@ -1,0 +1,447 @@
+"""AcquisitionLoop: points appended inside (nested) loops, each on disk when ``append`` returns.
+
+```
+aqm.aq.loop = loop = AcquisitionLoop()
+for i in loop(10):
+    for f in loop(freqs):
+        loop.append(x=i, y=measure(f))
+```
+On disk (labmate's layout): a group with one array per key whose leading dimensions are the
+loop levels, ``__index_<level>__`` (1-based position of the finished iterations, 0 = not done)
+and ``__loop_shape__`` (``"__json__[n1, n2]"``).
+
+Once the loop is attached to a file (assigned into an acquisition, or given a file path), every
+``append`` writes only the new point into resizable datasets, in one transaction of the storage
+layer: a process killed at any moment keeps every point whose ``append`` returned. The
+``__index_*`` marks of finished iterations ride along with the next append (or are written at the
+end of the level, or after at most ``MAX_DEFER_S``), so a kill may make ``already_saved()`` redo
+one finished iteration, never lose a point.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+import numpy as np
+
+from ..dh5 import codec, storage
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["AcquisitionLoop", "GeneratorToIterator"]
+
+LOOP_SHAPE_KEY = "__loop_shape__"
+#: Longest time the bookkeeping of finished iterations (``__index_*``) waits for the next append.
+MAX_DEFER_S = 1.0
+
+
+def index_key(level: int) -> str:
+    """Name of the key that marks the finished iterations of ``level`` (1-based)."""
+    return f"__index_{level}__"
+
+
+def parse_loop_shape(raw: Any) -> list[int] | None:
+    """``__loop_shape__`` as written by any labmate version -> list of ints."""
+    if raw is None:
+        return None
+    if isinstance(raw, bytes):
+        raw = raw.decode()
+    if isinstance(raw, str):
+        raw = json.loads(
+            raw[len(codec.JSON_PREFIX) :] if raw.startswith(codec.JSON_PREFIX) else raw
+        )
+    return [int(n) for n in np.atleast_1d(np.asarray(raw)).tolist()]
+
+
+class GeneratorToIterator:
+    """An iterator with ``len()`` (for progress bars such as tqdm)."""
+
+    def __init__(self, generator: Iterator, length: int | None = None) -> None:
+        self.generator = generator
+        self.length = length
+
+    def __iter__(self) -> GeneratorToIterator:
+        return self
+
+    def __next__(self) -> Any:
+        return next(self.generator)
+
+    def __len__(self) -> int:
+        if self.length is None:
+            raise TypeError("This loop has no known length")
+        return self.length
+
+
+class _Sink:
+    """Where an attached loop writes: ``<h5_path>`` group ``<key>``."""
+
+    def __init__(self, h5_path: str, key: str, eager: bool) -> None:
+        self.h5_path = h5_path
+        self.key = key.strip("/")
+        self.eager = eager
+
+
+class AcquisitionLoop:
+    """Collects loop data level by level; see the module docstring.
+
+    ``AcquisitionLoop()`` starts empty; ``AcquisitionLoop(existing)`` (a mapping, e.g.
+    ``DH5(path, 'a')['loop']``) resumes a saved loop, with :meth:`already_saved` to skip the
+    iterations that were completed; ``AcquisitionLoop(path)`` keeps the loop at the root of the
+    ``.h5`` file ``path``.
+    """
+
+    _save_indexes = True
+
+    def __init__(self, data: Mapping | str | os.PathLike | None = None, /, **kwds: Any) -> None:
+        self._arrays: dict[str, np.ndarray] = {}
+        self._extra: dict[str, Any] = {}  # keys set directly (not appended)
+        self._shape: list[int] = []
+        self._level = 0
+        self._iteration: list[int] = []
+        self._sink: _Sink | None = None
+        self._dirty_points: dict[str, set[tuple]] = {}
+        self._dirty_full: set[str] = set()
+        self._shape_dirty = False
+        self._last_flush = time.monotonic()
+        if isinstance(data, (str, os.PathLike)):
+            path = codec_path = os.fspath(data)
+            if not codec_path.endswith(".h5"):
+                path = codec_path + ".h5"
+            if os.path.exists(path):
+                with storage.open_read(path) as file:
+                    self._load(_read_group(file["/"]))
+            self._sink = _Sink(path, "", eager=True)
+        elif data is not None:
+            if not isinstance(data, Mapping) and not hasattr(data, "keys"):
+                raise TypeError(
+                    f"AcquisitionLoop(data) takes a mapping of saved loop data or a file path, "
+                    f"not {type(data).__name__}"
+                )
+            self._load(data)
+        if kwds:
+            raise TypeError(f"Unexpected arguments: {', '.join(kwds)}")
+
+    def _load(self, data: Mapping) -> None:
+        for key in list(data.keys()):
+            value = data[key]
+            if key == LOOP_SHAPE_KEY:
+                self._shape = parse_loop_shape(value) or []
+            elif isinstance(value, Mapping) or hasattr(value, "keys"):
+                self._extra[key] = value
+            else:
+                array = np.asarray(value)
+                if array.dtype.kind in "biufc":
+                    self._arrays[key] = np.array(array, dtype=_storage_dtype(array))
+                else:
+                    self._extra[key] = value
+
+    # -- mapping-like read access -----------------------------------------------------------
+    def keys(self) -> set[str]:
+        keys = set(self._arrays) | set(self._extra)
+        if self._shape:
+            keys.add(LOOP_SHAPE_KEY)
+        return keys
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.keys()
+
+    def __getitem__(self, key: str) -> Any:
+        if key == LOOP_SHAPE_KEY and self._shape:
+            return list(self._shape)
+        if key in self._arrays:
+            view = self._arrays[key].view()
+            view.flags.writeable = False
+            return view
+        if key in self._extra:
+            return self._extra[key]
+        raise KeyError(key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(f"The loop has no key {name!r}") from None
+
+    def asdict(self) -> dict[str, Any]:
+        """The loop as labmate stores it (arrays, indexes, ``__loop_shape__`` as JSON text)."""
+        out: dict[str, Any] = dict(self._extra)
+        out.update(self._arrays)
+        if self._shape:
+            out[LOOP_SHAPE_KEY] = codec.JSON_PREFIX + json.dumps(self._shape)
+        return out
+
+    def _dh5_encode_group(self) -> dict[str, Any]:
+        return self.asdict()
+
+    def __len__(self) -> int:
+        """Length of the outer loop level (0 before a loop started)."""
+        return self._shape[0] if self._shape else 0
+
+    def __repr__(self) -> str:
+        where = f" -> {self._sink.h5_path}:{self._sink.key or '/'}" if self._sink else ""
+        return f"AcquisitionLoop(shape={self._shape}, keys={sorted(self._arrays)}{where})"
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self._shape)
+
+    # -- attaching to a file ----------------------------------------------------------------
+    def attach(self, h5_path: str | os.PathLike, key: str, *, eager: bool = True) -> None:
+        """Keep this loop in ``h5_path`` under ``key`` and write its whole content there now
+        (``eager=False``: only when :meth:`flush` is called)."""
+        h5_path = os.fspath(h5_path)
+        if not h5_path.endswith(".h5"):
+            h5_path += ".h5"
+        self._sink = _Sink(h5_path, key, eager)
+        self._dirty_points.clear()
+        self._dirty_full = set(self._arrays)
+        self._shape_dirty = bool(self._shape)
+        if eager:
+            self.flush(rewrite=True)
+
+    def detach(self) -> None:
+        """Stop writing to the file (the data already written stays)."""
+        self._sink = None
+
+    @property
+    def attached(self) -> bool:
+        return self._sink is not None
+
+    def flush(self, rewrite: bool = False) -> None:
+        """Write what changed since the last write (everything with ``rewrite=True``)."""
+        sink = self._sink
+        if sink is None:
+            return
+        if not (rewrite or self._dirty_points or self._dirty_full or self._shape_dirty):
+            return
+        with storage.open_write(sink.h5_path) as file:
+            group = file.require_group(sink.key) if sink.key else file["/"]
+            if rewrite:
+                for name in list(group.keys()):
+                    if name not in self.keys():
+                        del group[name]
+                for name, value in self._extra.items():
+                    if value is not None:
+                        codec.write(group, name, codec.encode(value, f"{sink.key}/{name}"))
+            for name, array in self._arrays.items():
+                points = self._dirty_points.get(name)
+                if rewrite or name in self._dirty_full or not points:
+                    if rewrite or name in self._dirty_full:
+                        _write_full(group, name, array)
+                    continue
+                dataset = _matching_dataset(group, name, array)
+                if dataset is None:
+                    _write_full(group, name, array)
+                    continue
+                if len(points) > 64:
+                    dataset[...] = array
+                else:
+                    for point in points:
+                        dataset[point] = array[point]
+            if (rewrite or self._shape_dirty) and self._shape:
+                codec.write(
+                    group, LOOP_SHAPE_KEY, codec.JSON_PREFIX + json.dumps(list(self._shape))
+                )
+        self._dirty_points.clear()
+        self._dirty_full.clear()
+        self._shape_dirty = False
+        self._last_flush = time.monotonic()
+
+    def _changed(self, defer: bool = False) -> None:
+        """Write now (eager sink); ``defer``: bookkeeping that may wait for the next append,
+        the end of the level, or at most :data:`MAX_DEFER_S` seconds."""
+        if self._sink is None or not self._sink.eager:
+            return
+        if defer and time.monotonic() - self._last_flush < MAX_DEFER_S:
+            return
+        self.flush()
+
+    # -- loops ------------------------------------------------------------------------------
+    def __call__(self, *args: Any, iterable: Iterable | None = None, **kwds: Any) -> Any:
+        """``loop(x=1)`` appends; ``loop(n)``, ``loop(start, stop, step)``, ``loop(iterable)``
+        iterate (``np.arange`` for numbers)."""
+        if iterable is None and not args:
+            self.append(**kwds)
+            return None
+        if iterable is None:
+            first = args[0]
+            if isinstance(first, (int, float, np.integer, np.floating)):
+                iterable = np.arange(*args)
+            elif len(args) == 1:
+                iterable = first
+            else:
+                raise TypeError("loop(iterable) takes one iterable")
+        return self.iter(iterable, **kwds)
+
+    def iter(self, iterable: Iterable, length: int | None = None) -> GeneratorToIterator:
+        """Iterate ``iterable`` as one loop level (``length`` if it has no ``len()``)."""
+        if length is None:
+            if not hasattr(iterable, "__len__"):
+                raise TypeError("The iterable needs a len(), or give length=")
+            length = len(iterable)  # type: ignore[arg-type]
+        return GeneratorToIterator(self._run_level(iterable, int(length)), int(length))
+
+    def enum(self, *args: Any, iterable: Iterable | None = None, **kwds: Any) -> Iterator:
+        """``enumerate(loop(...))``."""
+        return enumerate(self(*args, iterable=iterable, **kwds))
+
+    def _start_level(self, level: int, length: int) -> None:
+        if len(self._iteration) <= level:
+            self._iteration.append(0)
+        if len(self._shape) <= level:
+            self._shape.append(length)
+            self._shape_dirty = True
+        elif self._iteration[level] != 0 and (level == 0 or self._iteration[level - 1] == 0):
+            # the same level is run again: the loop continues
+            self._shape[level] += length
+            self._shape_dirty = True
+
+    def _run_level(self, iterable: Iterable, length: int) -> Iterator:
+        level = self._level
+        self._start_level(level, length)
+        if self._shape_dirty:
+            self._changed(defer=True)
+        self._level += 1
+        try:
+            for position, item in enumerate(iterable):
+                yield item
+                if self._save_indexes:
+                    self._append(defer=True, **{index_key(self._level): position + 1})
+                if len(self._iteration) - 1 > level:
+                    self._iteration[-1] = 0
+                self._iteration[self._level - 1] += 1
+        finally:
+            if len(self._iteration) - 1 > level:
+                self._iteration.pop()
+            self._level -= 1
+            try:
+                self._changed()
+            except Exception:  # the generator may be closed during garbage collection
+                logger.exception("Could not write the end of a loop level")
+
+    def append(self, level: int | None = None, **kwds: Any) -> None:
+        """Store ``key=value`` at the current position of the loops; written before returning."""
+        del level  # kept for labmate's signature: the position is given by the running loops
+        self._append(defer=False, **kwds)
+
+    def _append(self, defer: bool, **kwds: Any) -> None:
+        if not kwds:
+            raise ValueError("You should provide keywords and values to save.")
+        shape = tuple(self._shape[: self._level])
+        point = tuple(self._iteration[: self._level])
+        prepared = {key: _prepare(key, value, shape) for key, value in kwds.items()}
+        for key, (value, key_shape) in prepared.items():
+            self._store(key, value, key_shape, point)
+        self._changed(defer=defer)
+
+    def _store(self, key: str, value: Any, key_shape: tuple, point: tuple) -> None:
+        array = self._arrays.get(key)
+        if array is None:
+            dtype = np.complex128 if np.iscomplexobj(value) else np.float64
+            array = np.zeros(key_shape, dtype=dtype)
+            self._dirty_full.add(key)
+        elif array.shape != key_shape:
+            if len(key_shape) != array.ndim:
+                raise ValueError(
+                    f"Key {key!r} cannot be appended with shape {key_shape[len(point) :]}: "
+                    f"before it was {array.shape[len(point) :]}."
+                )
+            if any(w < s for w, s in zip(key_shape, array.shape, strict=True)):
+                key_shape = tuple(max(w, s) for w, s in zip(key_shape, array.shape, strict=True))
+            array = np.pad(array, [(0, w - s) for w, s in zip(key_shape, array.shape, strict=True)])
+            self._dirty_full.add(key)
+        if np.iscomplexobj(value) and array.dtype.kind != "c":
+            array = array.astype(np.complex128)
+            self._dirty_full.add(key)
+        array[point] = value
+        self._arrays[key] = array
+        self._dirty_points.setdefault(key, set()).add(point)
+
+    def already_saved(self, key: str | None = None) -> bool:
+        """True if the current iteration was completed before (resume an interrupted loop)."""
+        if key is None:
+            if not self._save_indexes:
+                raise ValueError("As indexes are not saved with the loop, key should be provided.")
+            key = index_key(self._level)
+        array = self._arrays.get(key)
+        if array is None:
+            return False
+        point = tuple(self._iteration[: self._level])
+        try:
+            return bool(np.any(array[point] != 0))
+        except IndexError:
+            return False
+
+    def reset_level(self) -> None:
+        """Forget the position inside the loops (after an interrupted iteration)."""
+        self._level = 0
+        self._iteration = []
+
+
+def _storage_dtype(array: np.ndarray) -> Any:
+    return np.complex128 if array.dtype.kind == "c" else np.float64
+
+
+def _prepare(key: str, value: Any, shape: tuple) -> tuple[Any, tuple]:
+    if key == LOOP_SHAPE_KEY:
+        raise ValueError(f"{LOOP_SHAPE_KEY!r} is reserved for the loop's shape")
+    codec.check_key(key)
+    array = np.asarray(value)
+    if array.dtype.kind not in "biufc":
+        raise TypeError(
+            f"Cannot append {key!r}: loops store numbers and numeric arrays, not "
+            f"{type(value).__name__}"
+        )
+    return array, (*shape, *array.shape)
+
+
+def _matching_dataset(group: Any, name: str, array: np.ndarray) -> Any:
+    dataset = group.get(name)
+    if dataset is None or not hasattr(dataset, "shape") or dataset.dtype != array.dtype:
+        return None
+    if dataset.shape == array.shape:
+        return dataset
+    if (
+        dataset.ndim == array.ndim
+        and dataset.maxshape
+        and all(m is None or m >= s for m, s in zip(dataset.maxshape, array.shape, strict=True))
+    ):
+        dataset.resize(array.shape)
+        return dataset
+    return None
+
+
+def _write_full(group: Any, name: str, array: np.ndarray) -> None:
+    existing = group.get(name)
+    if _matching_dataset(group, name, array) is not None and existing is not None:
+        existing[...] = array
+        return
+    if name in group:
+        del group[name]
+    if array.ndim == 0:
+        group.create_dataset(name, data=array)
+        return
+    group.create_dataset(name, data=array, maxshape=(None,) * array.ndim, chunks=True)
+
+
+def _read_group(group: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, item in group.items():
+        if hasattr(item, "shape"):
+            out[name] = codec.read_dataset(item)
+        else:
+            out[name] = _read_group(item)
+    return out

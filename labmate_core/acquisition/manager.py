@@ -1,0 +1,330 @@
+"""AcquisitionManager: names, creates and tracks acquisitions in a data directory."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import time
+import traceback
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from . import naming
+from .acquisition_data import (
+    STATUS_COMPLETED,
+    STATUS_FAILED,
+    STATUS_RUNNING,
+    NotebookAcquisitionData,
+)
+from .backend_link import BackendLink
+from .configs import config_mtimes, take_snapshot
+from .hooks import LifecycleHooks
+from .temp_data import AcquisitionTmpData, read_temp_data, write_temp_data
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["AcquisitionManager", "AcquisitionTmpData"]
+
+
+class AcquisitionManager(BackendLink):
+    """Creates one file per acquisition in ``<data>/<name>/`` and remembers the current one.
+
+    ``data_directory`` defaults to env ``ACQUISITION_DIR``; ``config_files`` to env
+    ``ACQUISITION_CONFIG_FILES`` (comma separated). ``backend`` (one or several) copies every
+    saved acquisition in the background.
+    """
+
+    def __init__(
+        self,
+        data_directory: str | os.PathLike | None = None,
+        *,
+        config_files: list[str] | tuple[str, ...] | str | None = None,
+        save_files: bool | None = None,
+        save_on_edit: bool | None = None,
+        hooks: LifecycleHooks | None = None,
+        backend: Any = None,
+    ) -> None:
+        if data_directory is None:
+            data_directory = os.environ.get("ACQUISITION_DIR") or None
+        if data_directory is None:
+            raise ValueError(
+                "No data directory specified: pass data_directory or set ACQUISITION_DIR"
+            )
+        self.data_directory = data_directory  # type: ignore[assignment]
+        self._save_files = bool(save_files)
+        self._save_on_edit = True if save_on_edit is None else bool(save_on_edit)
+        self.hooks = hooks if hooks is not None else LifecycleHooks()
+        self.config_files: list[str] = []
+        self.config_files_eval: dict[str, ModuleType | Any] = {}
+        self._config_files_names_to_path: dict[str, str] = {}
+        self._configs_last_modified: list = []
+        self._init_code: str | None = None
+        self._current_acquisition: NotebookAcquisitionData | None = None
+        self._acquisition_tmp_data: AcquisitionTmpData | None = None
+        self._once_saved = False
+        self._acquisition_started = 0.0
+        self._finished = True
+        self._last_acquisition_failed = False
+        self.cell: str | None = None
+        if config_files is not None:
+            self.set_config_file(config_files)
+        elif os.environ.get("ACQUISITION_CONFIG_FILES"):
+            files = [f.strip() for f in os.environ["ACQUISITION_CONFIG_FILES"].split(",")]
+            self.set_config_file([f for f in files if f])
+        self._init_backends(self._data_directory, backend)
+
+    # -- directory and temp.json ---------------------------------------------------------------
+    @property
+    def data_directory(self) -> Path:
+        """Where the acquisitions are stored."""
+        return self._data_directory
+
+    @data_directory.setter
+    def data_directory(self, directory: str | os.PathLike) -> None:
+        path = Path(directory).expanduser()
+        if path.exists() and not path.is_dir():
+            raise NotADirectoryError(f"The data directory {path} is not a directory")
+        path.mkdir(parents=True, exist_ok=True)
+        self._data_directory = path
+        self.temp_file_path = path / "temp.json"
+
+    @property
+    def acquisition_tmp_data(self) -> AcquisitionTmpData:
+        """The current acquisition as kept in ``temp.json`` (read from disk after a restart)."""
+        data = self._acquisition_tmp_data or read_temp_data(self.temp_file_path)
+        if data is None:
+            raise ValueError("You should create a new acquisition. It will create temp.json file.")
+        self._acquisition_tmp_data = data
+        return data
+
+    @acquisition_tmp_data.setter
+    def acquisition_tmp_data(self, data: AcquisitionTmpData) -> None:
+        write_temp_data(self.temp_file_path, data)
+        self._acquisition_tmp_data = data
+
+    # -- configuration ----------------------------------------------------------------------
+    def set_config_file(
+        self, filename: str | os.PathLike | list | tuple | set
+    ) -> AcquisitionManager:
+        """Config files snapshotted by future acquisitions (each must exist)."""
+        files = [filename] if isinstance(filename, (str, os.PathLike)) else list(filename)
+        files = [os.fspath(f) for f in files]
+        for file in files:
+            if not Path(file).is_file():
+                raise ValueError(f"Configuration file at {file} does not exist")
+        names = [Path(f).name for f in files]
+        if len(set(names)) != len(names):
+            raise ValueError("Two config files have the same name; their copies would collide")
+        self.config_files = files
+        self._config_files_names_to_path = {Path(f).name: f for f in files}
+        return self
+
+    def set_config_evaluation_module(self, file: str | os.PathLike, module: Any) -> None:
+        """Annotate the snapshot of ``file`` with the values ``module`` (the imported config) has."""
+        file = os.fspath(file)
+        known = {Path(f).name for f in self.config_files}
+        if file not in self.config_files and Path(file).name not in known:
+            raise ValueError(
+                "Configuration file should be specified before with set_config_file function"
+            )
+        self.config_files_eval[Path(file).name] = module
+
+    def set_init_analyse_file(self, filename: str | os.PathLike) -> None:
+        """A file copied once into each experiment folder as ``init_analyse.py``."""
+        path = Path(filename)
+        if not path.is_file():
+            raise ValueError(f"Init analyse file {path.absolute()} does not exist")
+        text = path.read_text(encoding="utf-8")
+        if text:
+            self._init_code = text
+
+    def _snapshot_configs(self) -> dict[str, str]:
+        return take_snapshot(self.config_files, self.config_files_eval)
+
+    def _experiment_directory(self, name: str, directory: str | os.PathLike | None = None) -> Path:
+        path = Path(directory or self.data_directory) / name
+        path.mkdir(parents=True, exist_ok=True)
+        init = path / "init_analyse.py"
+        if self._init_code and not init.exists():
+            with contextlib.suppress(FileExistsError), open(init, "x", encoding="utf-8") as file:
+                file.write(self._init_code)
+        return path
+
+    # -- creating acquisitions -----------------------------------------------------------------
+    def _create_file(
+        self,
+        name: str,
+        cell: str | None,
+        configs: dict[str, str],
+        save_on_edit: bool | None,
+    ) -> tuple[NotebookAcquisitionData, AcquisitionTmpData]:
+        naming.validate_name(name)
+        time_stamp = naming.get_timestamp()
+        directory = self._experiment_directory(name)
+        prefix = naming.reserve_prefix(directory, time_stamp, name)
+        try:
+            acquisition = NotebookAcquisitionData(
+                prefix,
+                configs=configs or None,
+                cell=cell if cell is not None else None,
+                overwrite=False,
+                save_on_edit=self._save_on_edit if save_on_edit is None else save_on_edit,
+                save_files=self._save_files,
+                experiment_name=name,
+            )
+        finally:
+            naming.release_reservation(prefix)
+        tmp = AcquisitionTmpData(
+            experiment_name=name,
+            time_stamp=time_stamp,
+            configs=configs,
+            directory=str(self.data_directory),
+            file_name=os.path.basename(prefix),
+        )
+        self.hooks.dispatch_acquisition_data_loaded(acquisition)
+        return acquisition, tmp
+
+    def new_acquisition(
+        self, name: str, cell: str | None = None, save_on_edit: bool | None = None
+    ) -> NotebookAcquisitionData:
+        """Start a new current acquisition ``name``: snapshot configs, create the file, temp.json."""
+        naming.validate_name(name)
+        configs = self._snapshot_configs()
+        self._configs_last_modified = config_mtimes(self.config_files)
+        self._current_acquisition = None
+        self._once_saved = False
+        self.cell = cell
+        acquisition, tmp = self._create_file(name, cell, configs, save_on_edit)
+        self.acquisition_tmp_data = tmp
+        self._current_acquisition = acquisition
+        self._finished = False
+        self._last_acquisition_failed = False
+        return acquisition
+
+    def create_acquisition(
+        self, name: str | None = None, cell: str | None = None, save_on_edit: bool | None = None
+    ) -> NotebookAcquisitionData:
+        """An extra acquisition file beside the current one (not made current)."""
+        if name is None:
+            name = self.current_experiment_name + "_item"
+        configs = self._snapshot_configs()
+        acquisition, _ = self._create_file(name, cell or self.cell, configs, save_on_edit)
+        return acquisition
+
+    # -- the current acquisition ----------------------------------------------------------------
+    @property
+    def current_acquisition(self) -> NotebookAcquisitionData | None:
+        """The running acquisition; after a restart it is reopened from temp.json (not rewritten)."""
+        if self._current_acquisition is None:
+            self._current_acquisition = self._reopen_current()
+        return self._current_acquisition
+
+    @property
+    def aq(self) -> NotebookAcquisitionData | None:  # noqa: D401
+        """Short for :attr:`current_acquisition`."""
+        return self.current_acquisition
+
+    def _reopen_current(self) -> NotebookAcquisitionData:
+        tmp = self.acquisition_tmp_data
+        prefix = tmp.prefix(self.data_directory)
+        if not os.path.exists(prefix + ".h5"):
+            raise FileNotFoundError(
+                f"The current acquisition {prefix}.h5 (from {self.temp_file_path}) is missing"
+            )
+        acquisition = NotebookAcquisitionData.open_existing(
+            prefix,
+            save_on_edit=self._save_on_edit,
+            save_files=self._save_files,
+            experiment_name=tmp.experiment_name,
+            configs=tmp.configs or None,
+        )
+        self._once_saved = bool(acquisition.get("useful", False))
+        self.hooks.dispatch_acquisition_data_loaded(acquisition)
+        return acquisition
+
+    @property
+    def current_filepath(self) -> str:
+        """Path of the current acquisition without ``.h5``."""
+        if self._current_acquisition is not None and self._current_acquisition.filepath:
+            return self._current_acquisition.filepath
+        return self.acquisition_tmp_data.prefix(self.data_directory)
+
+    @property
+    def current_experiment_name(self) -> str:
+        return self.acquisition_tmp_data.experiment_name
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        acquisition = self.current_acquisition
+        if acquisition is None:
+            raise ValueError("There is no current acquisition to save data to")
+        acquisition[key] = value
+
+    def save_acquisition(self, update_: bool = True, /, **kwds: Any) -> AcquisitionManager:
+        """Save ``kwds`` into the current acquisition and mark it useful.
+
+        ``update_=False`` keeps the keys that already exist.
+        """
+        acquisition = self.current_acquisition
+        if acquisition is None:
+            raise ValueError(
+                "Cannot save data to acquisition as current acquisition is None. "
+                "Possibly because you have never run `acquisition_cell(..)` or it's an old data"
+            )
+        if update_ is False:
+            kwds = {key: value for key, value in kwds.items() if key not in acquisition}
+        acquisition.update(**kwds)
+        acquisition.save_additional_info()
+        if acquisition.status == STATUS_RUNNING:
+            acquisition.set_status(STATUS_COMPLETED)
+        elif not acquisition.save_on_edit:
+            acquisition.save()
+        self._once_saved = True
+        self.hooks.dispatch_acquisition_saved(acquisition)
+        self._submit(acquisition.filepath)
+        return self
+
+    # -- how an acquisition ended -----------------------------------------------------------------
+    def acquisition_started(self, name: str, cell: str | None = None, **kwds: Any) -> Any:
+        """Start an acquisition (what a ``%%acquisition`` magic calls before running the cell)."""
+        self._acquisition_started = time.time()
+        self.new_acquisition(name, cell=cell, save_on_edit=kwds.get("save_on_edit"))
+        return self
+
+    def acquisition_finished(self, error: BaseException | None = None) -> None:
+        """Record in the file how the acquisition ended: ``info/status`` completed or failed,
+        ``info/error`` the traceback. Safe to call twice: the first call wins."""
+        if self._finished:
+            return
+        self._finished = True
+        acquisition = self._current_acquisition
+        self._last_acquisition_failed = error is not None
+        if acquisition is None:
+            return
+        if error is None:
+            acquisition.set_status(STATUS_COMPLETED)
+        else:
+            text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+            acquisition.set_status(STATUS_FAILED, error=text)
+        self._submit(acquisition.filepath)
+
+    @contextlib.contextmanager
+    def acquisition(self, name: str, cell: str | None = None, **kwds: Any) -> Iterator[Any]:
+        """``with aqm.acquisition("name") as aq:`` — records failure and re-raises."""
+        self.acquisition_started(name, cell=cell, **kwds)
+        try:
+            yield self.current_acquisition
+        except BaseException as error:
+            self.acquisition_finished(error)
+            raise
+        self.acquisition_finished(None)
+
+    @property
+    def last_acquisition_failed(self) -> bool:
+        """True when the last acquisition ended with an error."""
+        return self._last_acquisition_failed
+
+    def close(self) -> None:
+        """Nothing is held open; kept for labmate compatibility."""

@@ -1,0 +1,161 @@
+"""File names of acquisitions: validation, time stamps, unique prefixes, name resolution.
+
+An acquisition named ``sine`` started at 2026-11-24 16:56:38 lives in
+``<data>/sine/2026_11_24__16_56_38__sine.h5``; a second one started in the same second gets
+``…__sine__1.h5``, then ``__2`` (labmate's form). The suffix is chosen atomically with an
+``O_CREAT | O_EXCL`` reservation, so two kernels never pick the same file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import os
+import re
+from pathlib import Path
+
+__all__ = [
+    "TIMESTAMP_FORMAT",
+    "get_timestamp",
+    "validate_name",
+    "validate_suffix_name",
+    "reserve_prefix",
+    "release_reservation",
+    "split_file_name",
+    "resolve_acquisition_path",
+    "strip_h5",
+]
+
+TIMESTAMP_FORMAT = "%Y_%m_%d__%H_%M_%S"
+MAX_NAME_BYTES = 120
+_MAX_SUFFIX = 100_000
+
+_WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL"} | {
+    f"{p}{i}" for p in ("COM", "LPT") for i in "123456789"
+}
+_FORBIDDEN_CHARS = set('<>:"/\\|?*')
+_FILE_NAME_RE = re.compile(r"^(\d{4}_\d{2}_\d{2}__\d{2}_\d{2}_\d{2})__(.+?)(?:__(\d+))?$")
+
+
+def get_timestamp(moment: datetime.datetime | None = None) -> str:
+    """``YYYY_MM_DD__HH_MM_SS`` of ``moment`` (default: now, local time)."""
+    return (moment or datetime.datetime.now()).strftime(TIMESTAMP_FORMAT)
+
+
+def validate_suffix_name(name: object, what: str = "name") -> str:
+    """Check that ``name`` can be one component of a file name on every OS; return it.
+
+    Raises ``ValueError`` for an empty name, a path separator, ``.``/``..``, NUL or control
+    characters, characters Windows refuses, a trailing dot or space, reserved device names
+    (``CON``, ``nul.txt``…), or a name longer than :data:`MAX_NAME_BYTES` bytes.
+    """
+    if not isinstance(name, str):
+        raise ValueError(f"The {what} must be a string, not {type(name).__name__}")
+    if name == "":
+        raise ValueError(f"The {what} cannot be empty")
+    if name in (".", ".."):
+        raise ValueError(f"The {what} {name!r} would escape the data directory")
+    bad = sorted({c for c in name if c in _FORBIDDEN_CHARS or ord(c) < 32 or ord(c) == 127})
+    if bad:
+        raise ValueError(
+            f"The {what} {name!r} contains characters that are not allowed in a file name: "
+            f"{''.join(repr(c) for c in bad)}"
+        )
+    if name[-1] in ". ":
+        raise ValueError(f"The {what} {name!r} cannot end with a dot or a space")
+    if name.split(".")[0].strip().upper() in _WINDOWS_RESERVED:
+        raise ValueError(f"The {what} {name!r} is a reserved device name on Windows")
+    if len(name.encode("utf-8")) > MAX_NAME_BYTES:
+        raise ValueError(
+            f"The {what} is too long ({len(name.encode('utf-8'))} bytes, at most "
+            f"{MAX_NAME_BYTES}): {name[:40]!r}…"
+        )
+    return name
+
+
+def validate_name(name: object) -> str:
+    """Validate an acquisition (experiment) name; see :func:`validate_suffix_name`."""
+    return validate_suffix_name(name, "acquisition name")
+
+
+def strip_h5(path: str | os.PathLike) -> str:
+    """``path`` as a string without a trailing ``.h5``."""
+    text = os.fspath(path)
+    return text[:-3] if text.endswith(".h5") else text
+
+
+def _reservation(prefix: str) -> Path:
+    path = Path(prefix + ".h5")
+    return path.with_name(f".{path.name}.reserved")
+
+
+def reserve_prefix(directory: str | os.PathLike, time_stamp: str, name: str) -> str:
+    """Pick and reserve the first free ``<dir>/<time_stamp>__<name>[__<n>]`` prefix.
+
+    The reservation is an exclusively created hidden file, so concurrent callers (threads or
+    processes) always get distinct prefixes. Release it with :func:`release_reservation` once
+    the ``.h5`` exists (or creation failed).
+    """
+    directory = Path(directory)
+    base = os.path.join(directory, f"{time_stamp}__{name}")
+    for index in range(_MAX_SUFFIX):
+        prefix = base if index == 0 else f"{base}__{index}"
+        if os.path.exists(prefix + ".h5"):
+            continue
+        try:
+            fd = os.open(_reservation(prefix), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            continue
+        os.write(fd, f"pid={os.getpid()}".encode())
+        os.close(fd)
+        if os.path.exists(prefix + ".h5"):  # created by a writer that does not reserve
+            release_reservation(prefix)
+            continue
+        return prefix
+    raise RuntimeError(f"No free file name for {base!r}")
+
+
+def release_reservation(prefix: str) -> None:
+    """Remove the reservation of ``prefix`` (no error if there is none)."""
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(_reservation(prefix))
+
+
+def split_file_name(file_name: str) -> tuple[str, str, str] | None:
+    """``'2026_..__sine__1'`` -> ``('2026_..', 'sine', '1')``; None if not an acquisition name."""
+    match = _FILE_NAME_RE.match(strip_h5(file_name))
+    if match is None:
+        return None
+    return match.group(1), match.group(2), match.group(3) or ""
+
+
+def resolve_acquisition_path(filename: str | os.PathLike, data_directory: str | os.PathLike) -> str:
+    """Where the acquisition ``filename`` is, as a prefix without ``.h5``.
+
+    A bare ``<time_stamp>__<name>[__n]`` resolves to ``<data>/<name>/…``; a path (absolute, or
+    relative to the working directory, else to the data directory) is used as it is.
+    """
+    text = strip_h5(filename)
+    if not text:
+        raise ValueError("The file name cannot be empty")
+    if "\x00" in text:
+        raise ValueError("The file name cannot contain NUL characters")
+    if os.sep in text or "/" in text or (os.altsep and os.altsep in text):
+        if os.path.isabs(text) or os.path.exists(text + ".h5"):
+            return text
+        candidate = os.path.join(data_directory, text)
+        return candidate if os.path.exists(candidate + ".h5") else text
+    parts = split_file_name(text)
+    if parts is not None:
+        time_stamp, name, suffix = parts
+        candidates = [os.path.join(data_directory, name, text)]
+        if suffix:  # the name itself may end with __<digits>
+            candidates.append(os.path.join(data_directory, f"{name}__{suffix}", text))
+        for candidate in candidates:
+            if os.path.exists(candidate + ".h5"):
+                return candidate
+        return candidates[0]
+    for candidate in (os.path.join(data_directory, text), text):
+        if os.path.exists(candidate + ".h5"):
+            return candidate
+    return text

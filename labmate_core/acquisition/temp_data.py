@@ -1,0 +1,111 @@
+"""``temp.json``: the current acquisition, so that a restarted kernel can find it again.
+
+The file keeps labmate's four keys (``experiment_name``, ``time_stamp``, ``configs``,
+``directory``) so that labmate can read it too. When the acquisition got a ``__n`` suffix, the
+real file name is kept in a hidden sidecar ``.temp_filepath.json`` (labmate rejects extra keys).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["AcquisitionTmpData", "read_temp_data", "write_temp_data"]
+
+_SIDECAR = ".temp_filepath.json"
+
+
+@dataclass(frozen=True)
+class AcquisitionTmpData:
+    """What ``temp.json`` holds about the current acquisition."""
+
+    experiment_name: str
+    time_stamp: str
+    configs: dict[str, str] = field(default_factory=dict)
+    directory: str | None = None
+    #: basename of the ``.h5`` prefix when it differs from ``<time_stamp>__<experiment_name>``
+    file_name: str | None = None
+
+    def asdict(self) -> dict:
+        """The labmate keys (without :attr:`file_name`)."""
+        data = asdict(self)
+        data.pop("file_name")
+        return data
+
+    def default_file_name(self) -> str:
+        return f"{self.time_stamp}__{self.experiment_name}"
+
+    def prefix(self, data_directory: str | os.PathLike) -> str:
+        """The acquisition's path without ``.h5``."""
+        directory = self.directory or os.fspath(data_directory)
+        name = self.file_name or self.default_file_name()
+        return os.path.join(directory, self.experiment_name, name)
+
+
+def _write_json_atomically(path: Path, data: dict) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as file:
+            json.dump(data, file, sort_keys=True, indent=4)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def write_temp_data(path: str | os.PathLike, data: AcquisitionTmpData) -> None:
+    """Write ``temp.json`` (and the sidecar) atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sidecar = path.with_name(_SIDECAR)
+    if data.file_name and data.file_name != data.default_file_name():
+        _write_json_atomically(
+            sidecar,
+            {
+                "experiment_name": data.experiment_name,
+                "time_stamp": data.time_stamp,
+                "file_name": data.file_name,
+            },
+        )
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            sidecar.unlink()
+    _write_json_atomically(path, data.asdict())
+
+
+def read_temp_data(path: str | os.PathLike) -> AcquisitionTmpData | None:
+    """Read ``temp.json``; None when there is none. A corrupt file raises ``ValueError``."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        data = AcquisitionTmpData(
+            experiment_name=str(raw["experiment_name"]),
+            time_stamp=str(raw["time_stamp"]),
+            configs=dict(raw.get("configs") or {}),
+            directory=raw.get("directory"),
+        )
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{path} is not a valid acquisition temp file: {exc}") from exc
+    sidecar = path.with_name(_SIDECAR)
+    if sidecar.exists():
+        try:
+            extra = json.loads(sidecar.read_text(encoding="utf-8"))
+        except ValueError:
+            logger.warning("Ignoring the unreadable %s", sidecar)
+            return data
+        if (
+            extra.get("experiment_name") == data.experiment_name
+            and extra.get("time_stamp") == data.time_stamp
+        ):
+            data = AcquisitionTmpData(**{**asdict(data), "file_name": extra.get("file_name")})
+    return data

@@ -1,0 +1,126 @@
+"""The manager's link to a running IPython: the current cell text and how cells ended.
+
+``shell=True`` means "the running IPython, if any"; ``shell=None`` means none (cells are passed
+explicitly). With an IPython shell the manager listens to ``pre_run_cell`` (to know the cell
+being run) and ``post_run_cell`` (to record how an acquisition cell ended).
+"""
+
+from __future__ import annotations
+
+import logging
+import weakref
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["resolve_shell", "ShellLink"]
+
+ACQUISITION_MARKERS = ("acquisition_cell(", "%%acquisition", "acquisition_started(")
+
+
+def resolve_shell(shell: Any) -> Any:
+    """``True``/``False`` -> the running IPython or None; anything else is taken as given."""
+    if shell is True or shell is False:
+        try:
+            from IPython import get_ipython
+        except ImportError:
+            return None
+        return get_ipython()
+    return shell
+
+
+def _register(shell: Any, owner: Any) -> None:
+    events = getattr(shell, "events", None)
+    if events is None:
+        return
+    ref = weakref.ref(owner)
+
+    def pre_run_cell(info: Any) -> None:
+        manager = ref()
+        if manager is None:
+            _unregister(events, pre_run_cell, post_run_cell)
+            return
+        manager._on_pre_run_cell(getattr(info, "raw_cell", None))
+
+    def post_run_cell(result: Any) -> None:
+        manager = ref()
+        if manager is None:
+            _unregister(events, pre_run_cell, post_run_cell)
+            return
+        manager._on_post_run_cell(result)
+
+    try:
+        events.register("pre_run_cell", pre_run_cell)
+        events.register("post_run_cell", post_run_cell)
+    except Exception:  # an unusual shell: work without events
+        logger.debug("Cannot listen to the shell's events", exc_info=True)
+
+
+def _unregister(events: Any, *callbacks: Any) -> None:
+    for event, callback in zip(("pre_run_cell", "post_run_cell"), callbacks, strict=True):
+        try:
+            events.unregister(event, callback)
+        except ValueError:
+            pass
+
+
+class ShellLink:
+    """Mixin for the manager: ``shell``, ``_current_cell()``, ``_last_cell_failed_acquisition()``."""
+
+    shell: Any = None
+
+    def _init_shell(self, shell: Any) -> None:
+        self.shell = resolve_shell(shell)
+        self._running_cell: str | None = None
+        self._acquisition_cell_pending = False
+        if self.shell is not None:
+            _register(self.shell, self)
+
+    # -- events -----------------------------------------------------------------------------
+    def _on_pre_run_cell(self, raw_cell: str | None) -> None:
+        self._running_cell = raw_cell
+
+    def _on_post_run_cell(self, result: Any) -> None:
+        self._running_cell = None
+        if self._acquisition_cell_pending:
+            self._acquisition_cell_pending = False
+            error = getattr(result, "error_in_exec", None)
+            if error is None and getattr(result, "error_before_exec", None) is not None:
+                error = result.error_before_exec
+            try:
+                self.acquisition_finished(error)  # type: ignore[attr-defined]
+            except Exception:
+                logger.exception("Could not record how the acquisition ended")
+        else:
+            self._last_acquisition_failed = False
+
+    # -- queries ----------------------------------------------------------------------------
+    def _current_cell(self) -> str | None:
+        """Text of the cell being run, if a shell can tell."""
+        shell = self.shell
+        if shell is None:
+            return None
+        if self._running_cell is not None:
+            return self._running_cell
+        get_parent = getattr(shell, "get_parent", None)
+        if callable(get_parent):
+            try:
+                code = get_parent()["content"]["code"]
+                if isinstance(code, str):
+                    return code
+            except (KeyError, TypeError, AttributeError):
+                pass
+        history = getattr(getattr(shell, "history_manager", None), "input_hist_raw", None)
+        if history:
+            return history[-1]
+        return None
+
+    def _last_cell_failed_acquisition(self) -> bool:
+        """True when the last executed cell was an acquisition that failed."""
+        if getattr(self, "_last_acquisition_failed", False):
+            return True
+        result = getattr(self.shell, "last_execution_result", None) if self.shell else None
+        if result is None or getattr(result, "success", True):
+            return False
+        raw = getattr(getattr(result, "info", None), "raw_cell", None) or ""
+        return any(marker in raw for marker in ACQUISITION_MARKERS)

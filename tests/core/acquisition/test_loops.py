@@ -1,0 +1,182 @@
+"""AcquisitionLoop (points on disk at once, nesting, complex, resume) and AnalysisLoop."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from labmate_core import DH5
+from labmate_core.acquisition import AcquisitionLoop, AnalysisLoop, NotebookAcquisitionData
+
+
+def _acq(tmp_path: Path, save_on_edit: bool = True) -> NotebookAcquisitionData:
+    return NotebookAcquisitionData(
+        str(tmp_path / "acq"), cell="c", save_on_edit=save_on_edit, experiment_name="acq"
+    )
+
+
+def test_each_point_is_on_disk_when_append_returns(tmp_path: Path) -> None:
+    aq = _acq(tmp_path)
+    aq.loop = loop = AcquisitionLoop()
+    for i in loop(4):
+        loop.append(x=i * 2.0)
+        on_disk = DH5(str(tmp_path / "acq"))["loop"]
+        assert on_disk["x"][i] == i * 2.0
+    assert list(DH5(str(tmp_path / "acq"))["loop"]["__index_1__"]) == [1, 2, 3, 4]
+
+
+def test_nested_levels_and_complex_values(tmp_path: Path) -> None:
+    aq = _acq(tmp_path)
+    aq.loop = loop = AcquisitionLoop()
+    for i in loop(3):
+        for j in loop(range(2)):
+            loop.append(v=10 * i + j, c=complex(i, j))
+        loop.append(outer=i)
+    d = DH5(str(tmp_path / "acq"))["loop"]
+    assert d["v"].shape == (3, 2)
+    np.testing.assert_array_equal(d["v"], [[0, 1], [10, 11], [20, 21]])
+    assert d["c"].dtype == np.complex128 and d["c"][2, 1] == 2 + 1j
+    np.testing.assert_array_equal(d["outer"], [0, 1, 2])
+    assert d["__loop_shape__"] == [3, 2]
+    assert len(loop) == 3
+
+
+def test_float_then_complex_upgrades_dtype(tmp_path: Path) -> None:
+    aq = _acq(tmp_path)
+    aq.loop = loop = AcquisitionLoop()
+    for i in loop(2):
+        loop.append(z=1.0 if i == 0 else 1j)
+    np.testing.assert_array_equal(DH5(str(tmp_path / "acq"))["loop"]["z"], [1, 1j])
+
+
+def test_loop_forms_and_len(tmp_path: Path) -> None:
+    loop = AcquisitionLoop()
+    assert list(loop(1, 2, 0.5)) == [1.0, 1.5]
+    it = loop([5, 6, 7])
+    assert len(it) == 3 and list(it) == [5, 6, 7]
+    assert [i for i, _ in loop.enum(3)] == [0, 1, 2]
+    with pytest.raises(TypeError):
+        loop.iter(x for x in range(3))
+    assert len(loop.iter((x for x in range(3)), length=3)) == 3
+
+
+def test_bad_appends_raise_clear_errors(tmp_path: Path) -> None:
+    aq = _acq(tmp_path)
+    aq.loop = loop = AcquisitionLoop()
+    with pytest.raises(ValueError):
+        loop.append()
+    for _ in loop(2):
+        loop.append(a=np.zeros(3))
+        with pytest.raises(TypeError):
+            loop.append(s="text")
+        with pytest.raises(ValueError):
+            loop.append(a=np.zeros((3, 3)))
+    np.testing.assert_array_equal(DH5(str(tmp_path / "acq"))["loop"]["a"], np.zeros((2, 3)))
+
+
+def test_already_saved_resumes_an_interrupted_loop(tmp_path: Path) -> None:
+    aq = _acq(tmp_path)
+    aq.loop = loop = AcquisitionLoop()
+    for i in loop(5):
+        loop.append(x=i + 1)
+        if i == 2:
+            break
+    again = DH5(str(tmp_path / "acq"), mode="a", save_on_edit=True)
+    resumed = AcquisitionLoop(again["loop"])
+    acq2 = NotebookAcquisitionData.open_existing(str(tmp_path / "acq"))
+    acq2.loop = resumed
+    skipped, ran = [], []
+    for i in resumed(5):
+        if resumed.already_saved():
+            skipped.append(i)
+            continue
+        ran.append(i)
+        resumed.append(x=i + 1)
+    # index of iteration 2 was never written (break before the end of its body)
+    assert skipped == [0, 1] and ran == [2, 3, 4]
+    np.testing.assert_array_equal(DH5(str(tmp_path / "acq"))["loop"]["x"], [1, 2, 3, 4, 5])
+
+
+def test_loop_saved_only_on_save_without_save_on_edit(tmp_path: Path) -> None:
+    aq = _acq(tmp_path, save_on_edit=False)
+    aq.loop = loop = AcquisitionLoop()
+    for i in loop(3):
+        loop.append(x=i)
+    assert "loop" not in DH5(str(tmp_path / "acq"))
+    aq.save()
+    np.testing.assert_array_equal(DH5(str(tmp_path / "acq"))["loop"]["x"], [0, 1, 2])
+
+
+_KILLED = """
+import sys, time
+from labmate_core.acquisition import AcquisitionLoop, NotebookAcquisitionData
+aq = NotebookAcquisitionData(sys.argv[1], cell="c", experiment_name="k")
+aq.loop = loop = AcquisitionLoop()
+for i in loop(100000):
+    loop.append(x=i + 1.0, y=2.0 * i)
+    print(i, flush=True)
+"""
+
+
+def test_sigkill_keeps_every_appended_point(tmp_path: Path) -> None:
+    prefix = str(tmp_path / "killed")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _KILLED, prefix], stdout=subprocess.PIPE, text=True
+    )
+    reported = -1
+    assert proc.stdout is not None
+    while reported < 30:
+        line = proc.stdout.readline()
+        assert line, "the writer stopped early"
+        reported = int(line)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    rest = proc.stdout.read().split()
+    if rest:
+        reported = int(rest[-1])
+    loop = DH5(prefix)["loop"]
+    x = loop["x"]
+    done = int(np.count_nonzero(x))
+    assert done >= reported + 1  # every point whose append returned (and was printed)
+    np.testing.assert_array_equal(x[:done], np.arange(1, done + 1))
+    np.testing.assert_array_equal(loop["y"][:done], 2.0 * np.arange(done))
+
+
+def test_analysis_loop_iterate_slice_len() -> None:
+    data = {
+        "x": np.arange(6.0),
+        "m": np.arange(12.0).reshape(6, 2),
+        "const": np.array([7.0]),
+        "__loop_shape__": "__json__[6, 2]",
+    }
+    loop = AnalysisLoop(data)
+    assert len(loop) == 6
+    rows = list(loop)
+    assert isinstance(rows[0], AnalysisLoop) and len(rows[0]) == 2
+    assert [p.m for p in rows[3]] == [6.0, 7.0]
+    assert rows[2].x == 2.0 and rows[2].const == 7.0
+    part = loop[1:6:2]
+    assert len(part) == 3
+    np.testing.assert_array_equal(part.x, [1.0, 3.0, 5.0])
+    np.testing.assert_array_equal([r.x for r in part], [1.0, 3.0, 5.0])
+    assert part.loop_shape == [3, 2]
+    flat = AnalysisLoop({"x": np.arange(3.0)}, loop_shape=[3])
+    assert [p.x for p in flat] == [0.0, 1.0, 2.0]
+    with pytest.raises(ValueError):
+        list(AnalysisLoop({"x": [1]}))
+    with pytest.raises(TypeError):
+        AnalysisLoop(5)  # type: ignore[arg-type]
+
+
+def test_standalone_loop_file(tmp_path: Path) -> None:
+    loop = AcquisitionLoop(str(tmp_path / "standalone"))
+    for i in loop(3):
+        loop.append(x=i)
+    d = DH5(str(tmp_path / "standalone"))
+    np.testing.assert_array_equal(d["x"], [0, 1, 2])

@@ -1,0 +1,130 @@
+"""File naming: validation of hostile names, unique prefixes chosen atomically, resolution."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from labmate_core.acquisition import AcquisitionManager, naming
+
+HOSTILE = [
+    "../x",
+    "/abs",
+    "a/b",
+    "a\\b",
+    "a\x00b",
+    "",
+    "x" * 300,
+    "CON",
+    "nul.txt",
+    "com1",
+    ".",
+    "..",
+    "a:b",
+    "trail.",
+    "tab\tname",
+]
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+def test_hostile_names_refused_before_anything_is_written(tmp_path: Path, name: str) -> None:
+    data = tmp_path / "DATA"
+    aqm = AcquisitionManager(data)
+    before = sorted(p.name for p in data.rglob("*"))
+    with pytest.raises(ValueError):
+        aqm.new_acquisition(name, cell="x")
+    assert sorted(p.name for p in data.rglob("*")) == before
+    assert not (data / "temp.json").exists()
+    assert not (tmp_path / "x").exists()
+
+
+def test_non_string_name_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError):
+        naming.validate_name(3)
+
+
+@pytest.mark.parametrize("name", ["sine", "qubit_2", "T1 measurement", "élan", "a.b"])
+def test_good_names_accepted(name: str) -> None:
+    assert naming.validate_name(name) == name
+
+
+def test_same_second_gets_labmate_suffixes(tmp_path: Path) -> None:
+    prefixes = [naming.reserve_prefix(tmp_path, "2026_01_01__00_00_00", "s") for _ in range(3)]
+    assert [os.path.basename(p) for p in prefixes] == [
+        "2026_01_01__00_00_00__s",
+        "2026_01_01__00_00_00__s__1",
+        "2026_01_01__00_00_00__s__2",
+    ]
+
+
+def test_existing_h5_is_skipped(tmp_path: Path) -> None:
+    (tmp_path / "2026_01_01__00_00_00__s.h5").write_bytes(b"")
+    prefix = naming.reserve_prefix(tmp_path, "2026_01_01__00_00_00", "s")
+    assert prefix.endswith("__s__1")
+
+
+def test_many_acquisitions_in_one_kernel_never_share_a_file(tmp_path: Path) -> None:
+    aqm = AcquisitionManager(tmp_path / "DATA")
+    paths = set()
+    for i in range(20):
+        aqm.new_acquisition("same", cell=f"cell {i}")
+        aqm.save_acquisition(i=i)
+        paths.add(aqm.current_filepath)
+    assert len(paths) == 20
+    files = sorted((tmp_path / "DATA" / "same").glob("*.h5"))
+    assert len(files) == 20
+
+
+_WORKER = """
+import sys
+from labmate_core.acquisition import AcquisitionManager
+aqm = AcquisitionManager(sys.argv[1])
+for i in range(int(sys.argv[2])):
+    aqm.new_acquisition("race", cell="c")
+    aqm.save_acquisition(worker=int(sys.argv[3]), i=i)
+    print(aqm.current_filepath, flush=True)
+"""
+
+
+def test_two_processes_fifty_acquisitions_each_never_overwrite(tmp_path: Path) -> None:
+    data = tmp_path / "DATA"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _WORKER, str(data), "50", str(w)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for w in range(2)
+    ]
+    outputs = [p.communicate(timeout=240)[0].split() for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    names = outputs[0] + outputs[1]
+    assert len(names) == 100 and len(set(names)) == 100
+    from labmate_core import DH5
+
+    seen = set()
+    for name in names:
+        d = DH5(name)
+        seen.add((int(d["worker"]), int(d["i"])))
+    assert seen == {(w, i) for w in range(2) for i in range(50)}
+    assert not list((data / "race").glob(".*reserved"))
+
+
+def test_split_and_resolve(tmp_path: Path) -> None:
+    assert naming.split_file_name("2026_11_24__16_56_38__sine__1.h5") == (
+        "2026_11_24__16_56_38",
+        "sine",
+        "1",
+    )
+    assert naming.split_file_name("notes") is None
+    folder = tmp_path / "sine"
+    folder.mkdir()
+    (folder / "2026_11_24__16_56_38__sine__1.h5").write_bytes(b"")
+    resolved = naming.resolve_acquisition_path("2026_11_24__16_56_38__sine__1", tmp_path)
+    assert resolved == str(folder / "2026_11_24__16_56_38__sine__1")
+    with pytest.raises(ValueError):
+        naming.resolve_acquisition_path("", tmp_path)
