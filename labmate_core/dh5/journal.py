@@ -6,8 +6,9 @@ before writing over any byte that existed when it was opened, appends the old pa
 middle of a save leaves, once rolled back, exactly the file of the last save that returned.
 
 The journal lives in the file's lock file (the writer holds it exclusively, so nobody else reads it
-meanwhile): a header ``magic (8) | original size (8) | writer (48)``, then records of
-``offset (8) | length (4) | crc32 (4) | old bytes``. An empty lock file means "no write under way";
+meanwhile), after the 8-byte write generation (see ``storage``): a header
+``magic (8) | original size (8) | writer (48)``, then records of
+``offset (8) | length (4) | crc32 (4) | old bytes``. Nothing after the generation means "no journal";
 original size ``NO_FILE`` means the writer was creating a new file (nothing to roll back). A torn
 last record is ignored: its data write had not started, because the record is written first.
 """
@@ -26,6 +27,8 @@ MAGIC = b"LMJRNL01"
 PAGE = 4096
 NO_FILE = 2**64 - 1
 _HEADER = struct.Struct("<8sQ48s")
+#: Where the journal starts in the lock file (the write generation comes first).
+JOURNAL_OFFSET = 8
 _RECORD = struct.Struct("<QII")
 
 
@@ -36,7 +39,7 @@ def fsync_enabled() -> bool:
 
 def write_header(journal_fd: int, orig_size: int, writer: str) -> None:
     """Start a journal: who writes, and the size to restore."""
-    os.pwrite(journal_fd, _HEADER.pack(MAGIC, orig_size, writer.encode()[:48]), 0)
+    os.pwrite(journal_fd, _HEADER.pack(MAGIC, orig_size, writer.encode()[:48]), JOURNAL_OFFSET)
 
 
 def read_header(blob: bytes) -> tuple[int, str] | None:
@@ -57,9 +60,18 @@ class JournaledFile(io.FileIO):
         super().__init__(path, "r+")
         self._orig_size = os.fstat(self.fileno()).st_size
         self._journal_fd = journal_fd
-        self._journal_end = _HEADER.size
+        self._journal_end = JOURNAL_OFFSET + _HEADER.size
         self._saved_pages: set[int] = set()
         self._fsync = fsync_enabled()
+        self.discard = False
+
+    def restart(self, journal_fd: int, writer: str) -> None:
+        """Begin a new transaction on the still open file: today's content is what to restore."""
+        self._orig_size = os.fstat(self.fileno()).st_size
+        self._journal_fd = journal_fd
+        self._journal_end = JOURNAL_OFFSET + _HEADER.size
+        self._saved_pages.clear()
+        write_header(journal_fd, self._orig_size, writer)
 
     @property
     def original_size(self) -> int:
@@ -87,6 +99,8 @@ class JournaledFile(io.FileIO):
                 os.fsync(self._journal_fd)
 
     def write(self, data) -> int:  # type: ignore[override]
+        if self.discard:  # a stale handle being closed: it must not touch the file
+            return memoryview(data).nbytes
         pos = self.tell()
         if pos < self._orig_size:
             self._save_old(pos, pos + memoryview(data).nbytes)
@@ -98,6 +112,8 @@ class JournaledFile(io.FileIO):
 
     def truncate(self, size: int | None = None) -> int:
         size = self.tell() if size is None else size
+        if self.discard:
+            return size
         self._save_old(size, self._orig_size)
         return super().truncate(size)
 
@@ -114,9 +130,9 @@ def rollback(path: str | os.PathLike, journal_fd: int, reason: str = "died durin
     same result. The caller holds the exclusive lock.
     """
     size = os.fstat(journal_fd).st_size
-    if size == 0:
+    if size <= JOURNAL_OFFSET:
         return False
-    blob = os.pread(journal_fd, size, 0)
+    blob = os.pread(journal_fd, size - JOURNAL_OFFSET, JOURNAL_OFFSET)
     header = read_header(blob)
     if header is None:
         logger.warning("Discarding an unreadable journal of %s", path)
@@ -126,7 +142,7 @@ def rollback(path: str | os.PathLike, journal_fd: int, reason: str = "died durin
         if orig_size != NO_FILE and os.path.exists(path):
             restored = _restore(path, blob, orig_size)
             logger.info("Rolled back %s to its last complete save (%d pages)", path, restored)
-    os.ftruncate(journal_fd, 0)
+    os.ftruncate(journal_fd, JOURNAL_OFFSET)
     os.fsync(journal_fd)
     return True
 

@@ -17,15 +17,24 @@ import fcntl
 import logging
 import os
 import socket
+import struct
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import h5py
 
-from .journal import NO_FILE, JournaledFile, fsync_enabled, rollback, write_header
+from .journal import (
+    JOURNAL_OFFSET,
+    NO_FILE,
+    JournaledFile,
+    fsync_enabled,
+    rollback,
+    write_header,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +48,8 @@ LIBVER = ("v108", "latest")
 COMPACT_FRACTION = 1 / 3
 #: ... and the free space is larger than this many bytes.
 COMPACT_MIN_BYTES = 16 * 1024
+
+T = TypeVar("T")
 
 _WAIT_WARNING_S = 5.0
 _READ_ONLY_ERRNOS = (errno.EACCES, errno.EROFS, errno.EPERM)
@@ -63,28 +74,57 @@ def _check_target(path: Path) -> None:
         raise IsADirectoryError(f"{path} is a directory, not an HDF5 file")
 
 
+_GENERATION = struct.Struct("<Q")
+
+
+def _read_generation(fd: int) -> int:
+    raw = os.pread(fd, _GENERATION.size, 0)
+    return _GENERATION.unpack(raw)[0] if len(raw) == _GENERATION.size else 0
+
+
+def generation(path: str | os.PathLike) -> int:
+    """The write generation of ``path``: odd while a write is under way, +2 per finished write.
+
+    Readers that do not want to block writers copy optimistically and compare the generation
+    before and after (a seqlock): see :func:`read_consistently`.
+    """
+    try:
+        fd = os.open(lock_path(path), os.O_RDONLY)
+    except FileNotFoundError:
+        return 0
+    try:
+        return _read_generation(fd)
+    finally:
+        os.close(fd)
+
+
 class FileLock:
     """A reader/writer lock on a file: ``flock`` of its hidden lock file.
 
     The kernel drops a dead process's ``flock``, so a crash never blocks later writers. The lock
-    file holds the writer's journal while a write is under way; a non-empty lock file found by the
-    next holder means its writer died: :func:`open_write` / :func:`open_read` roll back and log it.
+    file holds the write generation (8 bytes), then the writer's journal while a write is under
+    way. An odd generation or a journal found by the next holder means the writer died:
+    :func:`open_write` / :func:`open_read` roll back and log it.
     """
 
-    def __init__(self, path: str | os.PathLike, shared: bool = False) -> None:
+    def __init__(self, path: str | os.PathLike, shared: bool = False, keep_open: bool = False):
         self.path = lock_path(path)
         self.shared = shared
         self.fd: int | None = None
+        self._keep_open = keep_open  # reuse the descriptor across acquire/release (sessions)
+        self._kept: int | None = None
 
     def acquire(self, timeout: float | None = None) -> bool:
         """Take the lock. False (shared only) when no lock file can exist here (read-only dir)."""
-        try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as exc:
-            if self.shared and exc.errno in _READ_ONLY_ERRNOS:
-                logger.debug("No lock for %s (read-only location): reading unlocked", self.path)
-                return False
-            raise
+        fd, self._kept = self._kept, None
+        if fd is None:
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as exc:
+                if self.shared and exc.errno in _READ_ONLY_ERRNOS:
+                    logger.debug("No lock for %s (read-only location): reading unlocked", self.path)
+                    return False
+                raise
         mode = fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX
         start = time.monotonic()
         delay, warned = 0.0002, False
@@ -95,7 +135,7 @@ class FileLock:
             except BlockingIOError:
                 waited = time.monotonic() - start
                 if timeout is not None and waited >= timeout:
-                    os.close(fd)
+                    self._close(fd)
                     raise LockTimeout(f"{self.path} is held by another writer") from None
                 if not warned and waited > _WAIT_WARNING_S:
                     logger.warning("Waiting for the lock %s held by another user", self.path)
@@ -108,12 +148,53 @@ class FileLock:
     def release(self) -> None:
         if self.fd is not None:
             fd, self.fd = self.fd, None
-            os.close(fd)  # closing drops the flock
+            if self._keep_open:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                self._kept = fd
+            else:
+                os.close(fd)  # closing drops the flock
+
+    def _close(self, fd: int) -> None:
+        if self._keep_open:
+            self._kept = fd
+        else:
+            os.close(fd)
+
+    def close(self) -> None:
+        """Release, and close a descriptor kept open for reuse."""
+        self.release()
+        if self._kept is not None:
+            os.close(self._kept)
+            self._kept = None
+
+    @property
+    def generation(self) -> int:
+        assert self.fd is not None
+        return _read_generation(self.fd)
 
     @property
     def dirty(self) -> bool:
-        """True when the lock file holds a journal (its writer died mid-save)."""
-        return self.fd is not None and os.fstat(self.fd).st_size > 0
+        """True when a writer died mid-save (odd generation or a journal left behind)."""
+        if self.fd is None:
+            return False
+        return self.generation % 2 == 1 or os.fstat(self.fd).st_size > JOURNAL_OFFSET
+
+    def begin_write(self) -> None:
+        """Make the generation odd: optimistic readers will know a write is under way."""
+        assert self.fd is not None and not self.shared
+        gen = self.generation
+        if gen % 2 == 0:
+            os.pwrite(self.fd, _GENERATION.pack(gen + 1), 0)
+
+    def end_write(self) -> int:
+        """Drop the journal (the commit point) and make the generation even again."""
+        assert self.fd is not None and not self.shared
+        os.ftruncate(self.fd, JOURNAL_OFFSET)
+        gen = self.generation
+        if gen % 2 == 1:
+            gen += 1
+            os.pwrite(self.fd, _GENERATION.pack(gen), 0)
+        return gen
 
     def __enter__(self) -> FileLock:
         self.acquire()
@@ -124,6 +205,22 @@ class FileLock:
 
 
 @contextlib.contextmanager
+def _exclusive(path: Path, timeout: float | None) -> Iterator[FileLock]:
+    """The exclusive lock with any dead writer's half save rolled back, write generation odd."""
+    lock = FileLock(path, shared=False)
+    lock.acquire(timeout)
+    try:
+        _recover(path, lock)
+        lock.begin_write()
+        try:
+            yield lock
+        finally:
+            lock.end_write()
+    finally:
+        lock.release()
+
+
+@contextlib.contextmanager
 def file_lock(
     path: str | os.PathLike, shared: bool = True, timeout: float | None = None
 ) -> Iterator[None]:
@@ -131,12 +228,11 @@ def file_lock(
 
     A shared holder never sees a half-written file: a dead writer's save is rolled back first.
     """
-    if shared:
-        lock = _shared_clean_lock(Path(path), timeout)
-    else:
-        lock = FileLock(path, shared=False)
-        lock.acquire(timeout)
-        _recover(Path(path), lock)
+    if not shared:
+        with _exclusive(Path(path), timeout):
+            yield
+        return
+    lock = _shared_clean_lock(Path(path), timeout)
     try:
         yield
     finally:
@@ -146,7 +242,12 @@ def file_lock(
 def _recover(path: Path, lock: FileLock, reason: str = "died during a save") -> bool:
     """Roll back what a dead writer left. The caller holds the exclusive lock."""
     assert lock.fd is not None
-    return rollback(path, lock.fd, reason)
+    if rollback(path, lock.fd, reason):
+        return True
+    if lock.generation % 2 == 1:
+        logger.warning("Recovered the lock of %s: its writer died before changing the file", path)
+        return True
+    return False
 
 
 def _shared_clean_lock(path: Path, timeout: float | None) -> FileLock:
@@ -155,10 +256,27 @@ def _shared_clean_lock(path: Path, timeout: float | None) -> FileLock:
     locked = lock.acquire(timeout)
     if locked and lock.dirty:
         lock.release()
-        with file_lock(path, shared=False, timeout=timeout):
+        with _exclusive(path, timeout):
             pass  # rolls back
         lock.acquire(timeout)
     return lock
+
+
+def read_consistently(path: str | os.PathLike, read: Callable[[], T], attempts: int = 3) -> T:
+    """Run ``read()`` (which reads ``path`` and its companions) without blocking writers.
+
+    ``read`` runs optimistically and is run again if a write happened meanwhile (the write
+    generation changed); after ``attempts`` it runs under the shared lock instead.
+    """
+    for _ in range(attempts):
+        before = generation(path)
+        if before % 2 == 0:
+            result = read()
+            if generation(path) == before:
+                return result
+        time.sleep(0.005)
+    with file_lock(path, shared=True):
+        return read()
 
 
 @contextlib.contextmanager
@@ -226,11 +344,8 @@ def open_write(path: str | os.PathLike, timeout: float | None = None) -> Iterato
     path = Path(path)
     _check_target(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(path, shared=False)
-    lock.acquire(timeout)
-    assert lock.fd is not None
-    try:
-        _recover(path, lock)
+    with _exclusive(path, timeout) as lock:
+        assert lock.fd is not None
         if not path.exists():
             write_header(lock.fd, NO_FILE, _writer_id())
             with _write_new(path, sync=fsync_enabled()) as file:
@@ -247,12 +362,9 @@ def open_write(path: str | os.PathLike, timeout: float | None = None) -> Iterato
                 _recover(path, lock, "failed; nothing of that save was kept")
                 raise
             raw.sync()
-        os.ftruncate(lock.fd, 0)  # commit: the journal is no longer needed
+        os.ftruncate(lock.fd, JOURNAL_OFFSET)  # commit: the journal is no longer needed
         if free > COMPACT_MIN_BYTES and free > COMPACT_FRACTION * path.stat().st_size:
             _compact(path)  # atomic by itself (written aside, renamed)
-    finally:
-        os.ftruncate(lock.fd, 0)
-        lock.release()
 
 
 @contextlib.contextmanager
@@ -263,6 +375,111 @@ def replace_atomically(
     path = Path(path)
     _check_target(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with file_lock(path, shared=False, timeout=timeout):
+    with _exclusive(path, timeout):
         with _write_new(path, sync=True) as file:
             yield file
+
+
+class WriteSession:
+    """An ``.h5`` file kept open across many small all-or-nothing commits (loop appends).
+
+    Each :meth:`transaction` takes the exclusive lock, journals, flushes and commits like
+    :func:`open_write`, but keeps the HDF5 handle between transactions so an append costs a flush,
+    not an open and a close. The lock is released in between, so readers and other writers get
+    their turn; if anybody else wrote meanwhile (the write generation moved), the stale handle is
+    closed without writing anything and the file is opened afresh.
+    """
+
+    def __init__(self, path: str | os.PathLike, timeout: float | None = None) -> None:
+        self.path = Path(path)
+        self.timeout = timeout
+        self._raw: JournaledFile | None = None
+        self._file: h5py.File | None = None
+        self._generation = -1
+        self._lock = FileLock(self.path, shared=False, keep_open=True)
+        #: Changes whenever the HDF5 handle is reopened: objects (datasets) taken from an older
+        #: handle must be looked up again.
+        self.epoch = 0
+
+    def _drop(self) -> None:
+        """Forget the open handle without letting it write (its view of the file is stale)."""
+        if self._raw is not None:
+            self._raw.discard = True
+            with contextlib.suppress(Exception):
+                if self._file is not None:
+                    self._file.close()
+            self._raw.close()
+        self._raw = self._file = None
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[h5py.File]:
+        """A write to the session's file: committed when the block ends, rolled back if it raises."""
+        if not self.path.exists():
+            self._drop()
+            with open_write(self.path, self.timeout) as file:  # a new file is created aside
+                yield file
+            return
+        lock = self._lock
+        lock.acquire(self.timeout)
+        assert lock.fd is not None
+        try:
+            if _recover(self.path, lock) or lock.generation != self._generation:
+                self._drop()
+            lock.begin_write()
+            if self._file is None:
+                write_header(lock.fd, os.path.getsize(self.path), _writer_id())
+                self._raw = JournaledFile(self.path, lock.fd)
+                try:
+                    self._file = h5py.File(self._raw, "r+", locking=False, libver=LIBVER)
+                    self.epoch += 1
+                except BaseException:
+                    self._drop()
+                    raise
+            else:
+                assert self._raw is not None
+                self._raw.restart(lock.fd, _writer_id())
+            try:
+                yield self._file
+                self._file.flush()
+            except BaseException:
+                self._drop()
+                _recover(self.path, lock, "failed; nothing of that save was kept")
+                raise
+            self._raw.sync()
+        finally:
+            self._generation = lock.end_write()
+            lock.release()
+
+    def close(self) -> None:
+        """Close the file (its final metadata written in a last transaction)."""
+        if self._file is None:
+            self._lock.close()
+            return
+        lock = self._lock
+        lock.acquire(self.timeout)
+        assert lock.fd is not None
+        try:
+            if _recover(self.path, lock) or lock.generation != self._generation:
+                self._drop()
+                return
+            lock.begin_write()
+            assert self._raw is not None
+            self._raw.restart(lock.fd, _writer_id())
+            try:
+                self._file.close()
+            except BaseException:
+                self._drop()
+                _recover(self.path, lock, "failed while closing; rolled back")
+                raise
+            self._raw.sync()
+            self._raw.close()
+            self._raw = self._file = None
+        finally:
+            lock.end_write()
+            lock.close()
+
+    def __enter__(self) -> WriteSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

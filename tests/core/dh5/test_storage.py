@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from labmate_core.dh5 import storage
-from labmate_core.dh5.journal import JournaledFile, rollback, write_header
+from labmate_core.dh5.journal import JOURNAL_OFFSET, JournaledFile, rollback, write_header
 
 
 def write_keys(path, **values):
@@ -61,7 +61,7 @@ def test_failed_save_rolls_back_in_place_changes(tmp_path):
             f["new"] = 3
             raise ValueError("unstorable")
     assert path.read_bytes() == before
-    assert storage.lock_path(path).stat().st_size == 0
+    assert storage.lock_path(path).stat().st_size == JOURNAL_OFFSET
 
 
 def test_rollback_restores_exact_bytes_and_is_idempotent(tmp_path):
@@ -201,7 +201,7 @@ def test_lock_of_a_killed_writer_is_recovered_and_logged(tmp_path, caplog):
     )
     try:
         assert proc.stdout.readline().strip() == "inside"
-        assert storage.lock_path(path).stat().st_size > 0
+        assert storage.lock_path(path).stat().st_size > JOURNAL_OFFSET
     finally:
         proc.kill()
         proc.wait()
