@@ -99,9 +99,7 @@ def atomic_copy(source: Path, destination: Path) -> None:
         expected, got = source.stat().st_size, tmp.stat().st_size
         if expected != got:
             raise OSError(f"copy of {source} is {got} bytes instead of {expected}")
-        if _FSYNC:
-            with open(tmp, "rb+") as handle:
-                os.fsync(handle.fileno())
+        sync_file(tmp)
         os.replace(tmp, destination)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -112,3 +110,20 @@ def atomic_copy(source: Path, destination: Path) -> None:
 def same_file_state(a: os.stat_result, b: os.stat_result) -> bool:
     """Same size and modification time (what "unchanged" means for skipping a copy)."""
     return a.st_size == b.st_size and a.st_mtime_ns == b.st_mtime_ns
+
+
+def sync_file(path: Path) -> None:
+    """fsync ``path`` when ``LABMATE_FSYNC`` is set (durability against power loss)."""
+    if _FSYNC:
+        with open(path, "rb+") as handle:
+            os.fsync(handle.fileno())
+
+
+def sync_directory(path: Path) -> None:
+    """fsync the folder ``path`` (its renames) when ``LABMATE_FSYNC`` is set."""
+    if _FSYNC:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

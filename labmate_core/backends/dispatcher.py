@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import os
 import threading
@@ -28,7 +29,8 @@ class BackendDispatcher:
     """Delivers snapshots of acquisitions to backends without ever blocking the caller.
 
     Each backend has its own worker thread and queue, so a slow, failing or hanging backend never
-    holds back another. Pending work is journaled in ``<data_dir>/.labmate/pending/`` and resumed
+    holds back another. Pending work is journaled in ``<data_dir>/.labmate/pending/`` (one file
+    per acquisition, written once per submit whatever the number of backends) and resumed
     by the next dispatcher that has a backend of the same name; interpreter exit drains for at most
     ``drain_timeout`` seconds and leaves the rest journaled.
     """
@@ -156,8 +158,29 @@ class BackendDispatcher:
         with self._cond:
             self._check_open()
             workers = list(self._workers.values())
-        for worker in workers:
-            worker.submit(prefix, experiment_name)
+        submitted = time.time()
+        with contextlib.ExitStack() as held:  # workers in a fixed order: no deadlock
+            for worker in workers:
+                held.enter_context(worker.lock)
+            # one journal file lists every backend that has no pending record yet
+            new = [worker for worker in workers if worker.needs_record(prefix)]
+            journaled = True
+            if new:
+                try:
+                    self.journal.add_pending(
+                        prefix,
+                        [worker.name for worker in new],
+                        submitted=submitted,
+                        experiment_name=experiment_name,
+                    )
+                except OSError:
+                    journaled = False
+                    logger.exception(
+                        "could not journal the snapshot of %s; it is queued in memory only",
+                        prefix,
+                    )
+            for worker in workers:
+                worker.enqueue(prefix, experiment_name, submitted, journaled)
 
     def status(
         self, filepath_prefix: str | os.PathLike | None = None

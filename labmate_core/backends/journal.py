@@ -1,25 +1,37 @@
-"""The on-disk journal of pending snapshots: ``<data_dir>/.labmate/pending/<backend>/<acq>.json``.
+"""The on-disk journal of pending snapshots: ``<data_dir>/.labmate/pending/<acquisition>.json``.
 
-One small JSON file per backend name and acquisition, written atomically (tmp + rename) and
-removed once the snapshot is delivered; a snapshot that failed for good stays with its error.
+One small JSON file per submitted acquisition lists the backends that still have to deliver it
+(``{"backends": {name: record}}``): the kernel thread writes it once per submit, whatever the
+number of backends; each worker drops its backend when it delivered (the file goes with the last
+one), and a snapshot that failed for good stays with its error. Every change is a
+read-merge-write under a lock of the folder (threads and processes), written atomically
+(tmp + rename). Records of the first layout (``pending/<backend>/<acquisition>.json``) are still
+read, and removed once delivered.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
 import hashlib
 import json
 import logging
 import os
 import re
+import threading
 import time
 import uuid
+import weakref
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 logger = logging.getLogger(__name__)
 
-JOURNAL_VERSION = 1
+JOURNAL_VERSION = 2
 _FSYNC = os.environ.get("LABMATE_FSYNC", "") not in ("", "0")
+_LOCK_NAME = ".lock"
 
 
 def labmate_dir(data_directory: str | os.PathLike) -> Path:
@@ -48,12 +60,23 @@ class JournalEntry:
     experiment_name: str | None = None
 
 
+_RECORD_FIELDS = tuple(f.name for f in dataclasses.fields(JournalEntry) if f.name != "backend")
+
+
+def _close_fd(fd: int) -> None:
+    with contextlib.suppress(OSError):
+        os.close(fd)
+
+
 class Journal:
-    """Reads and writes the pending-snapshot records of one data directory."""
+    """Reads and writes the pending-snapshot records of one data directory (thread-safe)."""
 
     def __init__(self, data_directory: str | os.PathLike):
         self.data_directory = Path(data_directory).absolute()
         self.root = labmate_dir(self.data_directory) / "pending"
+        self._mutex = threading.Lock()
+        self._lock_fd: int | None = None
+        self._finalizer: weakref.finalize | None = None
 
     def _relative(self, prefix: Path) -> str:
         try:
@@ -66,57 +89,176 @@ class Journal:
         path = Path(stored_prefix)
         return path if path.is_absolute() else self.data_directory / path
 
-    def path(self, backend: str, prefix: Path) -> Path:
-        """Where the record of ``backend`` for ``prefix`` lives."""
+    def path(self, prefix: Path) -> Path:
+        """Where the record of ``prefix`` (all its backends) lives."""
+        return self.root / (safe_slug(self._relative(prefix), length=80) + ".json")
+
+    def legacy_path(self, backend: str, prefix: Path) -> Path:
+        """Where the first journal layout kept the record of ``backend`` for ``prefix``."""
         name = safe_slug(self._relative(prefix), length=80) + ".json"
         return self.root / safe_slug(backend) / name
 
+    # --- writing -----------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """This journal's threads, and other processes, change records one at a time."""
+        with self._mutex:
+            if self._lock_fd is None:
+                self.root.mkdir(parents=True, exist_ok=True)
+                self._lock_fd = os.open(self.root / _LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+                self._finalizer = weakref.finalize(self, _close_fd, self._lock_fd)
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+
+    def add_pending(
+        self,
+        prefix: Path,
+        backends: Iterable[str],
+        *,
+        submitted: float | None = None,
+        experiment_name: str | None = None,
+    ) -> None:
+        """Record ``prefix`` as pending for every backend of ``backends`` (one file write)."""
+        now = time.time()
+        record = {
+            "state": "pending",
+            "attempts": 0,
+            "last_error": None,
+            "submitted": now if submitted is None else submitted,
+            "updated": now,
+            "experiment_name": experiment_name,
+        }
+        self._update(prefix, {name: record for name in backends})
+
     def write(self, entry: JournalEntry, prefix: Path) -> None:
-        """Write (or replace) a record atomically."""
+        """Write (or replace) the record of ``entry.backend`` for ``prefix``."""
         entry.prefix = self._relative(prefix)
         entry.updated = time.time()
-        target = self.path(entry.backend, prefix)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
-        data = {"version": JOURNAL_VERSION, **dataclasses.asdict(entry)}
-        with open(tmp, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=1)
-            if _FSYNC:
-                handle.flush()
-                os.fsync(handle.fileno())
-        os.replace(tmp, target)
+        record = {name: getattr(entry, name) for name in _RECORD_FIELDS if name != "prefix"}
+        self._update(prefix, {entry.backend: record})
 
     def remove(self, backend: str, prefix: Path) -> None:
         """Forget a delivered snapshot (a failure to delete is logged: it would only repeat it)."""
         try:
-            self.path(backend, prefix).unlink()
-        except FileNotFoundError:
-            pass
+            self._update(prefix, {backend: None})
+            with contextlib.suppress(FileNotFoundError):
+                self.legacy_path(backend, prefix).unlink()
         except OSError:
             logger.exception("could not remove the pending record of %s for %r", prefix, backend)
 
-    def entries(self, backend: str | None = None) -> list[JournalEntry]:
-        """Records, oldest submit first (of one backend name, or all); unreadable ones logged."""
-        folders = [self.root / safe_slug(backend)] if backend is not None else None
-        if folders is None:
-            folders = (
-                sorted(p for p in self.root.glob("*") if p.is_dir()) if self.root.exists() else []
-            )
-        found = []
-        for folder in folders:
-            for path in sorted(folder.glob("*.json")):
-                entry = self._read(path)
-                if entry is not None and (backend is None or entry.backend == backend):
-                    found.append(entry)
-        return sorted(found, key=lambda e: (e.submitted, e.prefix))
+    def _update(self, prefix: Path, changes: dict[str, dict[str, Any] | None]) -> None:
+        """Apply ``changes`` (a record, or None to drop it) to the file of ``prefix``."""
+        target = self.path(prefix)
+        with self._locked():
+            data = self._load(target)
+            records = data.get("backends", {}) if data else {}
+            if not records and all(change is None for change in changes.values()):
+                return  # nothing recorded, nothing to add: no file write
+            for name, record in changes.items():
+                if record is None:
+                    records.pop(name, None)
+                else:
+                    records[name] = record
+            if not records:
+                with contextlib.suppress(FileNotFoundError):
+                    target.unlink()
+                return
+            content = {
+                "version": JOURNAL_VERSION,
+                "prefix": self._relative(prefix),
+                "backends": records,
+            }
+            self._write_file(target, json.dumps(content, separators=(",", ":")))
 
-    def _read(self, path: Path) -> JournalEntry | None:
+    def _write_file(self, target: Path, text: str) -> None:
+        tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            fields = {f.name for f in dataclasses.fields(JournalEntry)}
-            return JournalEntry(**{k: v for k, v in data.items() if k in fields})
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileNotFoundError:  # the folder was removed meanwhile
+            self.root.mkdir(parents=True, exist_ok=True)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            try:
+                os.write(fd, text.encode("utf-8"))
+                if _FSYNC:
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
+
+    # --- reading -----------------------------------------------------------------------------
+
+    def _load(self, path: Path) -> dict[str, Any] | None:
+        try:
+            with open(path, encoding="utf-8") as handle:
+                data = json.load(handle)
+            if not isinstance(data, dict) or not isinstance(data.get("backends", {}), dict):
+                raise ValueError("not a journal record")
+            return data
         except FileNotFoundError:
             return None
-        except (OSError, ValueError, TypeError) as error:
+        except (OSError, ValueError) as error:
             logger.warning("unreadable pending-snapshot record %s: %s", path, error)
             return None
+
+    def entries(self, backend: str | None = None) -> list[JournalEntry]:
+        """Records, oldest submit first (of one backend name, or all); unreadable ones logged."""
+        found: list[JournalEntry] = []
+        try:
+            children = list(os.scandir(self.root))
+        except (FileNotFoundError, NotADirectoryError):
+            return found
+        for child in sorted(children, key=lambda c: c.name):
+            if child.name.startswith("."):
+                continue
+            if child.is_dir():  # the first layout: one folder per backend
+                if backend is None or child.name == safe_slug(backend):
+                    found.extend(self._legacy_entries(Path(child.path), backend))
+            elif child.name.endswith(".json"):
+                found.extend(self._file_entries(Path(child.path), backend))
+        unique: dict[tuple[str, str], JournalEntry] = {}
+        for entry in found:  # a record in both layouts (resumed, not yet delivered): the newer
+            key = (entry.backend, entry.prefix)
+            if key not in unique or entry.updated >= unique[key].updated:
+                unique[key] = entry
+        return sorted(unique.values(), key=lambda e: (e.submitted, e.prefix, e.backend))
+
+    def _file_entries(self, path: Path, backend: str | None) -> list[JournalEntry]:
+        data = self._load(path)
+        if data is None:
+            return []
+        entries = []
+        for name, record in data.get("backends", {}).items():
+            if backend is not None and name != backend:
+                continue
+            try:
+                fields = {k: v for k, v in record.items() if k in _RECORD_FIELDS}
+                fields["prefix"] = data["prefix"]
+                entries.append(JournalEntry(backend=name, **fields))
+            except (AttributeError, KeyError, TypeError) as error:
+                logger.warning("unreadable pending-snapshot record %s: %s", path, error)
+        return entries
+
+    def _legacy_entries(self, folder: Path, backend: str | None) -> list[JournalEntry]:
+        entries = []
+        for path in sorted(folder.glob("*.json")):
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+                fields = {f.name for f in dataclasses.fields(JournalEntry)}
+                entry = JournalEntry(**{k: v for k, v in data.items() if k in fields})
+            except FileNotFoundError:
+                continue
+            except (OSError, ValueError, TypeError) as error:
+                logger.warning("unreadable pending-snapshot record %s: %s", path, error)
+                continue
+            if backend is None or entry.backend == backend:
+                entries.append(entry)
+        return entries

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from pathlib import Path
 
 from .base import AcquisitionBackend, AcquisitionSnapshot
-from .copying import atomic_copy, remove_stale_temporaries, same_file_state
+from .copying import (
+    atomic_copy,
+    clone_or_copy,
+    remove_stale_temporaries,
+    same_file_state,
+    sync_directory,
+    sync_file,
+    temporary_name,
+)
 from .files import acquisition_files
+from .staging import copy_consistently
 
 logger = logging.getLogger(__name__)
 
@@ -21,6 +31,9 @@ class MirrorDirectoryBackend(AcquisitionBackend):
     ``root`` is created now if missing (``create=True``) but never re-created later: a mirror
     that disappeared (an unmounted disk) makes the snapshot fail and be retried.
     """
+
+    #: ``save_snapshot`` takes a consistent copy of the live files: no staging needed
+    reads_source_consistently = True
 
     def __init__(self, root: str | os.PathLike, *, create: bool = True):
         if not isinstance(root, (str, os.PathLike)) or not os.fspath(root):
@@ -42,17 +55,43 @@ class MirrorDirectoryBackend(AcquisitionBackend):
             )
 
     def save_snapshot(self, acquisition: AcquisitionSnapshot) -> None:
-        """Copy the files at ``acquisition.filepath`` to ``root/<its folder name>/``."""
+        """Copy the files at ``acquisition.filepath`` to ``root/<its folder name>/``.
+
+        The files may be the live ones: each changed file is copied to a hidden temporary name
+        at the destination, and the whole set is taken again if the ``.h5`` was written (or a
+        companion changed) meanwhile, without blocking the writer (``copy_consistently``). Only
+        then are the temporaries renamed into place, the ``.h5`` last.
+        """
         self._check_root()
         source = Path(acquisition.filepath)
-        files = acquisition_files(source)
-        if not files:
-            raise FileNotFoundError(f"no files for acquisition {source}")
         destination = self.root / source.parent.name
-        destination.mkdir(exist_ok=True)
+        h5 = source.with_name(source.name + ".h5")
+        copies: list[tuple[Path, Path]] = []  # (temporary, final) of the current try
+        counts = [0, 0]
+
+        def copy() -> bool:
+            _discard(copies)
+            files = acquisition_files(source)
+            if not files:
+                raise FileNotFoundError(f"no files for acquisition {source}")
+            destination.mkdir(exist_ok=True)
+            counts[:] = [0, len(files)]
+            for path in files:
+                if not _copy_if_changed(path, destination / path.name, copies):
+                    return False
+            return True
+
         remove_stale_temporaries(destination)
-        copied = _copy_changed(files, destination)
-        logger.debug("mirrored %s: %d/%d file(s) copied", source.name, copied, len(files))
+        try:
+            copy_consistently(h5, copy)
+            for tmp, final in copies:  # the .h5 is the last of the files
+                os.replace(tmp, final)
+                counts[0] += 1
+            if copies:
+                sync_directory(destination)
+        finally:
+            _discard(copies)
+        logger.debug("mirrored %s: %d/%d file(s) copied", source.name, *counts)
 
     def load_snapshot(self, acquisition: AcquisitionSnapshot) -> bool:
         """Copy the mirrored files back next to ``acquisition.filepath``; False if absent."""
@@ -82,3 +121,43 @@ def _copy_changed(files: list[Path], destination: Path) -> int:
         atomic_copy(source, target)
         copied += 1
     return copied
+
+
+def _copy_if_changed(source: Path, final: Path, copies: list[tuple[Path, Path]]) -> bool:
+    """Copy ``source`` to a temporary beside ``final`` unless ``final`` has the same state.
+
+    Appends (temporary, final) to ``copies``; False when ``source`` changed during the copy.
+    """
+    try:
+        before = source.stat()
+    except FileNotFoundError:
+        return False  # replaced (renamed over) or removed meanwhile: take the set again
+    try:
+        if same_file_state(before, final.stat()):
+            return True
+    except FileNotFoundError:
+        pass
+    tmp = temporary_name(final)
+    copies.append((tmp, final))
+    try:
+        clone_or_copy(source, tmp)
+        after = source.stat()
+    except FileNotFoundError:
+        if not final.parent.is_dir():
+            raise
+        return False
+    if not same_file_state(before, after):
+        return False
+    got = tmp.stat().st_size
+    if got != after.st_size:
+        raise OSError(f"copy of {source} is {got} bytes instead of {after.st_size}")
+    sync_file(tmp)
+    return True
+
+
+def _discard(copies: list[tuple[Path, Path]]) -> None:
+    """Remove the temporaries still listed in ``copies`` (renamed ones are already gone)."""
+    for tmp, _ in copies:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+    copies.clear()

@@ -1,4 +1,4 @@
-"""Staging: a private, consistent copy of one acquisition taken under the file's shared lock."""
+"""Staging: a private, consistent copy of one acquisition, taken without blocking writers."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import logging
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ..dh5 import storage
@@ -39,37 +39,68 @@ def _copy_set(files: list[Path], destination: Path) -> bool:
     return True
 
 
+def copy_consistently(h5: Path, copy: Callable[[], bool]) -> None:
+    """Run ``copy`` (a copy of the acquisition of ``h5``) until it returns a consistent set.
+
+    Each try goes through ``storage.read_consistently``: the copy runs without blocking the
+    writer and is taken again if the ``.h5`` was written meanwhile (its write generation moved),
+    under the shared lock only after a few such tries. ``copy`` returns False when a companion
+    file changed while being copied; the whole copy is then taken again.
+    """
+    for attempt in range(1, MAX_STAGE_ATTEMPTS + 1):
+        if storage.read_consistently(h5, copy):
+            return
+        logger.debug("%s changed while being copied (attempt %d)", h5, attempt)
+    raise OSError(f"{h5}: files kept changing while being copied ({MAX_STAGE_ATTEMPTS} tries)")
+
+
 @contextlib.contextmanager
 def staged_snapshot(
     prefix: Path, staging_root: Path, experiment_name: str | None = None
 ) -> Iterator[AcquisitionSnapshot]:
     """Yield a snapshot of the acquisition at ``prefix`` whose files are private copies.
 
-    The copies are taken under ``storage.file_lock(<prefix>.h5, shared=True)`` (writers take it
-    exclusive) and re-taken if a file still changed meanwhile. The staged folder is named like
-    the experiment folder, and is removed when the block ends.
+    The copies are taken without blocking the kernel's writer (see :func:`copy_consistently`):
+    the set handed to the backend is one the files had at one moment. The staged folder is
+    named like the experiment folder, and is removed when the block ends.
     """
     h5 = prefix.with_name(prefix.name + ".h5")
     token_dir = staging_root / uuid.uuid4().hex[:12]
     folder = token_dir / prefix.parent.name
+
+    def copy() -> bool:
+        if folder.exists():
+            shutil.rmtree(folder)
+        folder.mkdir(parents=True)
+        if not h5.exists():
+            raise AcquisitionMissingError(f"acquisition file {h5} does not exist")
+        return _copy_set(acquisition_files(prefix), folder)
+
     try:
-        for attempt in range(1, MAX_STAGE_ATTEMPTS + 1):
-            if folder.exists():
-                shutil.rmtree(folder)
-            folder.mkdir(parents=True)
-            with storage.file_lock(h5, shared=True):
-                if not h5.exists():
-                    raise AcquisitionMissingError(f"acquisition file {h5} does not exist")
-                if _copy_set(acquisition_files(prefix), folder):
-                    break
-            logger.debug("%s changed while being staged (attempt %d)", prefix, attempt)
-        else:
-            raise OSError(
-                f"{prefix}: files kept changing while being staged ({MAX_STAGE_ATTEMPTS} tries)"
-            )
+        copy_consistently(h5, copy)
         yield AcquisitionSnapshot.from_prefix(folder / prefix.name, prefix, experiment_name)
     finally:
         shutil.rmtree(token_dir, ignore_errors=True)
+
+
+def needs_staging(backend: object) -> bool:
+    """False only for a backend whose ``save_snapshot`` reads the source consistently itself.
+
+    The class that defines ``save_snapshot`` must itself set ``reads_source_consistently =
+    True``: a subclass overriding ``save_snapshot`` (or any user backend) is staged.
+    """
+    for cls in type(backend).__mro__:
+        if "save_snapshot" in vars(cls):
+            return vars(cls).get("reads_source_consistently") is not True
+    return True
+
+
+def direct_snapshot(prefix: Path, experiment_name: str | None = None) -> AcquisitionSnapshot:
+    """The snapshot of the acquisition in place, for backends that need no staging."""
+    h5 = prefix.with_name(prefix.name + ".h5")
+    if not h5.exists():
+        raise AcquisitionMissingError(f"acquisition file {h5} does not exist")
+    return AcquisitionSnapshot.from_prefix(prefix, prefix, experiment_name)
 
 
 @contextlib.contextmanager

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .journal import Journal, JournalEntry, safe_slug
-from .staging import AcquisitionMissingError, staged_snapshot
+from .staging import AcquisitionMissingError, direct_snapshot, needs_staging, staged_snapshot
 from .status import SnapshotStatus, State
 
 logger = logging.getLogger(__name__)
@@ -60,6 +60,8 @@ class BackendWorker:
         self._current: _Job | None = None
         self._journaled: set[Path] = set()  # prefixes whose pending record is on disk
         self._stopping = False
+        #: False for built-in backends that read the source consistently themselves
+        self.staged = needs_staging(backend)
         self._thread = threading.Thread(
             target=self._run, name=f"labmate-backend[{name}]", daemon=True
         )
@@ -67,30 +69,49 @@ class BackendWorker:
 
     # --- kernel side -------------------------------------------------------------------------
 
+    @property
+    def lock(self) -> threading.Condition:
+        """Held by the dispatcher across :meth:`needs_record` and :meth:`enqueue`."""
+        return self._cond
+
     def submit(
         self, prefix: Path, experiment_name: str | None = None, submitted: float | None = None
     ) -> None:
-        """Queue a snapshot of ``prefix`` (journaled first); returns at once."""
-        job = _Job(prefix, experiment_name, submitted if submitted is not None else time.time())
+        """Queue a snapshot of ``prefix`` (journaled first, if not already); returns at once."""
+        submitted = submitted if submitted is not None else time.time()
         with self._cond:
-            if self._stopping:
-                raise RuntimeError(f"backend {self.name!r} has been stopped")
-            previous = self._pending.get(prefix)
-            if previous is not None:
-                job.last_error = previous.last_error
-            if prefix not in self._journaled:  # else its pending record is already on disk
+            journaled = not self.needs_record(prefix)
+            if not journaled:
                 try:
-                    entry = JournalEntry(
-                        self.name, "", submitted=job.submitted, experiment_name=experiment_name
+                    self._journal.add_pending(
+                        prefix, [self.name], submitted=submitted, experiment_name=experiment_name
                     )
-                    self._journal.write(entry, prefix)
-                    self._journaled.add(prefix)
+                    journaled = True
                 except OSError:
                     logger.exception(
                         "could not journal the snapshot of %s for %r; it is queued in memory only",
                         prefix,
                         self.name,
                     )
+            self.enqueue(prefix, experiment_name, submitted, journaled)
+
+    def needs_record(self, prefix: Path) -> bool:
+        """Whether a submit of ``prefix`` must journal it (no pending record on disk yet)."""
+        return prefix not in self._journaled
+
+    def enqueue(
+        self, prefix: Path, experiment_name: str | None, submitted: float, journaled: bool
+    ) -> None:
+        """Queue a snapshot whose pending record is on disk if ``journaled``; hold ``lock``."""
+        job = _Job(prefix, experiment_name, submitted)
+        with self._cond:
+            if self._stopping:
+                raise RuntimeError(f"backend {self.name!r} has been stopped")
+            previous = self._pending.get(prefix)
+            if previous is not None:
+                job.last_error = previous.last_error
+            if journaled:
+                self._journaled.add(prefix)
             self._pending[prefix] = job
             self._emit(job, State.PENDING)
             self._cond.notify_all()
@@ -153,10 +174,13 @@ class BackendWorker:
                 return
             error: BaseException | None = None
             try:
-                with staged_snapshot(
-                    job.prefix, self._staging_root, job.experiment_name
-                ) as snapshot:
-                    self.backend.save_snapshot(snapshot)
+                if self.staged:
+                    with staged_snapshot(
+                        job.prefix, self._staging_root, job.experiment_name
+                    ) as snapshot:
+                        self.backend.save_snapshot(snapshot)
+                else:
+                    self.backend.save_snapshot(direct_snapshot(job.prefix, job.experiment_name))
             except BaseException as exc:  # a backend may raise anything: record it, never lose it
                 error = exc
                 job.last_error = traceback.format_exc()
