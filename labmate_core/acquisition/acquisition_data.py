@@ -201,9 +201,12 @@ class NotebookAcquisitionData(DH5):
             changes["info/error"] = None
         super().update(changes)
         self.save()
+        if status != STATUS_RUNNING:
+            self.close_loops()
 
     def save_additional_info(self) -> None:
         """Mark the data useful; with save_files also refresh the cell and config copies."""
+        self.close_loops()
         self["useful"] = True
         if self._save_files:
             self._write_cell_file(self._cells.get(self._current_step))
@@ -277,6 +280,15 @@ class NotebookAcquisitionData(DH5):
                     del file[name]
             return
         super().__delitem__(key)
+
+    def close_loops(self) -> None:
+        """Close the files the loops keep open for appends (they stay attached: a later append
+        opens the file again)."""
+        for key, loop in self.__dict__.get("_loops", {}).items():
+            try:
+                loop.close()
+            except Exception:
+                logger.exception("Could not close the loop %r", key)
 
     def save(self, *args: Any, **kwargs: Any) -> NotebookAcquisitionData:
         """Save changed keys (and the points of non-eager loops)."""

@@ -11,22 +11,34 @@ loop levels, ``__index_<level>__`` (1-based position of the finished iterations,
 and ``__loop_shape__`` (``"__json__[n1, n2]"``).
 
 Once the loop is attached to a file (assigned into an acquisition, or given a file path), every
-``append`` writes only the new point into resizable datasets, in one transaction of the storage
-layer: a process killed at any moment keeps every point whose ``append`` returned. The
-``__index_*`` marks of finished iterations ride along with the next append (or are written at the
-end of the level, or after at most ``MAX_DEFER_S``), so a kill may make ``already_saved()`` redo
-one finished iteration, never lose a point.
+``append`` writes only the new point, in one transaction of the storage layer: a process killed at
+any moment keeps every point whose ``append`` returned. The loop keeps one
+:class:`~labmate_core.dh5.storage.WriteSession` (the file stays open between appends, the lock
+does not) and its dataset handles while a loop level runs; the session is closed at the end of
+the outermost level (a write outside any running level closes it at once), when the acquisition
+is saved or finished, on :meth:`AcquisitionLoop.close`, and at the latest when the loop is garbage
+collected or the interpreter exits. Arrays have the exact loop shape from the
+first append (as labmate writes them), chunked and resizable, so an append never resizes except
+when a level is run again (the loop continues) or a value grows.
+
+The ``__index_*`` marks of finished iterations ride along with the next append (or are written at
+the end of the level, or after at most ``MAX_DEFER_S``), so a kill may make ``already_saved()``
+redo one finished iteration, never lose a point.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
+import math
 import os
 import time
+import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+import h5py
 import numpy as np
 
 from ..dh5 import codec, storage
@@ -38,6 +50,11 @@ __all__ = ["AcquisitionLoop", "GeneratorToIterator"]
 LOOP_SHAPE_KEY = "__loop_shape__"
 #: Longest time the bookkeeping of finished iterations (``__index_*``) waits for the next append.
 MAX_DEFER_S = 1.0
+#: Target size of one chunk of a loop array. An append rewrites (and journals) the whole chunk
+#: holding its point, so chunks stay small; a point whose value is larger gets a chunk of its own.
+CHUNK_BYTES = 2 * 1024
+#: Above this many changed points of one key, the whole array is written at once.
+MAX_POINT_WRITES = 64
 
 
 def index_key(level: int) -> str:
@@ -77,13 +94,121 @@ class GeneratorToIterator:
         return self.length
 
 
+class _Dataset:
+    """A cached low-level handle of one loop array (``f[name]`` costs ~90 us, this nothing).
+
+    Chunked, unfiltered datasets whose bytes are the array's are written chunk by chunk from
+    the array in memory (``H5Dwrite_chunk``: no selection, no chunk cache, nothing left for the
+    flush); others point by point through ``H5Dwrite``.
+    """
+
+    __slots__ = ("dsid", "space", "shape", "dtype", "chunks", "direct", "_mspaces")
+
+    def __init__(self, dataset: h5py.Dataset) -> None:
+        self.dsid = dataset.id
+        self.space = dataset.id.get_space()
+        self.shape = dataset.shape
+        self.dtype = dataset.dtype
+        self.chunks: tuple[int, ...] | None = dataset.chunks
+        self.direct = (
+            self.chunks is not None
+            and dataset.id.get_create_plist().get_nfilters() == 0
+            and dataset.id.get_type().get_size() == self.dtype.itemsize
+        )
+        self._mspaces: dict[tuple, Any] = {}
+
+    def write(self, array: np.ndarray, points: Iterable[tuple]) -> None:
+        """Write the values of ``array`` (same shape and dtype) at ``points`` (loop indices)."""
+        if self.direct:
+            assert self.chunks is not None
+            chunks = self.chunks
+            starts = {tuple(i - i % c for i, c in zip(p, chunks, strict=False)) for p in points}
+            for start in starts:  # each chunk once, however many of its points changed
+                self._write_chunks(array, start)
+            return
+        for point in points:
+            self._write_point(point, array[(*point, ...)])
+
+    def _write_chunks(self, array: np.ndarray, start: tuple) -> None:
+        """The chunk(s) beginning at ``start`` along the loop dimensions, whole values."""
+        chunks = self.chunks
+        assert chunks is not None
+        loop_dims = len(start)
+        if chunks[loop_dims:] == array.shape[loop_dims:]:  # ours: a chunk holds whole values
+            offsets: Iterable[tuple] = (start + (0,) * (array.ndim - loop_dims),)
+        else:
+            offsets = (
+                start + rest
+                for rest in itertools.product(
+                    *(
+                        range(0, n, c)
+                        for n, c in zip(array.shape[loop_dims:], chunks[loop_dims:], strict=True)
+                    )
+                )
+            )
+        for offset in offsets:
+            block = array[tuple(slice(o, o + c) for o, c in zip(offset, chunks, strict=True))]
+            if block.shape != chunks:  # an edge chunk: stored whole, zeros beyond the edge
+                padded = np.zeros(chunks, dtype=array.dtype)
+                padded[tuple(slice(0, n) for n in block.shape)] = block
+                block = padded
+            self.dsid.write_direct_chunk(offset, np.ascontiguousarray(block))
+
+    def _write_point(self, point: tuple, row: np.ndarray) -> None:
+        count = (1,) * len(point) + row.shape
+        mspace = self._mspaces.get(count)
+        if mspace is None:
+            mspace = self._mspaces[count] = h5py.h5s.create_simple(count)
+        self.space.select_hyperslab(point + (0,) * row.ndim, count)
+        self.dsid.write(mspace, self.space, np.ascontiguousarray(row))
+
+    def write_all(self, array: np.ndarray) -> None:
+        self.dsid.write(h5py.h5s.ALL, h5py.h5s.ALL, np.ascontiguousarray(array))
+
+
+def _close_session(session: storage.WriteSession) -> None:
+    try:
+        session.close()
+    except Exception:  # a safety net (gc / interpreter exit): the file is consistent anyway
+        logger.exception("Could not close the loop's file %s", session.path)
+
+
 class _Sink:
-    """Where an attached loop writes: ``<h5_path>`` group ``<key>``."""
+    """Where an attached loop writes: ``<h5_path>`` group ``<key>``, through a write session."""
 
     def __init__(self, h5_path: str, key: str, eager: bool) -> None:
         self.h5_path = h5_path
         self.key = key.strip("/")
         self.eager = eager
+        self.session: storage.WriteSession | None = None
+        self._finalizer: weakref.finalize | None = None
+        self.datasets: dict[str, _Dataset] = {}
+        self._datasets_of: tuple[Any, int] | None = None  # (file object, epoch) they come from
+
+    def open(self, owner: object) -> storage.WriteSession:
+        """The session (created on first use; closed at the latest when ``owner`` is collected
+        or the interpreter exits)."""
+        if self.session is None:
+            self.session = storage.WriteSession(self.h5_path)
+            self._finalizer = weakref.finalize(owner, _close_session, self.session)
+        return self.session
+
+    def datasets_for(self, file: h5py.File) -> dict[str, _Dataset]:
+        """The cached handles, emptied when the session reopened the file since they were taken."""
+        assert self.session is not None
+        known = self._datasets_of
+        if known is None or known[0] is not file or known[1] != self.session.epoch:
+            self.datasets = {}
+            self._datasets_of = (file, self.session.epoch)
+        return self.datasets
+
+    def close(self) -> None:
+        """Close the session (written data stays; the next write opens a new one)."""
+        self.datasets = {}
+        self._datasets_of = None
+        finalizer, self._finalizer, self.session = self._finalizer, None, None
+        if finalizer is not None:
+            finalizer()
 
 
 class AcquisitionLoop:
@@ -106,6 +231,8 @@ class AcquisitionLoop:
         self._sink: _Sink | None = None
         self._dirty_points: dict[str, set[tuple]] = {}
         self._dirty_full: set[str] = set()
+        self._fresh: set[str] = set()  # new since the last write: zeros but the dirty points
+        self._loop_dims: dict[str, int] = {}  # how many leading dimensions are loop levels
         self._shape_dirty = False
         self._last_flush = time.monotonic()
         if isinstance(data, (str, os.PathLike)):
@@ -205,8 +332,10 @@ class AcquisitionLoop:
         h5_path = os.fspath(h5_path)
         if not h5_path.endswith(".h5"):
             h5_path += ".h5"
+        self.close()
         self._sink = _Sink(h5_path, key, eager)
         self._dirty_points.clear()
+        self._fresh.clear()
         self._dirty_full = set(self._arrays)
         self._shape_dirty = bool(self._shape)
         if eager:
@@ -214,7 +343,21 @@ class AcquisitionLoop:
 
     def detach(self) -> None:
         """Stop writing to the file (the data already written stays)."""
+        self.close()
         self._sink = None
+
+    def close(self) -> None:
+        """Write the pending bookkeeping (eager loops) and close the file kept open for the
+        appends. The loop stays attached: the next write opens it again. Done by itself at the
+        end of the outermost loop level."""
+        sink = self._sink
+        if sink is None:
+            return
+        try:
+            if sink.eager:
+                self.flush()
+        finally:
+            sink.close()
 
     @property
     def attached(self) -> bool:
@@ -227,38 +370,63 @@ class AcquisitionLoop:
             return
         if not (rewrite or self._dirty_points or self._dirty_full or self._shape_dirty):
             return
-        with storage.open_write(sink.h5_path) as file:
-            group = file.require_group(sink.key) if sink.key else file["/"]
-            if rewrite:
-                for name in list(group.keys()):
-                    if name not in self.keys():
-                        del group[name]
-                for name, value in self._extra.items():
-                    if value is not None:
-                        codec.write(group, name, codec.encode(value, f"{sink.key}/{name}"))
-            for name, array in self._arrays.items():
-                points = self._dirty_points.get(name)
-                if rewrite or name in self._dirty_full or not points:
-                    if rewrite or name in self._dirty_full:
-                        _write_full(group, name, array)
-                    continue
-                dataset = _matching_dataset(group, name, array)
-                if dataset is None:
-                    _write_full(group, name, array)
-                    continue
-                if len(points) > 64:
-                    dataset[...] = array
-                else:
-                    for point in points:
-                        dataset[point] = array[point]
-            if (rewrite or self._shape_dirty) and self._shape:
-                codec.write(
-                    group, LOOP_SHAPE_KEY, codec.JSON_PREFIX + json.dumps(list(self._shape))
-                )
+        session = sink.open(self)
+        with session.transaction() as file:
+            self._write(file, sink, rewrite)
         self._dirty_points.clear()
         self._dirty_full.clear()
+        self._fresh.clear()
         self._shape_dirty = False
         self._last_flush = time.monotonic()
+        if self._level == 0:  # no loop running: no more appends to keep the file open for
+            sink.close()
+
+    def _write(self, file: h5py.File, sink: _Sink, rewrite: bool) -> None:
+        """The body of one transaction: the changed points through cached handles when the
+        dataset on disk already has the array's shape and dtype, else the slow path."""
+        datasets = sink.datasets_for(file)
+        group: Any = None
+        if rewrite:
+            datasets.clear()
+            group = file.require_group(sink.key) if sink.key else file["/"]
+            for name in list(group.keys()):
+                if name not in self.keys():
+                    del group[name]
+            for name, value in self._extra.items():
+                if value is not None:
+                    codec.write(group, name, codec.encode(value, f"{sink.key}/{name}"))
+        if rewrite:
+            names: Iterable[str] = self._arrays
+        elif self._dirty_full:
+            names = self._dirty_full | self._dirty_points.keys()
+        else:
+            names = self._dirty_points  # the usual append: no set to build
+        for name in names:
+            array = self._arrays[name]
+            points = self._dirty_points.get(name, ())
+            handle = datasets.get(name)
+            full = rewrite or name in self._dirty_full
+            if full or handle is None or handle.shape != array.shape or handle.dtype != array.dtype:
+                if group is None:
+                    group = file.require_group(sink.key) if sink.key else file["/"]
+                datasets.pop(name, None)
+                loop_dims = self._loop_dims.get(name, min(len(self._shape), array.ndim))
+                if name in self._fresh:  # first write: zeros but the points
+                    dataset = _create(group, name, array, loop_dims)
+                else:  # resized in place if possible, else written whole
+                    dataset = None if full else _matching_dataset(group, name, array)
+                    if dataset is None:
+                        dataset = _write_full(group, name, array, loop_dims)
+                        points = ()
+                handle = datasets[name] = _Dataset(dataset)
+            if len(points) > MAX_POINT_WRITES or () in points:
+                handle.write_all(array)
+            elif points:
+                handle.write(array, points)
+        if (rewrite or self._shape_dirty) and self._shape:
+            if group is None:
+                group = file.require_group(sink.key) if sink.key else file["/"]
+            codec.write(group, LOOP_SHAPE_KEY, codec.JSON_PREFIX + json.dumps(list(self._shape)))
 
     def _changed(self, defer: bool = False) -> None:
         """Write now (eager sink); ``defer``: bookkeeping that may wait for the next append,
@@ -331,6 +499,8 @@ class AcquisitionLoop:
                 self._changed()
             except Exception:  # the generator may be closed during garbage collection
                 logger.exception("Could not write the end of a loop level")
+            if level == 0 and self._sink is not None:
+                self._sink.close()  # the loop is over: no more appends to keep the file open for
 
     def append(self, level: int | None = None, **kwds: Any) -> None:
         """Store ``key=value`` at the current position of the loops; written before returning."""
@@ -352,7 +522,9 @@ class AcquisitionLoop:
         if array is None:
             dtype = np.complex128 if np.iscomplexobj(value) else np.float64
             array = np.zeros(key_shape, dtype=dtype)
+            self._fresh.add(key)
             self._dirty_full.add(key)
+            self._loop_dims[key] = len(point)
         elif array.shape != key_shape:
             if len(key_shape) != array.ndim:
                 raise ValueError(
@@ -361,8 +533,9 @@ class AcquisitionLoop:
                 )
             if any(w < s for w, s in zip(key_shape, array.shape, strict=True)):
                 key_shape = tuple(max(w, s) for w, s in zip(key_shape, array.shape, strict=True))
+            # grown at the end of each dimension: what was written keeps its coordinates, so
+            # the dataset on disk is resized in place (exactly: readers see the loop's shape)
             array = np.pad(array, [(0, w - s) for w, s in zip(key_shape, array.shape, strict=True)])
-            self._dirty_full.add(key)
         if np.iscomplexobj(value) and array.dtype.kind != "c":
             array = array.astype(np.complex128)
             self._dirty_full.add(key)
@@ -389,6 +562,7 @@ class AcquisitionLoop:
         """Forget the position inside the loops (after an interrupted iteration)."""
         self._level = 0
         self._iteration = []
+        self.close()
 
 
 def _storage_dtype(array: np.ndarray) -> Any:
@@ -409,6 +583,8 @@ def _prepare(key: str, value: Any, shape: tuple) -> tuple[Any, tuple]:
 
 
 def _matching_dataset(group: Any, name: str, array: np.ndarray) -> Any:
+    """The dataset ``name`` with ``array``'s shape and dtype (resized in place if it can), or
+    None."""
     dataset = group.get(name)
     if dataset is None or not hasattr(dataset, "shape") or dataset.dtype != array.dtype:
         return None
@@ -424,17 +600,40 @@ def _matching_dataset(group: Any, name: str, array: np.ndarray) -> Any:
     return None
 
 
-def _write_full(group: Any, name: str, array: np.ndarray) -> None:
-    existing = group.get(name)
-    if _matching_dataset(group, name, array) is not None and existing is not None:
-        existing[...] = array
-        return
+def chunk_shape(shape: tuple[int, ...], loop_dims: int, itemsize: int) -> tuple[int, ...]:
+    """Chunks of about :data:`CHUNK_BYTES`: whole values, innermost loop levels first."""
+    chunk = [max(1, n) for n in shape]
+    budget = max(1, CHUNK_BYTES // max(1, itemsize * math.prod(chunk[loop_dims:])))
+    for dim in reversed(range(loop_dims)):
+        chunk[dim] = min(chunk[dim], budget)
+        budget //= chunk[dim]
+        if budget <= 1:
+            budget = 1
+    return tuple(chunk)
+
+
+def _create(group: Any, name: str, array: np.ndarray, loop_dims: int) -> Any:
+    """A new dataset shaped like ``array``, full of zeros (no chunk written yet)."""
     if name in group:
         del group[name]
     if array.ndim == 0:
-        group.create_dataset(name, data=array)
-        return
-    group.create_dataset(name, data=array, maxshape=(None,) * array.ndim, chunks=True)
+        return group.create_dataset(name, shape=(), dtype=array.dtype)
+    return group.create_dataset(
+        name,
+        shape=array.shape,
+        dtype=array.dtype,
+        maxshape=(None,) * array.ndim,
+        chunks=chunk_shape(array.shape, loop_dims, array.dtype.itemsize),
+    )
+
+
+def _write_full(group: Any, name: str, array: np.ndarray, loop_dims: int) -> Any:
+    """Write the whole ``array`` (in place when a matching dataset exists); the dataset."""
+    dataset = _matching_dataset(group, name, array)
+    if dataset is None:
+        dataset = _create(group, name, array, loop_dims)
+    dataset.id.write(h5py.h5s.ALL, h5py.h5s.ALL, np.ascontiguousarray(array))
+    return dataset
 
 
 def _read_group(group: Any) -> dict[str, Any]:

@@ -99,12 +99,12 @@ class AnalysisData(DH5):
 
         validate_suffix_name(code_name, "analysis cell name")
         key = f"analysis_cells/{code_name}"
-        if key in self:
-            self.unlock_data(key)
+        # the group itself is locked when the file was loaded with analysis_cells in it
+        self.unlock_data([k for k in ("analysis_cells", key) if k in self])
         try:
             self[key] = code
         finally:
-            self.lock_data(key)
+            self.lock_data(["analysis_cells", key])
         if not self.save_on_edit:
             self.save()
         if self._save_files:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 
@@ -180,3 +181,159 @@ def test_standalone_loop_file(tmp_path: Path) -> None:
         loop.append(x=i)
     d = DH5(str(tmp_path / "standalone"))
     np.testing.assert_array_equal(d["x"], [0, 1, 2])
+
+
+def _open_descriptors(path: Path) -> int:
+    """How many descriptors of this process point at ``path`` (Linux /proc)."""
+    target = os.path.realpath(path)
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            if os.path.realpath(f"/proc/self/fd/{fd}") == target:
+                count += 1
+        except OSError:
+            continue
+    return count
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc")
+def test_file_is_kept_open_during_the_loop_and_closed_at_its_end(tmp_path: Path) -> None:
+    aq = _acq(tmp_path)
+    h5 = tmp_path / "acq.h5"
+    aq.loop = loop = AcquisitionLoop()
+    assert _open_descriptors(h5) == 0
+    seen = []
+    for i in loop(3):
+        for j in loop(2):
+            loop.append(v=i + j)
+            seen.append(_open_descriptors(h5))
+    assert seen == [1] * 6  # one handle for all the appends
+    assert _open_descriptors(h5) == 0  # closed at the end of the outermost level
+    broken = AcquisitionLoop()
+    aq.broken = broken
+    for i in broken(5):
+        broken.append(x=i)
+        if i == 1:
+            break
+    assert _open_descriptors(h5) == 0  # a loop left by break closes too
+    np.testing.assert_array_equal(DH5(str(h5))["broken"]["x"], [0, 1, 0, 0, 0])
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc")
+def test_finishing_the_acquisition_closes_a_loop_left_open(tmp_path: Path) -> None:
+    aq = _acq(tmp_path)
+    h5 = tmp_path / "acq.h5"
+    aq.loop = loop = AcquisitionLoop()
+    iterator = iter(loop(4))
+    next(iterator)
+    loop.append(x=1.0)  # the generator is still alive (as after an exception in a notebook)
+    assert _open_descriptors(h5) == 1
+    aq.save_acquisition(y=2)
+    assert _open_descriptors(h5) == 0
+    d = DH5(str(h5))
+    assert d["y"] == 2 and d["loop"]["x"][0] == 1.0
+
+
+def test_dh5_saves_of_the_same_file_inside_the_loop_keep_both(tmp_path: Path) -> None:
+    aq = _acq(tmp_path)
+    other = DH5(str(tmp_path / "acq"), mode="a", save_on_edit=True)
+    aq.loop = loop = AcquisitionLoop()
+    for i in loop(6):
+        for j in loop(3):
+            loop.append(x=10 * i + j, c=complex(i, j))
+            if j == 1:
+                aq[f"inside_{i}"] = i  # the acquisition's own DH5 save, same file, same process
+        other[f"other_{i}"] = np.arange(i + 1)  # another DH5 object on the same file
+    d = DH5(str(tmp_path / "acq"))
+    np.testing.assert_array_equal(d["loop"]["x"], 10 * np.arange(6)[:, None] + np.arange(3))
+    np.testing.assert_array_equal(d["loop"]["c"][:, 2], np.arange(6) + 2j)
+    np.testing.assert_array_equal(d["loop"]["__index_1__"], np.arange(1, 7))
+    for i in range(6):
+        assert d[f"inside_{i}"] == i
+        np.testing.assert_array_equal(d[f"other_{i}"], np.arange(i + 1))
+
+
+def test_continued_loop_resizes_exactly_and_arrays_span_several_chunks(tmp_path: Path) -> None:
+    aq = _acq(tmp_path)
+    aq.loop = loop = AcquisitionLoop()
+    expected_x, expected_trace = [], []
+    for run in (700, 301):  # the same level run again: the loop continues
+        for _ in loop(run):
+            x = float(len(expected_x) + 1)
+            trace = np.arange(5.0) * x
+            loop.append(x=x, trace=trace)
+            expected_x.append(x)
+            expected_trace.append(trace)
+    with h5py.File(tmp_path / "acq.h5", "r", locking=False) as file:
+        group = file["loop"]
+        assert group["x"].shape == (1001,) and group["trace"].shape == (1001, 5)
+        assert group["x"].chunks is not None and group["x"].chunks[0] < 1001
+        np.testing.assert_array_equal(group["x"][...], expected_x)
+        np.testing.assert_array_equal(group["trace"][...], expected_trace)
+    d = DH5(str(tmp_path / "acq"))["loop"]
+    assert d["__loop_shape__"] == [1001]
+    analysis = AnalysisLoop(d)
+    assert len(analysis) == 1001 and list(analysis)[1000].x == 1001.0
+
+
+def test_labmate_reads_a_continued_nested_loop(tmp_path: Path) -> None:
+    labmate_dh5 = pytest.importorskip("dh5")
+    aq = _acq(tmp_path)
+    aq.loop = loop = AcquisitionLoop()
+    for _ in range(2):
+        for i in loop(3):
+            for j in loop(4):
+                loop.append(v=i * 4 + j, z=1j * j)
+    theirs = labmate_dh5.DH5(str(tmp_path / "acq.h5"))
+    v = np.asarray(theirs["loop"]["v"])
+    assert v.shape == (6, 4)
+    np.testing.assert_array_equal(v[3:], np.arange(12.0).reshape(3, 4))
+    assert np.asarray(theirs["loop"]["z"]).dtype == np.complex128
+    assert list(theirs["loop"]["__loop_shape__"]) == [6, 4]
+
+
+_KILLED_NESTED = """
+import sys
+import numpy as np
+from labmate_core import DH5
+from labmate_core.acquisition import AcquisitionLoop, NotebookAcquisitionData
+aq = NotebookAcquisitionData(sys.argv[1], cell="c", experiment_name="k")
+other = DH5(sys.argv[1], mode="a", save_on_edit=True)
+aq.loop = loop = AcquisitionLoop()
+n = 0
+for i in loop(1000):
+    for j in loop(7):
+        n += 1
+        loop.append(v=np.full(40, float(n)), c=complex(n, -n))
+        print(n, flush=True)
+    other[f"k{i % 3}"] = i  # another writer of the same file between the appends
+"""
+
+
+def test_sigkill_in_nested_loop_with_other_writes_keeps_every_appended_point(
+    tmp_path: Path,
+) -> None:
+    prefix = str(tmp_path / "killed")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_NESTED, prefix], stdout=subprocess.PIPE, text=True
+    )
+    reported = 0
+    assert proc.stdout is not None
+    while reported < 60:
+        line = proc.stdout.readline()
+        assert line, "the writer stopped early"
+        reported = int(line)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    rest = proc.stdout.read().split()
+    if rest:
+        reported = int(rest[-1])
+    loop = DH5(prefix)["loop"]
+    v = np.asarray(loop["v"]).reshape(-1, 40)
+    c = np.asarray(loop["c"]).reshape(-1)
+    done = int(np.count_nonzero(v[:, 0]))
+    assert done >= reported  # every point whose append returned (and was printed)
+    expected = np.arange(1, done + 1, dtype=float)
+    np.testing.assert_array_equal(v[:done], np.repeat(expected[:, None], 40, axis=1))
+    np.testing.assert_array_equal(c[:done], expected - 1j * expected)
+    assert not np.any(v[done:])

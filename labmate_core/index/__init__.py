@@ -1,0 +1,51 @@
+"""A fast index of the acquisitions of a data directory (``<data>/.labmate/index.sqlite``).
+
+``open_index(data_dir).list(name=None, since=None, status=None, limit=50, offset=0)`` lists
+acquisitions newest first; the hooks ``record_start`` / ``record_save`` / ``record_end`` /
+``on_backend_status`` keep it current; ``reindex`` rebuilds it from the files alone;
+``subscribe`` tells the panel about changes; ``register_ls`` adds ``labmate ls`` to the CLI.
+"""
+
+from .events import (
+    IndexEvent,
+    data_directory_of,
+    notify,
+    on_acquisition_saved,
+    on_backend_status,
+    open_index,
+    record_end,
+    record_save,
+    record_start,
+    reindex,
+    set_note,
+    subscribe,
+    unsubscribe,
+)
+from .ls import main_ls, register_ls, run_ls
+from .store import Acquisition, AcquisitionIndex, ReindexReport, SyncState
+from .summary import FileSummary, read_summary
+
+__all__ = [
+    "Acquisition",
+    "AcquisitionIndex",
+    "FileSummary",
+    "IndexEvent",
+    "ReindexReport",
+    "SyncState",
+    "data_directory_of",
+    "main_ls",
+    "notify",
+    "on_acquisition_saved",
+    "on_backend_status",
+    "open_index",
+    "read_summary",
+    "record_end",
+    "record_save",
+    "record_start",
+    "register_ls",
+    "reindex",
+    "run_ls",
+    "set_note",
+    "subscribe",
+    "unsubscribe",
+]

@@ -1,0 +1,177 @@
+"""Hooks that keep the index current, and a registry of listeners (the panel).
+
+Each hook is one plain call that never raises (an acquisition must not fail because of its
+index): ``record_start`` / ``record_save`` / ``record_end`` after the manager wrote the file,
+``on_backend_status`` as a ``BackendDispatcher`` listener, ``on_acquisition_saved`` as a manager
+``acquisition_saved`` hook. Listeners registered with :func:`subscribe` are called with an
+:class:`IndexEvent` after every change made in this process.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .store import Acquisition, AcquisitionIndex
+
+logger = logging.getLogger(__name__)
+
+_indexes: dict[tuple[int, str], AcquisitionIndex] = {}
+_indexes_lock = threading.Lock()
+_listeners: list[Callable[[IndexEvent], object]] = []
+_listeners_lock = threading.Lock()
+
+
+@dataclasses.dataclass(frozen=True)
+class IndexEvent:
+    """``kind`` is start, save, end, sync, note or reindex; ``prefix`` the absolute prefix."""
+
+    kind: str
+    data_directory: str
+    prefix: str | None = None
+
+
+def open_index(data_directory: str | os.PathLike) -> AcquisitionIndex:
+    """The index of ``data_directory``, shared within this process."""
+    key = (os.getpid(), str(Path(data_directory).expanduser().absolute()))
+    with _indexes_lock:
+        index = _indexes.get(key)
+        if index is None:
+            index = _indexes[key] = AcquisitionIndex(key[1])
+        return index
+
+
+def subscribe(callback: Callable[[IndexEvent], object]) -> Callable[[], None]:
+    """Call ``callback(event)`` after every index change of this process; returns an
+    unsubscribe function. Callbacks may run on a background thread (backend events)."""
+    if not callable(callback):
+        raise TypeError(f"a listener must be callable, got {callback!r}")
+    with _listeners_lock:
+        _listeners.append(callback)
+    return lambda: unsubscribe(callback)
+
+
+def unsubscribe(callback: Callable[[IndexEvent], object]) -> None:
+    """Stop calling ``callback`` (no error when it was not subscribed)."""
+    with _listeners_lock:
+        if callback in _listeners:
+            _listeners.remove(callback)
+
+
+def notify(event: IndexEvent) -> None:
+    """Tell every listener; a failing listener is logged and does not stop the others."""
+    with _listeners_lock:
+        listeners = list(_listeners)
+    for listener in listeners:
+        try:
+            listener(event)
+        except Exception:
+            logger.warning("index listener %r failed", listener, exc_info=True)
+
+
+def data_directory_of(prefix: str | os.PathLike) -> Path:
+    """The data directory of an acquisition: the nearest parent holding ``.labmate`` or
+    ``temp.json``, else the grandparent (``DATA/<name>/<file>``)."""
+    path = Path(prefix).expanduser().absolute()
+    for parent in list(path.parents)[:3]:
+        if (parent / ".labmate").is_dir() or (parent / "temp.json").is_file():
+            return parent
+    return path.parent.parent
+
+
+def _prefix(prefix: str | os.PathLike) -> Path:
+    path = Path(os.fspath(prefix)).expanduser().absolute()
+    return path.with_name(path.name[:-3]) if path.name.endswith(".h5") else path
+
+
+def _record(
+    kind: str,
+    prefix: str | os.PathLike,
+    data_directory: str | os.PathLike | None,
+    status: str | None = None,
+) -> Acquisition | None:
+    try:
+        path = _prefix(prefix)
+        folder = Path(data_directory) if data_directory is not None else data_directory_of(path)
+        index = open_index(folder)
+        row = index.update(path, status=status)
+    except Exception:
+        logger.warning("could not index acquisition %s", prefix, exc_info=True)
+        return None
+    notify(IndexEvent(kind, str(index.data_directory), str(path)))
+    return row
+
+
+def record_start(
+    prefix: str | os.PathLike, *, data_directory: str | os.PathLike | None = None
+) -> Acquisition | None:
+    """Index a just-created acquisition file (status running). Never raises."""
+    return _record("start", prefix, data_directory)
+
+
+def record_save(
+    prefix: str | os.PathLike, *, data_directory: str | os.PathLike | None = None
+) -> Acquisition | None:
+    """Re-index an acquisition after a save (keys, size, duration, status). Never raises."""
+    return _record("save", prefix, data_directory)
+
+
+def record_end(
+    prefix: str | os.PathLike,
+    status: str | None = None,
+    *,
+    data_directory: str | os.PathLike | None = None,
+) -> Acquisition | None:
+    """Re-index an acquisition that ended; ``status`` (completed/failed) overrides the file's."""
+    if status is not None and status not in ("running", "completed", "failed"):
+        logger.warning("unknown acquisition status %r for %s; reading the file's", status, prefix)
+        status = None
+    return _record("end", prefix, data_directory, status)
+
+
+def on_acquisition_saved(acquisition: Any, **_: Any) -> None:
+    """A manager ``acquisition_saved`` hook: ``aqm.hooks.add_acquisition_saved(...)``."""
+    filepath = getattr(acquisition, "filepath", None)
+    if filepath:
+        record_save(filepath)
+
+
+def on_backend_status(status: Any, *, data_directory: str | os.PathLike | None = None) -> None:
+    """A ``BackendDispatcher`` listener: records ``status.state`` of ``status.prefix`` for
+    ``status.backend`` (a ``SnapshotStatus``). Never raises."""
+    try:
+        path = _prefix(status.prefix)
+        folder = Path(data_directory) if data_directory is not None else data_directory_of(path)
+        index = open_index(folder)
+        index.set_sync(
+            path,
+            str(status.backend),
+            str(getattr(status.state, "value", status.state)),
+            attempts=int(getattr(status, "attempts", 0) or 0),
+            last_error=getattr(status, "last_error", None),
+            when=getattr(status, "time", None) or None,
+        )
+    except Exception:
+        logger.warning("could not index backend status %r", status, exc_info=True)
+        return
+    notify(IndexEvent("sync", str(index.data_directory), str(path)))
+
+
+def set_note(data_directory: str | os.PathLike, prefix: str | os.PathLike, text: str) -> None:
+    """Save a note on an acquisition and tell the listeners."""
+    index = open_index(data_directory)
+    index.set_note(prefix, text)
+    notify(IndexEvent("note", str(index.data_directory), str(_prefix(prefix))))
+
+
+def reindex(data_directory: str | os.PathLike) -> Any:
+    """Rebuild the index of ``data_directory`` from its files and tell the listeners."""
+    index = open_index(data_directory)
+    report = index.reindex()
+    notify(IndexEvent("reindex", str(index.data_directory)))
+    return report

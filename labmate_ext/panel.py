@@ -1,0 +1,437 @@
+"""The recent-acquisitions panel: an ipywidgets view of a data directory's index.
+
+``show_panel(data_directory, dispatcher=None, shell=None)`` displays a :class:`LabmatePanel`:
+newest first with paging, filters (text, date, status), one row per acquisition (time, name,
+status, duration, size, sync state per backend, an editable note) and row actions: *analyse*
+(puts ``%%analysis <file>`` in the next input), *code* (shows the acquisition cell), *path*
+(shows the path, selectable), *retry* (resubmits a failed sync). It refreshes itself on every
+index change made in this kernel; *Refresh* re-reads the files (other kernels' work).
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import os
+import shlex
+import threading
+from typing import Any
+
+import ipywidgets as widgets
+
+from labmate_core.dh5 import storage
+from labmate_core.index import (
+    Acquisition,
+    IndexEvent,
+    SyncState,
+    on_backend_status,
+    open_index,
+    set_note,
+    subscribe,
+)
+from labmate_core.index.ls import format_duration, format_size
+
+logger = logging.getLogger(__name__)
+
+STATUS_COLORS = {
+    "running": "#1565c0",
+    "completed": "#2e7d32",
+    "failed": "#c62828",
+    "unreadable": "#6d4c41",
+}
+SYNC_COLORS = {"done": "#2e7d32", "pending": "#9e9e9e", "copying": "#1565c0", "failed": "#c62828"}
+COLUMNS = (
+    ("time", "145px"),
+    ("name", "150px"),
+    ("status", "85px"),
+    ("duration", "80px"),
+    ("size", "70px"),
+    ("sync", "170px"),
+    ("notes", "200px"),
+)
+
+
+def _cell(width: str, widget: widgets.Widget | None = None) -> widgets.Widget:
+    widget = widget if widget is not None else widgets.HTML()
+    widget.layout = widgets.Layout(width=width, min_width=width, margin="0 4px 0 0")
+    return widget
+
+
+def _button(description: str, tooltip: str, css: str) -> widgets.Button:
+    button = widgets.Button(
+        description=description, tooltip=tooltip, layout=widgets.Layout(width="auto")
+    )
+    button.add_class(css)
+    return button
+
+
+def _badge(text: str, color: str, title: str | None = None) -> str:
+    attr = f' title="{html.escape(title, quote=True)}"' if title else ""
+    return f'<span style="color:{color};font-weight:600"{attr}>{html.escape(text)}</span>'
+
+
+def _short(name: str, length: int = 16) -> str:
+    return name if len(name) <= length else f"{name[: length - 7]}…{name[-6:]}"
+
+
+def _sync_line(backend: str, state: SyncState) -> str:
+    """One backend's state on one line; the full name and the last error as its tooltip."""
+    title = f"{backend}: {state.state}" + (f"\n{state.last_error}" if state.last_error else "")
+    color = SYNC_COLORS.get(state.state, "inherit")
+    return (
+        '<div style="white-space:nowrap;overflow:hidden;text-overflow:ellipsis"'
+        f' title="{html.escape(title, quote=True)}">'
+        f'<span style="color:{color};font-weight:600">{html.escape(state.state)}</span> '
+        f"{html.escape(_short(backend))}</div>"
+    )
+
+
+def read_acquisition_code(h5_path: str | os.PathLike) -> str:
+    """The acquisition cell(s) stored in a file (steps in order), or ``""``."""
+    with storage.open_read(h5_path, timeout=5.0) as file:
+        item = file.get("acquisition_cell")
+        if item is None:
+            return ""
+        if hasattr(item, "shape"):
+            value = item[()]
+            return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+        steps = sorted(item.keys(), key=lambda k: (not k.isdigit(), int(k) if k.isdigit() else k))
+        parts = []
+        for step in steps:
+            value = item[step][()]
+            text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+            parts.append(text if len(steps) == 1 else f"# --- step {step} ---\n{text}")
+        return "\n".join(parts)
+
+
+class _Row:
+    """The widgets of one table row, reused from one refresh to the next."""
+
+    def __init__(self, panel: LabmatePanel) -> None:
+        self.panel = panel
+        self.acquisition: Acquisition | None = None
+        self.cells = {name: _cell(width) for name, width in COLUMNS if name != "notes"}
+        self.notes = _cell(
+            COLUMNS[-1][1], widgets.Text(placeholder="note…", continuous_update=False)
+        )
+        self.notes.add_class("labmate-notes")
+        self.notes.observe(self._on_note, names="value")
+        self.analyse = _button(
+            "analyse", "put %%analysis of this file in the next cell", "labmate-analyse"
+        )
+        self.code = _button("code", "show the acquisition cell", "labmate-code")
+        self.path = _button("path", "show the file path to copy it", "labmate-path")
+        self.retry = _button(
+            "retry", "send this acquisition to the backends again", "labmate-retry"
+        )
+        for button, action in (
+            (self.analyse, panel.analyse),
+            (self.code, panel.show_code),
+            (self.path, panel.show_path),
+            (self.retry, panel.retry_sync),
+        ):
+            button.on_click(lambda _, action=action: self._act(action))
+        for name, cell in self.cells.items():
+            cell.add_class(f"labmate-{name}")
+        self.box = widgets.HBox(
+            [*self.cells.values(), self.notes, self.analyse, self.code, self.path, self.retry],
+            layout=widgets.Layout(align_items="center"),
+        )
+        self.box.add_class("labmate-row")
+        self._binding = False
+
+    def bind(self, row: Acquisition) -> None:
+        self.acquisition = row
+        self._binding = True
+        try:
+            cells = self.cells
+            cells["time"].value = row.started.strftime("%Y-%m-%d %H:%M:%S")
+            cells[
+                "name"
+            ].value = f'<span title="{html.escape(row.stem)}">{html.escape(row.name)}</span>'
+            color = STATUS_COLORS.get(row.status, "inherit")
+            cells["status"].value = _badge(row.status, color, row.error)
+            cells["duration"].value = format_duration(row.duration)
+            cells["size"].value = format_size(row.size)
+            cells["sync"].value = "".join(_sync_line(n, st) for n, st in row.sync.items()) or "—"
+            self.notes.value = row.notes
+            failed = any(s.state == "failed" for s in row.sync.values())
+            self.retry.disabled = self.panel.dispatcher is None
+            self.retry.layout.visibility = "visible" if failed else "hidden"
+        finally:
+            self._binding = False
+
+    def _on_note(self, change: dict) -> None:
+        if self._binding or self.acquisition is None:
+            return
+        try:
+            self.panel.save_note(self.acquisition, change["new"])
+        except Exception as error:
+            self.panel.say(f"could not save the note: {error}", error=True)
+
+    def _act(self, action: Any) -> None:
+        if self.acquisition is None:
+            return
+        try:
+            action(self.acquisition)
+        except Exception as error:
+            logger.warning("panel action failed", exc_info=True)
+            self.panel.say(f"{type(error).__name__}: {error}", error=True)
+
+
+class LabmatePanel(widgets.VBox):
+    """The recent acquisitions of ``data_directory`` (see the module docstring)."""
+
+    def __init__(
+        self,
+        data_directory: str | os.PathLike,
+        dispatcher: Any = None,
+        shell: Any = None,
+        *,
+        page_size: int = 20,
+    ) -> None:
+        if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
+            raise ValueError(f"page_size must be an integer >= 1, got {page_size!r}")
+        self.index = open_index(data_directory)
+        self.data_directory = self.index.data_directory
+        self.dispatcher = dispatcher
+        self.shell = shell
+        self.page_size = page_size
+        self.page = 0
+        self.total = 0
+        self._lock = threading.RLock()
+        self._rows: list[_Row] = []
+
+        self.text_filter = widgets.Text(
+            placeholder="name, file or note", description="filter", continuous_update=False
+        )
+        self.since_filter = widgets.DatePicker(description="since")
+        self.status_filter = widgets.Dropdown(
+            options=[
+                ("all", ""),
+                ("running", "running"),
+                ("completed", "completed"),
+                ("failed", "failed"),
+                ("unreadable", "unreadable"),
+            ],
+            description="status",
+            layout=widgets.Layout(width="200px"),
+        )
+        self.refresh_button = widgets.Button(
+            description="Refresh", icon="refresh", tooltip="re-read the data directory"
+        )
+        self.refresh_button.add_class("labmate-refresh")
+        self.prev_button = widgets.Button(
+            description="◀ newer", layout=widgets.Layout(width="80px")
+        )
+        self.next_button = widgets.Button(
+            description="older ▶", layout=widgets.Layout(width="80px")
+        )
+        self.prev_button.add_class("labmate-prev")
+        self.next_button.add_class("labmate-next")
+        self.page_label = widgets.HTML()
+        self.page_label.add_class("labmate-page")
+        self.rows_box = widgets.VBox()
+        self.rows_box.add_class("labmate-rows")
+        self.message = widgets.HTML()
+        self.message.add_class("labmate-message")
+        self.path_text = widgets.Text(
+            description="path", layout=widgets.Layout(width="95%", display="none")
+        )
+        self.path_text.add_class("labmate-path-text")
+        self.code_text = widgets.Textarea(
+            layout=widgets.Layout(width="95%", height="180px", display="none")
+        )
+        self.code_text.add_class("labmate-code-text")
+
+        for control in (self.text_filter, self.since_filter, self.status_filter):
+            control.observe(self._on_filter, names="value")
+        self.refresh_button.on_click(lambda _: self.reload())
+        self.prev_button.on_click(lambda _: self.go_to(self.page - 1))
+        self.next_button.on_click(lambda _: self.go_to(self.page + 1))
+
+        header = widgets.HBox(
+            [_cell(width, widgets.HTML(f"<b>{name}</b>")) for name, width in COLUMNS]
+        )
+        super().__init__(
+            [
+                widgets.HBox(
+                    [self.text_filter, self.since_filter, self.status_filter, self.refresh_button]
+                ),
+                widgets.HBox([self.prev_button, self.page_label, self.next_button]),
+                header,
+                self.rows_box,
+                self.message,
+                self.path_text,
+                self.code_text,
+            ]
+        )
+        self.add_class("labmate-panel")
+        self._unsubscribe = subscribe(self._on_event)
+        if dispatcher is not None:
+            dispatcher.add_listener(self._on_backend_status)
+            self._catch_up(dispatcher)
+        self.index.reindex()  # cheap for unchanged files: current even without the hooks
+        self.refresh()
+
+    # --- data -------------------------------------------------------------------------------
+
+    def _filters(self) -> dict[str, Any]:
+        return {
+            "text": self.text_filter.value.strip() or None,
+            "since": self.since_filter.value,
+            "status": self.status_filter.value or None,
+        }
+
+    def refresh(self) -> None:
+        """Show the current page again from the index (cheap; called by the hooks)."""
+        with self._lock:
+            filters = self._filters()
+            self.total = self.index.count(**filters)
+            last_page = max((self.total - 1) // self.page_size, 0)
+            self.page = min(max(self.page, 0), last_page)
+            rows = self.index.list(
+                limit=self.page_size, offset=self.page * self.page_size, **filters
+            )
+            while len(self._rows) < len(rows):
+                self._rows.append(_Row(self))
+            for widget_row, row in zip(self._rows, rows, strict=False):
+                widget_row.bind(row)
+            for widget_row in self._rows[len(rows) :]:
+                widget_row.acquisition = None
+            self.rows_box.children = tuple(r.box for r in self._rows[: len(rows)])
+            first = self.page * self.page_size
+            self.page_label.value = (
+                f"{first + 1}–{first + len(rows)} of {self.total}" if rows else "no acquisitions"
+            )
+            self.prev_button.disabled = self.page == 0
+            self.next_button.disabled = self.page >= last_page
+
+    def reload(self) -> None:
+        """Re-read the data directory (other kernels' and hand-made changes), then refresh."""
+        report = self.index.reindex()
+        self.refresh()
+        self.say(
+            f"{report.added} new, {report.updated} changed, {report.removed} removed"
+            if (report.added or report.updated or report.removed)
+            else "up to date"
+        )
+
+    def go_to(self, page: int) -> None:
+        """Show page ``page`` (0 = newest), clamped to the existing pages."""
+        self.page = page
+        self.refresh()
+
+    @property
+    def rows(self) -> list[Acquisition]:
+        """The acquisitions shown, in order."""
+        return [r.acquisition for r in self._rows[: len(self.rows_box.children)] if r.acquisition]
+
+    def row_widgets(self, index: int) -> _Row:
+        """The widgets of the ``index``-th row shown (for tests and scripting)."""
+        if not 0 <= index < len(self.rows_box.children):
+            raise IndexError(f"row {index} is not shown (there are {len(self.rows_box.children)})")
+        return self._rows[index]
+
+    def _on_filter(self, _: dict) -> None:
+        self.page = 0
+        self.refresh()
+
+    def _on_event(self, event: IndexEvent) -> None:
+        if event.data_directory == str(self.data_directory):
+            self.refresh()
+
+    def _on_backend_status(self, status: Any) -> None:
+        # records the state even when the dispatcher is not wired to the index (idempotent),
+        # which notifies the listeners, this panel included
+        on_backend_status(status, data_directory=self.data_directory)
+
+    def _catch_up(self, dispatcher: Any) -> None:
+        try:
+            for per_backend in dispatcher.status().values():
+                for status in per_backend.values():
+                    self.index.set_sync(
+                        status.prefix,
+                        str(status.backend),
+                        str(status.state),
+                        attempts=status.attempts,
+                        last_error=status.last_error,
+                        when=status.time or None,
+                    )
+        except Exception:
+            logger.warning("could not read the dispatcher's status", exc_info=True)
+
+    # --- actions ----------------------------------------------------------------------------
+
+    def say(self, text: str, error: bool = False) -> None:
+        """Show a one-line message under the table."""
+        color = "#c62828" if error else "inherit"
+        self.message.value = f'<span style="color:{color}">{html.escape(text)}</span>'
+
+    def _shell(self) -> Any:
+        if self.shell is not None:
+            return self.shell
+        try:
+            from IPython import get_ipython
+        except ImportError:  # pragma: no cover - IPython is a dependency
+            return None
+        return get_ipython()
+
+    def analyse(self, row: Acquisition) -> None:
+        """Put ``%%analysis <file>`` in the next input cell."""
+        shell = self._shell()
+        if shell is None:
+            raise RuntimeError("no IPython shell to put the analysis cell in")
+        shell.set_next_input(f"%%analysis {shlex.quote(row.prefix)}\n", replace=False)
+        self.say(
+            f"%%analysis of {row.stem} goes into the next input "
+            "(in JupyterLab: below the next cell you run)"
+        )
+
+    def show_code(self, row: Acquisition) -> None:
+        """Show the acquisition cell of ``row``."""
+        self.code_text.value = read_acquisition_code(row.path) or "(no acquisition cell saved)"
+        self.code_text.layout.display = None
+        self.say(f"acquisition cell of {row.stem}")
+
+    def show_path(self, row: Acquisition) -> None:
+        """Show the path of ``row`` in a text field, ready to be selected and copied."""
+        self.path_text.value = row.path
+        self.path_text.layout.display = None
+
+    def retry_sync(self, row: Acquisition) -> None:
+        """Send ``row`` to the backends again (``dispatcher.submit``)."""
+        if self.dispatcher is None:
+            raise RuntimeError("no backend dispatcher is connected to this panel")
+        self.dispatcher.submit(row.prefix, row.name)
+        self.say(f"{row.stem} sent to the backends again")
+
+    def save_note(self, row: Acquisition, text: str) -> None:
+        """Save the note of ``row`` in the index."""
+        set_note(self.data_directory, row.prefix, text)
+
+    def close(self) -> None:
+        """Stop listening, then close the widgets."""
+        unsubscribe = getattr(self, "_unsubscribe", None)
+        if unsubscribe is not None:  # None: the constructor refused its arguments
+            unsubscribe()
+        if getattr(self, "dispatcher", None) is not None:
+            try:
+                self.dispatcher.remove_listener(self._on_backend_status)
+            except Exception:
+                logger.debug("could not remove the dispatcher listener", exc_info=True)
+        super().close()
+
+
+def show_panel(
+    data_directory: str | os.PathLike,
+    dispatcher: Any = None,
+    shell: Any = None,
+    **kwargs: Any,
+) -> LabmatePanel:
+    """Display the recent-acquisitions panel of ``data_directory`` and return it."""
+    from IPython.display import display
+
+    panel = LabmatePanel(data_directory, dispatcher=dispatcher, shell=shell, **kwargs)
+    display(panel)
+    return panel

@@ -1,0 +1,136 @@
+"""Plain-text reports shown by ``%labmate`` and ``%labmate_backend`` (returned, so they can be
+inspected as objects and are displayed by IPython like any value)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Any
+
+__all__ = ["BackendRow", "BackendReport", "LabmateReport", "Message", "current_prefix"]
+
+
+def current_prefix(manager: Any) -> str | None:
+    """The current acquisition's path prefix, or None when there is none."""
+    try:
+        return os.fspath(manager.current_filepath)
+    except (ValueError, OSError, KeyError):
+        return None
+
+
+def _last_line(text: str | None) -> str:
+    lines = [line for line in (text or "").strip().splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+class Message:
+    """A one-line message displayed as plain text."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+@dataclasses.dataclass
+class BackendRow:
+    """One backend: how many acquisitions are in each state, and the last error."""
+
+    name: str
+    description: str
+    counts: dict[str, int]
+    current_state: str | None = None
+    last_error: str | None = None
+
+    @property
+    def pending(self) -> int:
+        return self.counts.get("pending", 0) + self.counts.get("copying", 0)
+
+    @property
+    def failed(self) -> int:
+        return self.counts.get("failed", 0)
+
+
+@dataclasses.dataclass
+class BackendReport:
+    """The configured backends and where their copies stand."""
+
+    rows: list[BackendRow]
+    headline: str = ""
+
+    @classmethod
+    def of(cls, manager: Any, headline: str = "") -> BackendReport:
+        status = manager.backend_status() or {}
+        current = current_prefix(manager)
+        current_abs = os.path.abspath(current) if current else None
+        rows = []
+        for name, backend in manager.backends.items():
+            counts: dict[str, int] = {}
+            last_error = None
+            current_state = None
+            for prefix, per_backend in status.items():
+                item = per_backend.get(name)
+                if item is None:
+                    continue
+                state = str(item.state)
+                counts[state] = counts.get(state, 0) + 1
+                if state == "failed" and item.last_error:
+                    last_error = _last_line(item.last_error)
+                if current_abs is not None and os.path.abspath(prefix) == current_abs:
+                    current_state = state
+            rows.append(BackendRow(name, repr(backend), counts, current_state, last_error))
+        return cls(rows, headline)
+
+    @property
+    def pending(self) -> int:
+        return sum(row.pending for row in self.rows)
+
+    @property
+    def failed(self) -> int:
+        return sum(row.failed for row in self.rows)
+
+    def __repr__(self) -> str:
+        lines = [self.headline] if self.headline else []
+        if not self.rows:
+            lines.append("no backend configured (add one with: %labmate_backend mirror PATH)")
+            return "\n".join(lines)
+        lines.append(f"{len(self.rows)} backend(s):")
+        for row in self.rows:
+            counts = ", ".join(f"{n} {state}" for state, n in sorted(row.counts.items()))
+            current = f"; current acquisition: {row.current_state}" if row.current_state else ""
+            lines.append(f"  {row.name}  [{counts or 'nothing copied yet'}{current}]")
+            if row.last_error:
+                lines.append(f"      last error: {row.last_error}")
+        return "\n".join(lines)
+
+
+@dataclasses.dataclass
+class LabmateReport:
+    """What ``%labmate`` shows: where data goes, the current acquisition, the backends."""
+
+    manager_name: str
+    data_directory: str
+    configured_directory: str
+    save_files: bool
+    config_files: list[str]
+    current: str | None
+    current_status: str | None
+    backends: BackendReport
+
+    def __repr__(self) -> str:
+        lines = [f"labmate: manager `{self.manager_name}`, data in {self.data_directory}"]
+        configured = os.path.abspath(os.path.expanduser(self.configured_directory))
+        if configured != os.path.abspath(self.data_directory):
+            lines.append(f"  (Labmate.data_directory is {configured}; not applied to this manager)")
+        lines.append(f"  save files: {self.save_files}")
+        if self.config_files:
+            lines.append(f"  config files: {', '.join(self.config_files)}")
+        if self.current:
+            status = f" ({self.current_status})" if self.current_status else ""
+            lines.append(f"  current acquisition: {self.current}.h5{status}")
+        else:
+            lines.append("  current acquisition: none")
+        lines.append(f"  pending copies: {self.backends.pending}, failed: {self.backends.failed}")
+        lines.extend("  " + line for line in repr(self.backends).splitlines())
+        return "\n".join(lines)

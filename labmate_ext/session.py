@@ -1,0 +1,174 @@
+"""One loaded extension on one shell: its settings, its manager and its cell runner."""
+
+from __future__ import annotations
+
+import logging
+import os
+import weakref
+from typing import Any
+
+from labmate_core.acquisition_notebook import AcquisitionAnalysisManager
+
+from .cells import CellRunner
+from .config import Labmate, check_writable_directory
+from .reports import BackendReport, LabmateReport, current_prefix
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["LabmateSession", "SESSIONS"]
+
+#: the loaded session of each shell (kept here so that reloading the package keeps it)
+SESSIONS: weakref.WeakKeyDictionary[Any, LabmateSession] = weakref.WeakKeyDictionary()
+
+_APPLIED = ["data_directory", "save_files", "config_files", "manager_name", "mirror"]
+
+
+class LabmateSession:
+    """Keeps the ``Labmate`` settings and the manager published in the user namespace in step.
+
+    The manager used by the magics is the ``AcquisitionAnalysisManager`` bound to
+    ``Labmate.manager_name`` in the user namespace: the one the extension created, or one the
+    user created and bound there. Setting changes apply to it at once (a new data directory is
+    used by the next acquisition; the current one stays where it is).
+    """
+
+    def __init__(self, shell: Any) -> None:
+        self.shell = shell
+        self.config = Labmate(parent=shell)
+        self.runner = CellRunner(shell)
+        self._manager: AcquisitionAnalysisManager | None = None
+        self._config_mirror: str | None = None
+
+    # -- lifecycle --------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Create and publish the manager, listen to the shell and to setting changes."""
+        self.manager  # noqa: B018 - creates and publishes it
+        if self.config.mirror:
+            self._set_config_mirror(self.config.mirror)
+        self.runner.register()
+        if self.config not in self.shell.configurables:
+            self.shell.configurables.append(self.config)
+        self.config.observe(self._on_setting, names=_APPLIED)
+
+    def close(self) -> None:
+        """Undo :meth:`start`: events, ``%config`` entry, the published manager, its copies."""
+        self.runner.unregister()
+        self.config.unobserve(self._on_setting, names=_APPLIED)
+        while self.config in self.shell.configurables:
+            self.shell.configurables.remove(self.config)
+        manager, self._manager = self._manager, None
+        if manager is None:
+            return
+        name = self.config.manager_name
+        if self.shell.user_ns.get(name) is manager:
+            del self.shell.user_ns[name]
+        dispatcher = manager.dispatcher
+        if dispatcher is not None:
+            dispatcher.close()
+
+    # -- the manager ------------------------------------------------------------------------------
+    @property
+    def manager(self) -> AcquisitionAnalysisManager:
+        """The manager bound to ``manager_name`` (created and bound when there is none)."""
+        name = self.config.manager_name
+        bound = self.shell.user_ns.get(name)
+        if isinstance(bound, AcquisitionAnalysisManager):
+            return bound
+        if self._manager is None:
+            self._manager = self._create_manager()
+        if bound is not None:
+            logger.warning(
+                "%s was rebound to a %s; labmate puts its manager back under that name "
+                "(set Labmate.manager_name to use another name)",
+                name,
+                type(bound).__name__,
+            )
+        self.shell.user_ns[name] = self._manager
+        return self._manager
+
+    def _create_manager(self) -> AcquisitionAnalysisManager:
+        config = self.config
+        directory = check_writable_directory(config.data_directory)
+        return AcquisitionAnalysisManager(
+            directory,
+            config_files=list(config.config_files) or None,
+            save_files=config.save_files,
+            shell=self.shell,
+        )
+
+    def _on_setting(self, change: Any) -> None:
+        name, value = change["name"], change["new"]
+        if name == "mirror":
+            self._set_config_mirror(value)
+            return
+        if name == "manager_name":
+            if self._manager is not None and change["new"] not in self.shell.user_ns:
+                self.shell.user_ns[value] = self._manager
+            return
+        manager = self.manager
+        if name == "data_directory":
+            manager.data_directory = check_writable_directory(value)
+        elif name == "save_files":
+            set_save_files(manager, bool(value))
+        elif name == "config_files":
+            manager.set_config_file(list(value))
+        logger.info("Labmate.%s = %r", name, value)
+
+    # -- backends -----------------------------------------------------------------------------
+    def add_backend(self, backend: Any, name: str | None = None) -> str:
+        """Add ``backend`` to the manager with the configured retry limits; return its name."""
+        manager = self.manager
+        dispatcher = manager.dispatcher
+        if dispatcher is None:
+            # TODO(core): a public way to create the dispatcher with retry limits
+            dispatcher = manager._get_dispatcher()
+        dispatcher.max_attempts = self.config.max_attempts
+        dispatcher.backoff = self.config.backoff
+        return manager.add_backend(backend, name=name)
+
+    def _set_config_mirror(self, path: str) -> None:
+        from labmate_core.backends import MirrorDirectoryBackend
+
+        manager = self.manager
+        if self._config_mirror is not None and self._config_mirror in manager.backends:
+            manager.remove_backend(self._config_mirror)
+        self._config_mirror = None
+        if path:
+            self._config_mirror = self.add_backend(MirrorDirectoryBackend(path))
+
+    # -- reports --------------------------------------------------------------------------------
+    def report(self) -> LabmateReport:
+        """Where data goes, the current acquisition, the backends and pending copies."""
+        manager = self.manager
+        prefix = current_prefix(manager)
+        status = None
+        if prefix is not None:
+            try:
+                acquisition = manager.current_acquisition
+                status = None if acquisition is None else acquisition.status
+            except (ValueError, OSError, KeyError):
+                status = "missing"
+        return LabmateReport(
+            manager_name=self.config.manager_name,
+            data_directory=os.fspath(manager.data_directory),
+            configured_directory=self.config.data_directory,
+            save_files=get_save_files(manager),
+            config_files=list(manager.config_files),
+            current=prefix,
+            current_status=status,
+            backends=BackendReport.of(manager),
+        )
+
+
+def set_save_files(manager: Any, value: bool) -> None:
+    """Set the manager's ``save_files`` (a property when the core has one)."""
+    if isinstance(getattr(type(manager), "save_files", None), property):
+        manager.save_files = value
+    else:  # TODO(core): public save_files on AcquisitionManager
+        manager._save_files = value
+
+
+def get_save_files(manager: Any) -> bool:
+    if isinstance(getattr(type(manager), "save_files", None), property):
+        return bool(manager.save_files)
+    return bool(getattr(manager, "_save_files", False))

@@ -1,0 +1,88 @@
+"""The hooks the manager and the dispatcher call, and the listener registry."""
+
+from __future__ import annotations
+
+import numpy as np
+from index_files import stamp, write_acquisition
+
+from labmate_core import index
+from labmate_core.backends.status import SnapshotStatus, State
+from labmate_core.dh5 import DH5, storage
+
+
+def test_acquisition_lifecycle_through_the_hooks(data_dir):
+    (data_dir / ".labmate").mkdir()
+    events = []
+    unsubscribe = index.subscribe(events.append)
+    prefix = write_acquisition(data_dir, status="running", duration=None, useful=False)
+
+    row = index.record_start(prefix)
+    assert (row.status, row.name) == ("running", "sine")
+    with storage.open_write(f"{prefix}.h5") as file:
+        file["useful"][()] = True
+        file["data"] = np.arange(10)
+    assert "data" in index.record_save(f"{prefix}.h5").user_keys
+    assert index.record_end(prefix, "failed").status == "failed"
+    index.on_backend_status(SnapshotStatus(str(prefix), "mirror", State.FAILED, 2, "boom", 5.0))
+    index.set_note(data_dir, prefix, "retry later")
+
+    assert [(e.kind, e.prefix) for e in events] == [
+        (kind, str(prefix)) for kind in ("start", "save", "end", "sync", "note")
+    ]
+    assert {e.data_directory for e in events} == {str(data_dir)}
+    stored = index.open_index(data_dir).get(prefix)
+    assert stored.sync["mirror"].state == "failed" and stored.sync["mirror"].last_error == "boom"
+    assert stored.notes == "retry later"
+
+    unsubscribe()
+    index.record_save(prefix)
+    assert len(events) == 5
+
+
+def test_data_directory_is_found_from_the_prefix(data_dir, tmp_path):
+    prefix = write_acquisition(data_dir)
+    assert index.data_directory_of(prefix) == data_dir  # <data>/<name>/<file> layout
+    (data_dir / "temp.json").write_text("{}")
+    nested = write_acquisition(data_dir / "sub", "deep")
+    assert index.data_directory_of(nested) == data_dir  # the nearest folder with temp.json
+
+
+def test_manager_hook_takes_the_acquisition_object(data_dir):
+    prefix = write_acquisition(data_dir)
+    index.on_acquisition_saved(DH5(str(prefix)))
+    assert index.open_index(data_dir).count() == 1
+
+
+def test_hooks_never_raise(data_dir, caplog):
+    assert index.record_start(data_dir / "sine" / "missing") is None
+    assert index.record_save(None) is None
+    assert index.record_end(write_acquisition(data_dir), "exploded").status == "completed"
+    index.on_backend_status(object())
+    index.on_acquisition_saved(object())
+    assert "could not index" in caplog.text
+    assert "unknown acquisition status" in caplog.text
+
+
+def test_a_failing_listener_does_not_stop_the_others(data_dir, caplog):
+    seen = []
+
+    def broken(event):
+        raise RuntimeError("listener bug")
+
+    index.subscribe(broken)
+    index.subscribe(seen.append)
+    index.record_start(write_acquisition(data_dir, "a", stamp(1)))
+    assert [e.kind for e in seen] == ["start"]
+    assert "listener bug" in caplog.text
+    index.unsubscribe(broken)
+    index.unsubscribe(broken)  # twice: no error
+
+
+def test_reindex_notifies(data_dir):
+    seen = []
+    index.open_index(data_dir)
+    index.subscribe(seen.append)
+    write_acquisition(data_dir)
+    report = index.reindex(data_dir)
+    assert report.added == 1
+    assert [(e.kind, e.prefix) for e in seen] == [("reindex", None)]

@@ -1,0 +1,290 @@
+"""The recent-acquisitions panel: widget tree, filters, paging, notes, actions, live updates."""
+
+from __future__ import annotations
+
+import datetime
+import re
+from pathlib import Path
+
+import ipywidgets as widgets
+import numpy as np
+import pytest
+
+from labmate_core import index
+from labmate_core.backends import AcquisitionBackend, BackendDispatcher, MirrorDirectoryBackend
+from labmate_core.dh5 import storage
+from labmate_core.index import events
+from labmate_ext.panel import LabmatePanel, read_acquisition_code, show_panel
+
+
+def write_acquisition(
+    data_dir: Path, name: str, i: int, status: str = "completed", cell: str = "x = 1\n"
+) -> Path:
+    """A real acquisition file as the manager writes it; ``i`` orders them in time."""
+    folder = data_dir / name
+    folder.mkdir(parents=True, exist_ok=True)
+    prefix = folder / f"2026_11_{1 + i // 24:02d}__{i % 24:02d}_00_00__{name}"
+    with storage.open_write(f"{prefix}.h5") as file:
+        file["experiment_name"] = name
+        file["useful"] = np.bool_(status != "running")
+        file["acquisition_cell/1"] = cell
+        file["info/status"] = status
+        file["info/acquisition_duration"] = 2.0 + i
+        file["x"] = np.arange(i + 1)
+    return prefix
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "DATA"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture(autouse=True)
+def _fresh_index_registry():
+    yield
+    with events._listeners_lock:
+        events._listeners.clear()
+    with events._indexes_lock:
+        for opened in events._indexes.values():
+            opened.close()
+        events._indexes.clear()
+
+
+@pytest.fixture
+def panel_of():
+    panels = []
+
+    def make(*args, **kwargs) -> LabmatePanel:
+        panels.append(LabmatePanel(*args, **kwargs))
+        return panels[-1]
+
+    yield make
+    for panel in panels:
+        panel.close()
+
+
+def _sync_text(panel: LabmatePanel, i: int = 0) -> str:
+    return re.sub(r"<[^>]+>", " ", panel.row_widgets(i).cells["sync"].value)
+
+
+def _sync_states(panel: LabmatePanel, i: int = 0) -> dict[str, str]:
+    """{backend: state} as shown (full names from the tooltips)."""
+    return dict(re.findall(r'title="([^"]*?): (\w+)', panel.row_widgets(i).cells["sync"].value))
+
+
+def _names(panel: LabmatePanel) -> list[str]:
+    return [row.name for row in panel.rows]
+
+
+def test_widget_tree_and_row_cells(data_dir, panel_of):
+    prefix = write_acquisition(data_dir, "sine", 3, cell="for i in range(3):\n    pass\n")
+    panel = panel_of(data_dir)
+    assert isinstance(panel, widgets.VBox) and "labmate-panel" in panel._dom_classes
+    assert panel.rows_box in panel.children
+    assert len(panel.rows_box.children) == 1
+    row = panel.row_widgets(0)
+    assert row.cells["time"].value == "2026-11-01 03:00:00"
+    assert ">sine<" in row.cells["name"].value
+    assert ">completed<" in row.cells["status"].value
+    assert row.cells["duration"].value == "5.0 s"
+    assert row.cells["size"].value.endswith("kB")
+    assert row.cells["sync"].value == "—"
+    assert row.retry.layout.visibility == "hidden"
+    assert panel.rows[0].prefix == str(prefix)
+    assert panel.page_label.value == "1–1 of 1"
+    with pytest.raises(IndexError):
+        panel.row_widgets(1)
+
+
+def test_paging_newest_first(data_dir, panel_of):
+    for i in range(25):
+        write_acquisition(data_dir, f"m{i:02d}", i)
+    panel = panel_of(data_dir, page_size=10)
+    assert _names(panel)[:2] == ["m24", "m23"]
+    assert panel.prev_button.disabled and not panel.next_button.disabled
+    panel.next_button.click()
+    assert _names(panel) == [f"m{i:02d}" for i in range(14, 4, -1)]
+    assert panel.page_label.value == "11–20 of 25"
+    panel.next_button.click()
+    assert _names(panel) == [f"m{i:02d}" for i in range(4, -1, -1)]
+    assert len(panel.rows_box.children) == 5 and panel.next_button.disabled
+    panel.next_button.click()  # past the end: stays on the last page
+    assert panel.page == 2
+    panel.prev_button.click()
+    assert panel.page_label.value == "11–20 of 25"
+
+
+def test_filters_text_date_status(data_dir, panel_of):
+    write_acquisition(data_dir, "sine", 1)
+    write_acquisition(data_dir, "rabi", 30, status="failed")
+    write_acquisition(data_dir, "sine", 50)
+    write_acquisition(data_dir, "ramsey", 60, status="running")
+    panel = panel_of(data_dir, page_size=2)
+    panel.next_button.click()
+    panel.text_filter.value = "sin"
+    assert _names(panel) == ["sine", "sine"] and panel.page == 0  # a filter goes back to page 1
+    panel.text_filter.value = ""
+    panel.status_filter.value = "failed"
+    assert _names(panel) == ["rabi"]
+    assert "#c62828" in panel.row_widgets(0).cells["status"].value
+    panel.status_filter.value = ""
+    panel.since_filter.value = datetime.date(2026, 11, 2)
+    assert _names(panel) == ["ramsey", "sine"] and panel.total == 3
+    panel.since_filter.value = None
+    assert panel.total == 4
+
+
+def test_notes_are_saved_to_the_index(data_dir, panel_of):
+    prefix = write_acquisition(data_dir, "sine", 1)
+    panel = panel_of(data_dir)
+    panel.row_widgets(0).notes.value = "fridge at 10 mK"
+    assert index.open_index(data_dir).get(prefix).notes == "fridge at 10 mK"
+    other = panel_of(data_dir)
+    assert other.row_widgets(0).notes.value == "fridge at 10 mK"  # refreshed by the event
+    other.text_filter.value = "10 mk"
+    assert _names(other) == ["sine"]
+
+
+def test_analyse_puts_an_analysis_cell_in_the_next_input(data_dir, panel_of, bare_shell):
+    prefix = write_acquisition(data_dir, "sine", 1)
+    panel = panel_of(data_dir, shell=bare_shell)
+    panel.row_widgets(0).analyse.click()
+    assert bare_shell.rl_next_input == f"%%analysis {prefix}\n"
+
+
+def test_analyse_quotes_a_path_with_spaces(tmp_path, panel_of, bare_shell):
+    data_dir = tmp_path / "my data"
+    data_dir.mkdir()
+    prefix = write_acquisition(data_dir, "sine", 1)
+    panel_of(data_dir, shell=bare_shell).row_widgets(0).analyse.click()
+    assert bare_shell.rl_next_input == f"%%analysis '{prefix}'\n"
+
+
+def test_code_and_path_actions(data_dir, panel_of):
+    prefix = write_acquisition(data_dir, "sine", 1, cell="freq = 5e9\nmeasure(freq)\n")
+    panel = panel_of(data_dir)
+    assert panel.code_text.layout.display == "none" and panel.path_text.layout.display == "none"
+    panel.row_widgets(0).code.click()
+    assert panel.code_text.value == "freq = 5e9\nmeasure(freq)\n"
+    assert panel.code_text.layout.display is None
+    panel.row_widgets(0).path.click()
+    assert panel.path_text.value == f"{prefix}.h5"
+    assert panel.path_text.layout.display is None
+
+
+def test_code_of_several_steps(data_dir):
+    prefix = write_acquisition(data_dir, "steps", 1, cell="a = 1")
+    with storage.open_write(f"{prefix}.h5") as file:
+        file["acquisition_cell/2"] = "b = 2"
+    assert read_acquisition_code(f"{prefix}.h5") == (
+        "# --- step 1 ---\na = 1\n# --- step 2 ---\nb = 2"
+    )
+
+
+def test_action_errors_are_shown_not_raised(data_dir, panel_of):
+    prefix = write_acquisition(data_dir, "sine", 1)
+    panel = panel_of(data_dir)
+    Path(f"{prefix}.h5").unlink()
+    panel.row_widgets(0).code.click()
+    assert "FileNotFoundError" in panel.message.value
+    panel.row_widgets(0).retry.click()
+    assert "no backend dispatcher" in panel.message.value
+
+
+def test_updates_itself_on_hooks_and_refresh_button(data_dir, panel_of):
+    write_acquisition(data_dir, "first", 1)
+    panel = panel_of(data_dir)
+    index.record_start(
+        write_acquisition(data_dir, "mine", 2, status="running"), data_directory=data_dir
+    )
+    assert _names(panel) == ["mine", "first"]  # this kernel's save: no click needed
+    write_acquisition(data_dir, "other_kernel", 3)  # another process, no hook here
+    assert _names(panel) == ["mine", "first"]
+    panel.refresh_button.click()
+    assert _names(panel) == ["other_kernel", "mine", "first"]
+    assert "1 new" in panel.message.value
+    panel.close()
+    index.record_start(write_acquisition(data_dir, "after_close", 4), data_directory=data_dir)
+    assert panel.total == 3
+
+
+class FlakyBackend(AcquisitionBackend):
+    """Fails until ``healthy`` is set."""
+
+    def __init__(self) -> None:
+        self.healthy = False
+
+    def save_snapshot(self, acquisition) -> None:
+        if not self.healthy:
+            raise ConnectionError("server down")
+
+
+def test_sync_states_and_retry(data_dir, tmp_path, panel_of):
+    prefix = write_acquisition(data_dir, "sine", 1)
+    flaky = FlakyBackend()
+    dispatcher = BackendDispatcher(data_dir, max_attempts=1, backoff=0, drain_timeout=5)
+    try:
+        dispatcher.add(MirrorDirectoryBackend(tmp_path / "mirror"), "mirror")
+        dispatcher.add(flaky, "flaky")
+        panel = panel_of(data_dir, dispatcher=dispatcher)
+        dispatcher.submit(prefix, "sine")
+        assert dispatcher.wait(60)
+        row = panel.row_widgets(0)
+        assert "mirror: done" in row.cells["sync"].value
+        assert (
+            "flaky: failed" in row.cells["sync"].value and "server down" in row.cells["sync"].value
+        )
+        assert row.retry.layout.visibility == "visible" and not row.retry.disabled
+
+        flaky.healthy = True
+        row.retry.click()
+        assert dispatcher.wait(60)
+        assert _sync_states(panel) == {"flaky": "done", "mirror": "done"}
+        assert panel.row_widgets(0).retry.layout.visibility == "hidden"
+        assert (tmp_path / "mirror" / "sine" / f"{prefix.name}.h5").is_file()
+    finally:
+        dispatcher.close(10)
+
+
+def test_panel_catches_up_with_a_dispatcher_that_already_ran(data_dir, tmp_path, panel_of):
+    prefix = write_acquisition(data_dir, "sine", 1)
+    dispatcher = BackendDispatcher(
+        data_dir, [MirrorDirectoryBackend(tmp_path / "m")], drain_timeout=5
+    )
+    try:
+        dispatcher.submit(prefix)
+        assert dispatcher.wait(60)
+        panel = panel_of(data_dir, dispatcher=dispatcher)
+        assert list(_sync_states(panel).values()) == ["done"]
+    finally:
+        dispatcher.close(10)
+
+
+def test_bad_arguments(data_dir, tmp_path):
+    with pytest.raises(ValueError, match="page_size"):
+        LabmatePanel(data_dir, page_size=0)
+    with pytest.raises(NotADirectoryError):
+        LabmatePanel(tmp_path / "missing")
+    assert not (tmp_path / "missing").exists()
+
+
+def test_show_panel_displays_and_returns_it(data_dir, bare_shell, capsys):
+    write_acquisition(data_dir, "sine", 1)
+    panel = show_panel(data_dir, shell=bare_shell)
+    try:
+        assert isinstance(panel, LabmatePanel) and _names(panel) == ["sine"]
+        assert "LabmatePanel" in capsys.readouterr().out
+    finally:
+        panel.close()
+
+
+def test_long_backend_names_are_shortened_with_the_full_name_as_tooltip(data_dir, panel_of):
+    prefix = write_acquisition(data_dir, "sine", 1)
+    name = "mirror:/very/long/path/to/the/backup/disk"
+    index.open_index(data_dir).set_sync(prefix, name, "pending")
+    panel = panel_of(data_dir)
+    text = _sync_text(panel)
+    assert name not in text and "…" in text and "pending" in text
+    assert f'title="{name}: pending"' in panel.row_widgets(0).cells["sync"].value
