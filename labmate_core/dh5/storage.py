@@ -65,8 +65,12 @@ def lock_path(path: str | os.PathLike) -> Path:
     return path.with_name(f".{path.name}.lock")
 
 
+_HOST = socket.gethostname()
+
+
 def _writer_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident() % 100000}"
+    """Who writes, as recorded in the journal (shown if that writer dies mid-save)."""
+    return f"{_HOST}:{os.getpid()}:{threading.get_ident() % 100000}"
 
 
 def _check_target(path: Path) -> None:
@@ -401,6 +405,13 @@ class WriteSession:
         #: handle must be looked up again.
         self.epoch = 0
 
+    def _same_file(self) -> bool:
+        assert self._raw is not None
+        try:
+            return os.path.samestat(os.fstat(self._raw.fileno()), os.stat(self.path))
+        except FileNotFoundError:
+            return False
+
     def _drop(self) -> None:
         """Forget the open handle without letting it write (its view of the file is stale)."""
         if self._raw is not None:
@@ -414,8 +425,9 @@ class WriteSession:
     @contextlib.contextmanager
     def transaction(self) -> Iterator[h5py.File]:
         """A write to the session's file: committed when the block ends, rolled back if it raises."""
-        if not self.path.exists():
-            self._drop()
+        if self._raw is not None and not self._same_file():
+            self._drop()  # deleted or replaced behind our back: never write into a lost inode
+        if self._file is None and not self.path.exists():
             with open_write(self.path, self.timeout) as file:  # a new file is created aside
                 yield file
             return

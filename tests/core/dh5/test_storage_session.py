@@ -179,3 +179,17 @@ def test_sigkill_during_session_appends_keeps_every_returned_append(tmp_path, tr
     np.testing.assert_array_equal(x, np.arange(len(x)))
     with h5py.File(copy, "r") as f:
         assert all(f[f"mark{i}"][()] == i for i in range(0, n, 97))
+
+
+def test_session_never_writes_into_a_file_deleted_behind_its_back(tmp_path):
+    path = tmp_path / "loop.h5"
+    make_file(path, meta="m")
+    session = storage.WriteSession(path)
+    with session.transaction() as f:
+        append(f, 1.0)
+    path.unlink()  # removed by hand, not through storage (the generation does not move)
+    with session.transaction() as f:
+        append(f, 2.0)
+    session.close()
+    with storage.open_read(path) as f:
+        np.testing.assert_array_equal(f["x"][()], [2.0])
