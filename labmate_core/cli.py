@@ -1,4 +1,5 @@
-"""The ``labmate`` command: ``labmate status DIR``, ``labmate sync DIR --backend KIND ARGS...``.
+"""The ``labmate`` command: ``labmate status DIR``, ``labmate sync DIR --backend KIND ARGS...``,
+``labmate ls DIR`` (the acquisitions, from the index).
 
 Subcommands are registered by the functions in ``SUBCOMMANDS`` (each adds its parser and sets
 ``func``, which returns the exit code); a new subcommand appends its own function.
@@ -14,6 +15,8 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
+
+from .index import register_ls
 
 logger = logging.getLogger(__name__)
 
@@ -198,7 +201,7 @@ def _report_sync(status: dict[str, Any], finished: bool) -> int:
 
 # --- entry point ---------------------------------------------------------------------------------
 
-SUBCOMMANDS: list[Callable[[Any], None]] = [_add_status, _add_sync]
+SUBCOMMANDS: list[Callable[[Any], object]] = [_add_status, _add_sync, register_ls]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -85,9 +85,6 @@ class LabmateMagics(Magics):
                 logger.debug("%%%%acquisition %s refused", args.name, exc_info=True)
                 raise UsageError(f"%%acquisition {args.name}: {_one_line(error)}") from None
             raise
-        # TODO(core): acquisition_started should not leave the post_run_cell hook pending
-        if getattr(manager, "_acquisition_cell_pending", False):
-            manager._acquisition_cell_pending = False
         error = self.session.runner.run(code)
         save_error = self._save_variables(manager, args.save, failed=error is not None)
         if error is not None and save_error is not None:

@@ -109,7 +109,7 @@ class LabmateSession:
         if name == "data_directory":
             manager.data_directory = check_writable_directory(value)
         elif name == "save_files":
-            set_save_files(manager, bool(value))
+            manager.save_files = bool(value)
         elif name == "config_files":
             manager.set_config_file(list(value))
         logger.info("Labmate.%s = %r", name, value)
@@ -118,12 +118,9 @@ class LabmateSession:
     def add_backend(self, backend: Any, name: str | None = None) -> str:
         """Add ``backend`` to the manager with the configured retry limits; return its name."""
         manager = self.manager
-        dispatcher = manager.dispatcher
-        if dispatcher is None:
-            # TODO(core): a public way to create the dispatcher with retry limits
-            dispatcher = manager._get_dispatcher()
-        dispatcher.max_attempts = self.config.max_attempts
-        dispatcher.backoff = self.config.backoff
+        manager.configure_backends(
+            max_attempts=self.config.max_attempts, backoff=self.config.backoff
+        )
         return manager.add_backend(backend, name=name)
 
     def _set_config_mirror(self, path: str) -> None:
@@ -152,23 +149,9 @@ class LabmateSession:
             manager_name=self.config.manager_name,
             data_directory=os.fspath(manager.data_directory),
             configured_directory=self.config.data_directory,
-            save_files=get_save_files(manager),
+            save_files=manager.save_files,
             config_files=list(manager.config_files),
             current=prefix,
             current_status=status,
             backends=BackendReport.of(manager),
         )
-
-
-def set_save_files(manager: Any, value: bool) -> None:
-    """Set the manager's ``save_files`` (a property when the core has one)."""
-    if isinstance(getattr(type(manager), "save_files", None), property):
-        manager.save_files = value
-    else:  # TODO(core): public save_files on AcquisitionManager
-        manager._save_files = value
-
-
-def get_save_files(manager: Any) -> bool:
-    if isinstance(getattr(type(manager), "save_files", None), property):
-        return bool(manager.save_files)
-    return bool(getattr(manager, "_save_files", False))

@@ -22,6 +22,7 @@ STATUS_FAILED = "failed"
 
 
 def _write_text(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (written aside, then renamed)."""
     tmp = f"{path}.tmp{os.getpid()}"
     with open(tmp, "w", encoding="utf-8") as file:
         file.write(text)
@@ -172,16 +173,25 @@ class NotebookAcquisitionData(DH5):
         if self._save_files:
             self._write_config_files(configs, filepath)
 
+    def _write_copy(self, path: str, text: str) -> None:
+        """Write a companion file, unless this object already wrote that text there and it
+        is still there."""
+        written = self.__dict__.setdefault("_written", {})
+        if written.get(path) == text and os.path.exists(path):
+            return
+        _write_text(path, text)
+        written[path] = text
+
     def _write_cell_file(self, cell: str | None, filepath: str | None = None) -> None:
         if cell in (None, "", "none") or not self._save_files:
             return
-        _write_text((filepath or self.filepath) + "_CELL.py", cell)  # type: ignore[operator]
+        self._write_copy((filepath or self.filepath) + "_CELL.py", cell)  # type: ignore[operator]
 
     def _write_config_files(
         self, configs: Mapping[str, str] | None = None, filepath: str | None = None
     ) -> None:
         for name, text in (configs or self._config or {}).items():
-            _write_text(f"{filepath or self.filepath}_{name}", text)
+            self._write_copy(f"{filepath or self.filepath}_{name}", text)
 
     # -- status -----------------------------------------------------------------------------
     @property
@@ -194,15 +204,30 @@ class NotebookAcquisitionData(DH5):
         """Record how the acquisition ended (``info/status``, ``info/error``) and save."""
         if status not in (STATUS_RUNNING, STATUS_COMPLETED, STATUS_FAILED):
             raise ValueError(f"Unknown status {status!r}")
-        changes: dict[str, Any] = {"info/status": status}
-        if error is not None:
-            changes["info/error"] = error
-        elif "info" in self and "error" in self["info"]:
-            changes["info/error"] = None
-        super().update(changes)
-        self.save()
+        changes = self._status_changes(status, error)
+        if changes:
+            super().update(changes)
+            self.save()
+        elif not self.save_on_edit:
+            self.save()  # nothing new to record, but pending keys are written as before
         if status != STATUS_RUNNING:
             self.close_loops()
+
+    def _status_changes(self, status: str, error: str | None) -> dict[str, Any]:
+        """The keys to write to record ``status`` (empty when the file already says so)."""
+        info = self.get("info")
+        stored = None if info is None or "status" not in info else info["status"]
+        has_error = info is not None and "error" in info
+        changes: dict[str, Any] = {}
+        if stored != status:
+            changes["info/status"] = status
+        if error is not None:
+            changes["info/error"] = error
+            changes["info/status"] = status
+        elif has_error:
+            changes["info/error"] = None
+            changes["info/status"] = status
+        return changes
 
     def save_additional_info(self) -> None:
         """Mark the data useful; with save_files also refresh the cell and config copies."""
@@ -211,6 +236,30 @@ class NotebookAcquisitionData(DH5):
         if self._save_files:
             self._write_cell_file(self._cells.get(self._current_step))
             self._write_config_files()
+
+    def save_data(
+        self, data: Mapping[str, Any] | None = None, *, status: str | None = None
+    ) -> NotebookAcquisitionData:
+        """Save ``data``, mark the acquisition useful and (optionally) record ``status``, in
+        one write of the file (with ``save_on_edit`` or not). A value that cannot be stored
+        raises ``TypeError`` before anything is written."""
+        items = dict(data or {})
+        if any(isinstance(value, AcquisitionLoop) for value in items.values()):
+            self.update(items)  # loops are attached (and written) by update itself
+            items = {}
+        self.close_loops()
+        items["useful"] = True
+        if status is not None:
+            if status not in (STATUS_RUNNING, STATUS_COMPLETED, STATUS_FAILED):
+                raise ValueError(f"Unknown status {status!r}")
+            items.update(self._status_changes(status, None))
+        super().update(items)
+        if not self.save_on_edit:
+            self.save()
+        if self._save_files:
+            self._write_cell_file(self._cells.get(self._current_step))
+            self._write_config_files()
+        return self
 
     def save_acquisition(self, **kwds: Any) -> NotebookAcquisitionData:
         """Save ``kwds`` and the additional information."""

@@ -59,10 +59,7 @@ class AnalysisData(DH5):
         self._save_files = save_files
         self._save_fig_inside_h5 = save_fig_inside_h5
         self._loops: dict[str, AnalysisLoop] = {}
-        self._default_config_files: tuple[str, ...] = ()
-        info = self.get("info") if "info" in self else None
-        if info is not None and hasattr(info, "keys") and "default_config_files" in info:
-            self._default_config_files = tuple(info["default_config_files"])
+        self._default_config_files: tuple[str, ...] | None = None  # read when first needed
         self._reset_attrs()
         self._figure_last_name: str | None = None
         self._analysis_cell = cell
@@ -197,6 +194,17 @@ class AnalysisData(DH5):
             (config_files,) if isinstance(config_files, str) else tuple(config_files)
         )
 
+    @property
+    def default_config_files(self) -> tuple[str, ...]:
+        """The config names ``cfg`` merges: as set, else ``info/default_config_files``."""
+        if self._default_config_files is None:
+            info = self.get("info") if "info" in self else None
+            stored = ()
+            if info is not None and hasattr(info, "keys") and "default_config_files" in info:
+                stored = tuple(info["default_config_files"])
+            self._default_config_files = stored
+        return self._default_config_files
+
     def parse_config_file(self, config_file_name: str, /) -> ConfigFile:
         """The saved config ``config_file_name`` (a unique prefix of the name is enough)."""
         if config_file_name in self._parsed_configs:
@@ -221,7 +229,7 @@ class AnalysisData(DH5):
 
     def parse_config(self, config_files: tuple[str, ...] | list[str] | None = None) -> ConfigFile:
         """All ``config_files`` (default: the default config files) merged."""
-        files = tuple(config_files or self._default_config_files)
+        files = tuple(config_files or self.default_config_files)
         cache_key = ("__merged__", files)
         if cache_key not in self._parsed_configs:
             merged = ConfigFile()

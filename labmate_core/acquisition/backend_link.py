@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
+
+from .. import index
 
 logger = logging.getLogger(__name__)
 
@@ -27,10 +30,19 @@ class BackendLink:
     ``backend_status`` and the internal ``_submit`` / ``_hydrate`` used by the managers."""
 
     _dispatcher: Any = None
+    _backend_options: dict[str, Any] = {}
 
-    def _init_backends(self, data_directory: str | os.PathLike, backend: Any) -> None:
+    def _init_backends(
+        self,
+        data_directory: str | os.PathLike,
+        backend: Any,
+        options: Mapping[str, Any] | None = None,
+    ) -> None:
         self._dispatcher = None
         self._backend_directory = os.fspath(data_directory)
+        self._backend_options = {}
+        if options:
+            self.configure_backends(**options)
         backends = _as_backends(backend)
         if backends:
             dispatcher = self._get_dispatcher()
@@ -41,8 +53,42 @@ class BackendLink:
         if self._dispatcher is None:
             from ..backends.dispatcher import BackendDispatcher
 
-            self._dispatcher = BackendDispatcher(self._backend_directory)
+            dispatcher = BackendDispatcher(self._backend_directory, **self._backend_options)
+            dispatcher.add_listener(
+                functools.partial(index.on_backend_status, data_directory=self._backend_directory)
+            )
+            self._dispatcher = dispatcher
         return self._dispatcher
+
+    @property
+    def backend_options(self) -> dict[str, Any]:
+        """The retry settings given to the dispatcher (see :meth:`configure_backends`)."""
+        return dict(self._backend_options)
+
+    def configure_backends(
+        self,
+        *,
+        max_attempts: int | None = None,
+        backoff: float | None = None,
+        max_backoff: float | None = None,
+        drain_timeout: float | None = None,
+    ) -> None:
+        """Retry limits of the backends: attempts per snapshot, first delay between attempts
+        (doubling up to ``max_backoff``) in s, and how long exit waits for pending copies.
+        Applies to the backends already added and to those added later; None keeps a value."""
+        from ..backends.dispatcher import check_options
+
+        options = {
+            "max_attempts": max_attempts,
+            "backoff": backoff,
+            "max_backoff": max_backoff,
+            "drain_timeout": drain_timeout,
+        }
+        options = {key: value for key, value in options.items() if value is not None}
+        check_options(**options)
+        if self._dispatcher is not None:
+            self._dispatcher.configure(**options)
+        self._backend_options = {**self._backend_options, **options}
 
     @property
     def dispatcher(self) -> Any:

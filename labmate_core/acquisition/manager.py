@@ -7,11 +7,12 @@ import logging
 import os
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from .. import index
 from . import naming
 from .acquisition_data import (
     STATUS_COMPLETED,
@@ -34,7 +35,8 @@ class AcquisitionManager(BackendLink):
 
     ``data_directory`` defaults to env ``ACQUISITION_DIR``; ``config_files`` to env
     ``ACQUISITION_CONFIG_FILES`` (comma separated). ``backend`` (one or several) copies every
-    saved acquisition in the background.
+    saved acquisition in the background; ``backend_options`` are its retry limits (see
+    :meth:`configure_backends`).
     """
 
     def __init__(
@@ -46,6 +48,7 @@ class AcquisitionManager(BackendLink):
         save_on_edit: bool | None = None,
         hooks: LifecycleHooks | None = None,
         backend: Any = None,
+        backend_options: Mapping[str, Any] | None = None,
     ) -> None:
         if data_directory is None:
             data_directory = os.environ.get("ACQUISITION_DIR") or None
@@ -74,7 +77,17 @@ class AcquisitionManager(BackendLink):
         elif os.environ.get("ACQUISITION_CONFIG_FILES"):
             files = [f.strip() for f in os.environ["ACQUISITION_CONFIG_FILES"].split(",")]
             self.set_config_file([f for f in files if f])
-        self._init_backends(self._data_directory, backend)
+        self._init_backends(self._data_directory, backend, backend_options)
+
+    @property
+    def save_files(self) -> bool:
+        """Whether acquisitions also write ``<prefix>_CELL.py`` and the config copies (the next
+        acquisition uses a new value)."""
+        return self._save_files
+
+    @save_files.setter
+    def save_files(self, value: bool) -> None:
+        self._save_files = bool(value)
 
     # -- directory and temp.json ---------------------------------------------------------------
     @property
@@ -184,8 +197,23 @@ class AcquisitionManager(BackendLink):
             directory=str(self.data_directory),
             file_name=os.path.basename(prefix),
         )
+        self._index("start", acquisition)
         self.hooks.dispatch_acquisition_data_loaded(acquisition)
         return acquisition, tmp
+
+    def _index(self, kind: str, acquisition: Any, status: str | None = None) -> None:
+        """Record an acquisition's start, save or end in the data directory's index (made from
+        the in-memory data, no read of the file; never raises)."""
+        prefix = acquisition.filepath
+        if not prefix:
+            return
+        directory = Path(prefix).parent.parent  # <data>/<name>/<file>: where it was created
+        if kind == "start":
+            index.record_start(prefix, data_directory=directory, data=acquisition)
+        elif kind == "end":
+            index.record_end(prefix, status, data_directory=directory, data=acquisition)
+        else:
+            index.record_save(prefix, data_directory=directory, data=acquisition)
 
     def new_acquisition(
         self, name: str, cell: str | None = None, save_on_edit: bool | None = None
@@ -275,13 +303,10 @@ class AcquisitionManager(BackendLink):
             )
         if update_ is False:
             kwds = {key: value for key, value in kwds.items() if key not in acquisition}
-        acquisition.update(**kwds)
-        acquisition.save_additional_info()
-        if acquisition.status == STATUS_RUNNING:
-            acquisition.set_status(STATUS_COMPLETED)
-        elif not acquisition.save_on_edit:
-            acquisition.save()
+        status = STATUS_COMPLETED if acquisition.status == STATUS_RUNNING else None
+        acquisition.save_data(kwds, status=status)  # data, useful and status: one write
         self._once_saved = True
+        self._index("save", acquisition)
         self.hooks.dispatch_acquisition_saved(acquisition)
         self._submit(acquisition.filepath)
         return self
@@ -308,6 +333,7 @@ class AcquisitionManager(BackendLink):
         else:
             text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
             acquisition.set_status(STATUS_FAILED, error=text)
+        self._index("end", acquisition, STATUS_FAILED if error is not None else STATUS_COMPLETED)
         self._submit(acquisition.filepath)
 
     @contextlib.contextmanager

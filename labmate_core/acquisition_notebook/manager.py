@@ -6,7 +6,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from ..acquisition import naming
@@ -56,6 +56,7 @@ class AcquisitionAnalysisManager(ShellLink, ConfigLinks, AcquisitionManager):
         shell: Any = True,
         hooks: LifecycleHooks | None = None,
         backend: Any = None,
+        backend_options: Mapping[str, Any] | None = None,
     ) -> None:
         self._init_shell(shell)
         if use_magic:
@@ -64,7 +65,8 @@ class AcquisitionAnalysisManager(ShellLink, ConfigLinks, AcquisitionManager):
             save_on_edit if save_on_edit_analysis is None else save_on_edit_analysis
         )
         self._save_fig_inside_h5 = save_fig_inside_h5
-        self._analysis_data: AnalysisData | None = None
+        self._analysis_value: AnalysisData | None = None
+        self._analysis_pending: str | None = None  # saved acquisition opened on first use
         self._analysis_cell_str: str | None = None
         self._is_old_data = False
         self._default_config_files: tuple[str, ...] = ()
@@ -79,6 +81,7 @@ class AcquisitionAnalysisManager(ShellLink, ConfigLinks, AcquisitionManager):
             save_on_edit=save_on_edit,
             hooks=hooks,
             backend=backend,
+            backend_options=backend_options,
         )
 
     @property
@@ -92,6 +95,19 @@ class AcquisitionAnalysisManager(ShellLink, ConfigLinks, AcquisitionManager):
         if self._is_old_data:
             return None
         return super().current_acquisition
+
+    @property
+    def _analysis_data(self) -> AnalysisData | None:
+        """The analysis data; the one of a just-saved acquisition is opened on first use."""
+        if self._analysis_value is None and self._analysis_pending is not None:
+            prefix, self._analysis_pending = self._analysis_pending, None
+            self._analysis_value = self.load_file(prefix)
+        return self._analysis_value
+
+    @_analysis_data.setter
+    def _analysis_data(self, data: AnalysisData | None) -> None:
+        self._analysis_value = data
+        self._analysis_pending = None
 
     @property
     def current_analysis(self) -> AnalysisData | None:
@@ -119,6 +135,18 @@ class AcquisitionAnalysisManager(ShellLink, ConfigLinks, AcquisitionManager):
         step: int = 1,
     ) -> AcquisitionAnalysisManager:
         """Start acquisition ``name`` (step 1) or continue it (step N > 1)."""
+        return self._start_cell(name, cell, prerun, save_on_edit, step, finish_on_cell_end=True)
+
+    def _start_cell(
+        self,
+        name: str,
+        cell: str | None,
+        prerun: _Prerun,
+        save_on_edit: bool | None,
+        step: int,
+        *,
+        finish_on_cell_end: bool,
+    ) -> AcquisitionAnalysisManager:
         naming.validate_name(name)
         if not isinstance(step, int) or step < 1:
             raise ValueError(f"step must be an integer >= 1, got {step!r}")
@@ -132,7 +160,8 @@ class AcquisitionAnalysisManager(ShellLink, ConfigLinks, AcquisitionManager):
             self.new_acquisition(name=name, cell=cell, save_on_edit=save_on_edit)
         else:
             self._continue_acquisition(name, cell, step)
-        self._acquisition_cell_pending = self.shell is not None
+        # in a shell, the end of this cell (post_run_cell) records how the acquisition ended
+        self._acquisition_cell_pending = self.shell is not None and finish_on_cell_end
         logger.info("%s:%s", step, os.path.basename(self.current_filepath))
         if step == 1:
             self.hooks.dispatch_acquisition_cell_ready()
@@ -164,12 +193,23 @@ class AcquisitionAnalysisManager(ShellLink, ConfigLinks, AcquisitionManager):
         acquisition.set_cell(cell, step=step)
         acquisition.save_cell(cell, suffix=str(step))
         acquisition.set_status(STATUS_RUNNING)
+        self._index("save", acquisition)
         self._finished = False
         self._last_acquisition_failed = False
 
-    def acquisition_started(self, name: str, cell: str | None = None, **kwds: Any) -> Any:
-        """What a ``%%acquisition`` magic calls before running the cell (= ``acquisition_cell``)."""
-        return self.acquisition_cell(name, cell=cell, **kwds)
+    def acquisition_started(
+        self,
+        name: str,
+        cell: str | None = None,
+        *,
+        prerun: _Prerun = None,
+        save_on_edit: bool | None = None,
+        step: int = 1,
+    ) -> AcquisitionAnalysisManager:
+        """What a ``%%acquisition`` magic calls before running the cell: ``acquisition_cell``,
+        except that the caller reports the end with :meth:`acquisition_finished` (the end of
+        the shell's cell does not)."""
+        return self._start_cell(name, cell, prerun, save_on_edit, step, finish_on_cell_end=False)
 
     def acquisition_finished(self, error: BaseException | None = None) -> None:
         self._capture.stop()
@@ -192,11 +232,13 @@ class AcquisitionAnalysisManager(ShellLink, ConfigLinks, AcquisitionManager):
             kwds.update(info)
             self._capture.stop()
         super().save_acquisition(update_, **kwds)
-        self._load_analysis_data()
+        # the analysis data is opened when first used (aqm.d, analysis_cell...), not re-read now
+        self._analysis_data = None
+        self._analysis_pending = self.current_filepath
         return self
 
     def __setitem__(self, key: str, value: Any) -> None:
-        if self._analysis_data is not None:
+        if self._analysis_value is not None or self._analysis_pending is not None:
             raise ValueError(
                 "This is the way to save acquisition data. But analysis data was loaded. "
                 "So you possibly run it outside of acquisition_cell"
@@ -391,8 +433,8 @@ class AcquisitionAnalysisManager(ShellLink, ConfigLinks, AcquisitionManager):
         self._default_config_files = (
             (config_files,) if isinstance(config_files, str) else tuple(config_files)
         )
-        if self._analysis_data is not None:
-            self._analysis_data.set_default_config_files(self._default_config_files)
+        if self._analysis_value is not None:
+            self._analysis_value.set_default_config_files(self._default_config_files)
 
     # -- hooks and widgets ----------------------------------------------------------------------
     def set_analysis_cell_prerun_hook(self, hook: Any) -> None:

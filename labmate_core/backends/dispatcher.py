@@ -25,6 +25,26 @@ logger = logging.getLogger(__name__)
 Listener = Callable[[SnapshotStatus], object]
 
 
+def check_options(
+    *,
+    max_attempts: int | None = None,
+    backoff: float | None = None,
+    max_backoff: float | None = None,
+    drain_timeout: float | None = None,
+) -> None:
+    """Raise ``ValueError`` for an invalid retry or drain setting (None: not given)."""
+    if max_attempts is not None and (
+        isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1
+    ):
+        raise ValueError(f"max_attempts must be an integer >= 1, got {max_attempts!r}")
+    numbers = (("backoff", backoff), ("max_backoff", max_backoff), ("drain_timeout", drain_timeout))
+    for label, value in numbers:
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise ValueError(f"{label} must be a number >= 0, got {value!r}")
+
+
 class BackendDispatcher:
     """Delivers snapshots of acquisitions to backends without ever blocking the caller.
 
@@ -45,13 +65,12 @@ class BackendDispatcher:
         max_backoff: float = 60.0,
         drain_timeout: float = 10.0,
     ):
-        if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
-            raise ValueError(f"max_attempts must be an integer >= 1, got {max_attempts!r}")
-        for label, value in (("backoff", backoff), ("max_backoff", max_backoff)):
-            if not isinstance(value, (int, float)) or value < 0:
-                raise ValueError(f"{label} must be a number >= 0, got {value!r}")
-        if not isinstance(drain_timeout, (int, float)) or drain_timeout < 0:
-            raise ValueError(f"drain_timeout must be a number >= 0, got {drain_timeout!r}")
+        check_options(
+            max_attempts=max_attempts,
+            backoff=backoff,
+            max_backoff=max_backoff,
+            drain_timeout=drain_timeout,
+        )
         self.data_directory = Path(data_directory).expanduser().absolute()
         if self.data_directory.exists() and not self.data_directory.is_dir():
             raise NotADirectoryError(f"data directory {self.data_directory} is not a directory")
@@ -114,6 +133,37 @@ class BackendDispatcher:
         if resumed:
             logger.info("backend %r: resuming %d journaled snapshot(s)", name, len(resumed))
         return name
+
+    def configure(
+        self,
+        *,
+        max_attempts: int | None = None,
+        backoff: float | None = None,
+        max_backoff: float | None = None,
+        drain_timeout: float | None = None,
+    ) -> None:
+        """Change the retry limits (for the backends already added too: their next retry) or
+        the exit drain time; None leaves a setting as it is."""
+        check_options(
+            max_attempts=max_attempts,
+            backoff=backoff,
+            max_backoff=max_backoff,
+            drain_timeout=drain_timeout,
+        )
+        with self._cond:
+            if max_attempts is not None:
+                self.max_attempts = max_attempts
+            if backoff is not None:
+                self.backoff = float(backoff)
+            if max_backoff is not None:
+                self.max_backoff = float(max_backoff)
+            if drain_timeout is not None:
+                self.drain_timeout = float(drain_timeout)
+            workers = list(self._workers.values())
+        for worker in workers:
+            worker.configure(
+                max_attempts=self.max_attempts, backoff=self.backoff, max_backoff=self.max_backoff
+            )
 
     def remove(self, name: str, *, discard: bool = False) -> object:
         """Stop delivering to backend ``name`` and return it.

@@ -95,6 +95,13 @@ class BackendWorker:
                     )
             self.enqueue(prefix, experiment_name, submitted, journaled)
 
+    def configure(self, *, max_attempts: int, backoff: float, max_backoff: float) -> None:
+        """New retry limits, used from the next failure on."""
+        with self._cond:
+            self._max_attempts = max_attempts
+            self._backoff = backoff
+            self._max_backoff = max_backoff
+
     def needs_record(self, prefix: Path) -> bool:
         """Whether a submit of ``prefix`` must journal it (no pending record on disk yet)."""
         return prefix not in self._journaled
@@ -184,7 +191,7 @@ class BackendWorker:
             except BaseException as exc:  # a backend may raise anything: record it, never lose it
                 error = exc
                 job.last_error = traceback.format_exc()
-                logger.warning(
+                logger.debug(
                     "backend %r failed on %s (attempt %d/%d)",
                     self.name,
                     job.prefix,
@@ -193,6 +200,20 @@ class BackendWorker:
                     exc_info=True,
                 )
             self._finish(job, error)
+
+    def _log_failure(self, job: _Job, error: BaseException, then: str) -> None:
+        """One WARNING line for a failed attempt (the traceback is at DEBUG and in the status)."""
+        text = str(error).strip().splitlines()
+        logger.warning(
+            "backend %r failed on %s: %s%s (attempt %d/%d); %s",
+            self.name,
+            job.prefix.name,
+            type(error).__name__,
+            f": {text[0]}" if text else "",
+            job.attempts,
+            self._max_attempts,
+            then,
+        )
 
     def _finish(self, job: _Job, error: BaseException | None) -> None:
         with self._cond:
@@ -207,12 +228,14 @@ class BackendWorker:
                 self._cond.notify_all()
                 return
             if newer is not None:  # a newer snapshot supersedes the retry
+                self._log_failure(job, error, "a newer snapshot is queued")
                 newer.last_error = job.last_error
                 self._emit(newer, State.PENDING)
             elif job.attempts < self._max_attempts and not isinstance(
                 error, AcquisitionMissingError
             ):
                 delay = min(self._max_backoff, self._backoff * 2 ** (job.attempts - 1))
+                self._log_failure(job, error, f"next retry in {delay:.3g} s")
                 job.not_before = time.monotonic() + delay
                 self._pending[job.prefix] = job
                 self._record(job, State.PENDING)

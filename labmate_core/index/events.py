@@ -5,10 +5,18 @@ index): ``record_start`` / ``record_save`` / ``record_end`` after the manager wr
 ``on_backend_status`` as a ``BackendDispatcher`` listener, ``on_acquisition_saved`` as a manager
 ``acquisition_saved`` hook. Listeners registered with :func:`subscribe` are called with an
 :class:`IndexEvent` after every change made in this process.
+
+The managers pass ``data=`` (the DH5 that just wrote the file): the row is then made from it and
+the file's ``stat``, without reading the file, and written at once when the index is open in this
+process (a fraction of a millisecond). The first acquisition of a process finds the index
+closed: opening it may mean rebuilding it from every file, so that record (and those queued after
+it) is written by a background thread; :func:`flush` waits for it.
 """
 
 from __future__ import annotations
 
+import atexit
+import collections
 import dataclasses
 import logging
 import os
@@ -18,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from .store import Acquisition, AcquisitionIndex
+from .summary import FileSummary, summary_of_data
 
 logger = logging.getLogger(__name__)
 
@@ -36,9 +45,19 @@ class IndexEvent:
     prefix: str | None = None
 
 
+def _key(data_directory: str | os.PathLike) -> tuple[int, str]:
+    return (os.getpid(), str(Path(data_directory).expanduser().absolute()))
+
+
+def is_open(data_directory: str | os.PathLike) -> bool:
+    """Whether this process already holds the index of ``data_directory`` open."""
+    with _indexes_lock:
+        return _key(data_directory) in _indexes
+
+
 def open_index(data_directory: str | os.PathLike) -> AcquisitionIndex:
     """The index of ``data_directory``, shared within this process."""
-    key = (os.getpid(), str(Path(data_directory).expanduser().absolute()))
+    key = _key(data_directory)
     with _indexes_lock:
         index = _indexes.get(key)
         if index is None:
@@ -89,36 +108,121 @@ def _prefix(prefix: str | os.PathLike) -> Path:
     return path.with_name(path.name[:-3]) if path.name.endswith(".h5") else path
 
 
-def _record(
-    kind: str,
-    prefix: str | os.PathLike,
-    data_directory: str | os.PathLike | None,
-    status: str | None = None,
+class _Writer:
+    """One daemon thread writing queued index records in order (started on first use)."""
+
+    def __init__(self) -> None:
+        self._queue: collections.deque[Callable[[], object]] = collections.deque()
+        self._cond = threading.Condition()
+        self._busy = False
+        self._thread: threading.Thread | None = None
+        self._pid = os.getpid()
+
+    def idle(self) -> bool:
+        with self._cond:
+            return self._pid != os.getpid() or (not self._queue and not self._busy)
+
+    def put(self, job: Callable[[], object]) -> None:
+        with self._cond:
+            if self._pid != os.getpid():  # a forked child: the parent's thread is not here
+                self._queue.clear()
+                self._busy, self._thread, self._pid = False, None, os.getpid()
+            self._queue.append(job)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="labmate-index-writer", daemon=True
+                )
+                self._thread.start()
+            self._cond.notify_all()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        with self._cond:
+            if self._pid != os.getpid():
+                return True
+            return self._cond.wait_for(lambda: not self._queue and not self._busy, timeout)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: bool(self._queue))
+                job = self._queue.popleft()
+                self._busy = True
+            try:
+                job()
+            except Exception:  # the jobs never raise; a bug must not end the thread
+                logger.warning("index writer job failed", exc_info=True)
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
+
+
+_writer = _Writer()
+
+
+def flush(timeout: float | None = None) -> bool:
+    """Wait until the records handed to the background writer are in the index (True), or
+    ``timeout`` seconds passed (False)."""
+    return _writer.wait(timeout)
+
+
+atexit.register(flush, 5.0)
+
+
+def _write(
+    kind: str, path: Path, folder: Path, status: str | None, summary: FileSummary | None
 ) -> Acquisition | None:
     try:
-        path = _prefix(prefix)
-        folder = Path(data_directory) if data_directory is not None else data_directory_of(path)
         index = open_index(folder)
-        row = index.update(path, status=status)
+        row = index.update(path, status=status, summary=summary, fetch=summary is None)
     except Exception:
-        logger.warning("could not index acquisition %s", prefix, exc_info=True)
+        logger.warning("could not index acquisition %s", path, exc_info=True)
         return None
     notify(IndexEvent(kind, str(index.data_directory), str(path)))
     return row
 
 
-def record_start(
-    prefix: str | os.PathLike, *, data_directory: str | os.PathLike | None = None
+def _record(
+    kind: str,
+    prefix: str | os.PathLike,
+    data_directory: str | os.PathLike | None,
+    status: str | None = None,
+    data: Any = None,
 ) -> Acquisition | None:
-    """Index a just-created acquisition file (status running). Never raises."""
-    return _record("start", prefix, data_directory)
+    try:
+        path = _prefix(prefix)
+        folder = Path(data_directory) if data_directory is not None else data_directory_of(path)
+        summary = None if data is None else summary_of_data(f"{path}.h5", data)
+        if summary is not None and not (is_open(folder) and _writer.idle()):
+            _writer.put(lambda: _write(kind, path, folder, status, summary))
+            return None
+    except Exception:
+        logger.warning("could not index acquisition %s", prefix, exc_info=True)
+        return None
+    return _write(kind, path, folder, status, summary)
+
+
+def record_start(
+    prefix: str | os.PathLike,
+    *,
+    data_directory: str | os.PathLike | None = None,
+    data: Any = None,
+) -> Acquisition | None:
+    """Index a just-created acquisition file (status running). Never raises.
+
+    With ``data`` (the DH5 that wrote the file) the row is made from it, not read from the file,
+    and nothing is returned (see the module's docstring)."""
+    return _record("start", prefix, data_directory, data=data)
 
 
 def record_save(
-    prefix: str | os.PathLike, *, data_directory: str | os.PathLike | None = None
+    prefix: str | os.PathLike,
+    *,
+    data_directory: str | os.PathLike | None = None,
+    data: Any = None,
 ) -> Acquisition | None:
     """Re-index an acquisition after a save (keys, size, duration, status). Never raises."""
-    return _record("save", prefix, data_directory)
+    return _record("save", prefix, data_directory, data=data)
 
 
 def record_end(
@@ -126,12 +230,13 @@ def record_end(
     status: str | None = None,
     *,
     data_directory: str | os.PathLike | None = None,
+    data: Any = None,
 ) -> Acquisition | None:
     """Re-index an acquisition that ended; ``status`` (completed/failed) overrides the file's."""
     if status is not None and status not in ("running", "completed", "failed"):
         logger.warning("unknown acquisition status %r for %s; reading the file's", status, prefix)
         status = None
-    return _record("end", prefix, data_directory, status)
+    return _record("end", prefix, data_directory, status, data=data)
 
 
 def on_acquisition_saved(acquisition: Any, **_: Any) -> None:

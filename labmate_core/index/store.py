@@ -71,15 +71,25 @@ class AcquisitionIndex(IndexConnection):
 
     # --- writes ---------------------------------------------------------------------------------
 
-    def update(self, prefix: str | os.PathLike, *, status: str | None = None) -> Acquisition | None:
+    def update(
+        self,
+        prefix: str | os.PathLike,
+        *,
+        status: str | None = None,
+        summary: FileSummary | None = None,
+        fetch: bool = True,
+    ) -> Acquisition | None:
         """Re-read one acquisition file into the index (``status`` overrides the file's).
 
-        Returns the row, or None when the file does not exist (its row is then removed).
+        ``summary`` (e.g. :func:`~.summary.summary_of_data` of the DH5 that just saved it)
+        spares reading the file. Returns the row (None without ``fetch``), or None when the
+        file does not exist (its row is then removed).
         """
         key = self.key_of(prefix)
         h5 = self._absolute(key) + ".h5"
         try:
-            summary = read_summary(h5)
+            if summary is None:
+                summary = read_summary(h5)
         except FileNotFoundError:
             self.remove(self._absolute(key))
             return None
@@ -89,7 +99,7 @@ class AcquisitionIndex(IndexConnection):
         if status is not None:
             summary.status = status
         self._run(lambda: self._write_summaries([(key, summary)]))
-        return self.get(self._absolute(key))
+        return self.get(self._absolute(key)) if fetch else None
 
     @staticmethod
     def _values(key: str, s: FileSummary, first_seen: float | None = None) -> tuple:

@@ -107,13 +107,8 @@ def _status(stored: Any, useful: Any) -> str:
     return "completed" if bool(useful) else "failed"
 
 
-def read_summary(h5_path: str | os.PathLike, stat: os.stat_result | None = None) -> FileSummary:
-    """Summarise an acquisition ``.h5`` file; an unreadable file gives status ``unreadable``.
-
-    Raises ``FileNotFoundError`` when it does not exist and :class:`storage.LockTimeout` when a
-    writer holds it longer than :data:`READ_TIMEOUT`.
-    """
-    h5_path = Path(h5_path)
+def _empty_summary(h5_path: Path, stat: os.stat_result | None) -> FileSummary:
+    """What the file's name and ``stat`` tell (status ``unreadable`` until filled)."""
     prefix = str(h5_path.with_name(h5_path.name[:-3]) if h5_path.name.endswith(".h5") else h5_path)
     stem = os.path.basename(prefix)
     parsed = parse_file_name(stem)
@@ -122,7 +117,7 @@ def read_summary(h5_path: str | os.PathLike, stat: os.stat_result | None = None)
         time_stamp, name, seq = time_stamp_of(stat.st_mtime), stem, 0
     else:
         time_stamp, name, seq = parsed
-    summary = FileSummary(
+    return FileSummary(
         prefix=prefix,
         name=name,
         time_stamp=time_stamp,
@@ -133,21 +128,56 @@ def read_summary(h5_path: str | os.PathLike, stat: os.stat_result | None = None)
         mtime_ns=stat.st_mtime_ns,
         keys=[],
     )
+
+
+def _fill(summary: FileSummary, keys: Any, scalar: Any) -> None:
+    """Fill ``summary`` from the root ``keys`` and ``scalar(key)`` (a small value or None)."""
+    summary.keys = sorted(str(key) for key in keys)
+    experiment_name = scalar("experiment_name")
+    if isinstance(experiment_name, str) and experiment_name:
+        summary.name = experiment_name
+    summary.status = _status(scalar("info/status"), scalar("useful"))
+    duration = scalar("info/acquisition_duration")
+    if duration is not None and _text(duration) is None:
+        try:
+            summary.duration = float(duration)
+        except (TypeError, ValueError):
+            summary.duration = None
+    if summary.status == "failed":
+        summary.error = _last_line(_text(scalar("info/error")))
+
+
+def summary_of_data(h5_path: str | os.PathLike, data: Any) -> FileSummary:
+    """Summarise an acquisition from the DH5 that just saved it (``data``: its root keys and
+    values) and the file's ``stat``, without opening the file. Raises ``FileNotFoundError``
+    when the file does not exist."""
+    summary = _empty_summary(Path(h5_path), None)
+
+    def scalar(key: str) -> Any:
+        try:
+            value = data.get(key)
+        except (KeyError, ValueError, TypeError, OSError):
+            return None
+        if hasattr(value, "keys") or (hasattr(value, "shape") and getattr(value, "shape", ())):
+            return None  # a group or an array: not a small scalar
+        text = _text(value)
+        return text if text is not None else value
+
+    _fill(summary, data.keys(), scalar)
+    return summary
+
+
+def read_summary(h5_path: str | os.PathLike, stat: os.stat_result | None = None) -> FileSummary:
+    """Summarise an acquisition ``.h5`` file; an unreadable file gives status ``unreadable``.
+
+    Raises ``FileNotFoundError`` when it does not exist and :class:`storage.LockTimeout` when a
+    writer holds it longer than :data:`READ_TIMEOUT`.
+    """
+    h5_path = Path(h5_path)
+    summary = _empty_summary(h5_path, stat)
     try:
         with storage.open_read(h5_path, timeout=READ_TIMEOUT) as file:
-            summary.keys = sorted(file.keys())
-            experiment_name = _scalar(file, "experiment_name")
-            if isinstance(experiment_name, str) and experiment_name:
-                summary.name = experiment_name
-            summary.status = _status(_scalar(file, "info/status"), _scalar(file, "useful"))
-            duration = _scalar(file, "info/acquisition_duration")
-            if duration is not None and _text(duration) is None:
-                try:
-                    summary.duration = float(duration)
-                except (TypeError, ValueError):
-                    summary.duration = None
-            if summary.status == "failed":
-                summary.error = _last_line(_text(_scalar(file, "info/error")))
+            _fill(summary, file.keys(), lambda key: _scalar(file, key))
     except (FileNotFoundError, storage.LockTimeout):
         raise
     except OSError as error:  # not an HDF5 file, truncated...

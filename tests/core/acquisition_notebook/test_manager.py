@@ -11,7 +11,7 @@ import matplotlib
 import numpy as np
 import pytest
 
-from labmate_core import DH5
+from labmate_core import DH5, index
 from labmate_core.acquisition_notebook import (
     AcquisitionAnalysisManager,
     AcquisitionAnalysisManagerDataOnly,
@@ -386,6 +386,7 @@ def test_no_data_directory_side_effect_when_reading(data_dir: Path) -> None:
     aqm.acquisition_cell("ro", cell="c")
     aqm.save_acquisition(x=np.arange(3))
     prefix = aqm.current_filepath
+    index.flush()  # the writer's index records (the first ones are written in the background)
     snapshot = {p: p.stat().st_mtime_ns for p in data_dir.rglob("*") if p.is_file()}
     reader = _aqm(data_dir)
     reader.analysis_cell(os.path.basename(prefix))

@@ -37,7 +37,7 @@ def test_retries_with_backoff_then_succeeds(data_dir, dispatchers, lab):
 
 
 def test_gives_up_visibly(data_dir, dispatchers, lab, caplog):
-    caplog.set_level(logging.WARNING, logger="labmate_core.backends")
+    caplog.set_level(logging.DEBUG, logger="labmate_core.backends")
     prefix = lab.write_acquisition(data_dir)
     other = lab.RecordingBackend("ok")
     dispatcher = dispatchers(data_dir, [TimedFailures(fail=100), other], max_attempts=3)
@@ -48,10 +48,22 @@ def test_gives_up_visibly(data_dir, dispatchers, lab, caplog):
     assert "Traceback" in status.last_error
     assert "ConnectionError: server unreachable (call 3)" in status.last_error
     assert dispatcher.status(prefix)["ok"].state == State.DONE
-    # logged: each failure as a warning with its traceback, the final give-up as an error
-    failures = [r for r in caplog.records if "failed on" in r.getMessage()]
-    assert len(failures) == 3 and all(r.exc_info for r in failures)
-    assert any(r.levelno == logging.ERROR and "gave up" in r.getMessage() for r in caplog.records)
+    # logged: each failed attempt before the last as ONE warning line (error, attempt n/max,
+    # next retry), the final give-up as an error with the traceback
+    messages = [r for r in caplog.records if "failed on" in r.getMessage()]
+    failures = [r for r in messages if r.levelno >= logging.WARNING]
+    assert [r.levelno for r in failures] == [logging.WARNING] * 2
+    # the full traceback of every attempt only at DEBUG
+    debug = [r for r in messages if r.levelno == logging.DEBUG]
+    assert len(debug) == 3 and all(r.exc_info for r in debug)
+    for n, record in enumerate(failures, start=1):
+        message = record.getMessage()
+        assert "\n" not in message and record.exc_info is None
+        assert f"ConnectionError: server unreachable (call {n})" in message
+        assert f"attempt {n}/3" in message and "next retry in" in message
+    (gave_up,) = [r for r in caplog.records if "gave up" in r.getMessage()]
+    assert gave_up.levelno == logging.ERROR
+    assert "Traceback" in gave_up.getMessage() and "(call 3)" in gave_up.getMessage()
     # kept in the journal with its error, for `labmate status` / `labmate sync`
     (entry,) = dispatcher.journal.entries()
     assert (entry.backend, entry.state, entry.attempts) == ("TimedFailures", "failed", 3)
