@@ -188,8 +188,9 @@ class AcquisitionManager(BackendLink):
                 save_files=self._save_files,
                 experiment_name=name,
             )
-        finally:
-            naming.release_reservation(prefix)
+        except BaseException:
+            naming.release_reservation(prefix)  # the file was not created
+            raise
         tmp = AcquisitionTmpData(
             experiment_name=name,
             time_stamp=time_stamp,

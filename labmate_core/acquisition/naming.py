@@ -2,8 +2,9 @@
 
 An acquisition named ``sine`` started at 2026-11-24 16:56:38 lives in
 ``<data>/sine/2026_11_24__16_56_38__sine.h5``; a second one started in the same second gets
-``…__sine__1.h5``, then ``__2`` (labmate's form). The suffix is chosen atomically with an
-``O_CREAT | O_EXCL`` reservation, so two kernels never pick the same file.
+``…__sine__1.h5``, then ``__2`` (labmate's form). The suffix is chosen atomically by creating
+the file's storage lock (``.<prefix>.h5.lock``) with ``O_CREAT | O_EXCL``, so two kernels never
+pick the same file; the lock file then serves as the file's lock (lock files are never deleted).
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import contextlib
 import datetime
 import os
 import re
-from pathlib import Path
+
+from ..dh5.storage import lock_path
 
 __all__ = [
     "TIMESTAMP_FORMAT",
@@ -84,41 +86,45 @@ def strip_h5(path: str | os.PathLike) -> str:
     return text[:-3] if text.endswith(".h5") else text
 
 
-def _reservation(prefix: str) -> Path:
-    path = Path(prefix + ".h5")
-    return path.with_name(f".{path.name}.reserved")
+#: base -> the first suffix worth trying: those before it were taken by this process (a burst
+#: of acquisitions in one second does not re-check every earlier name). Only the last base.
+_next_index: dict[str, int] = {}
 
 
 def reserve_prefix(directory: str | os.PathLike, time_stamp: str, name: str) -> str:
     """Pick and reserve the first free ``<dir>/<time_stamp>__<name>[__<n>]`` prefix.
 
-    The reservation is an exclusively created hidden file, so concurrent callers (threads or
-    processes) always get distinct prefixes. Release it with :func:`release_reservation` once
-    the ``.h5`` exists (or creation failed).
+    The reservation is the exclusive creation of the future file's (empty) storage lock file,
+    so concurrent callers (threads or processes) always get distinct prefixes, and creating
+    the file afterwards costs no extra file. Call :func:`release_reservation` once the ``.h5``
+    exists (or its creation failed).
     """
-    directory = Path(directory)
-    base = os.path.join(directory, f"{time_stamp}__{name}")
-    for index in range(_MAX_SUFFIX):
+    base = os.path.join(os.fspath(directory), f"{time_stamp}__{name}")
+    for index in range(_next_index.get(base, 0), _MAX_SUFFIX):
         prefix = base if index == 0 else f"{base}__{index}"
-        if os.path.exists(prefix + ".h5"):
+        h5 = prefix + ".h5"
+        if os.path.exists(h5):
             continue
         try:
-            fd = os.open(_reservation(prefix), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            fd = os.open(lock_path(h5), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
-            continue
-        os.write(fd, f"pid={os.getpid()}".encode())
+            continue  # reserved (or written) by somebody else
         os.close(fd)
-        if os.path.exists(prefix + ".h5"):  # created by a writer that does not reserve
-            release_reservation(prefix)
-            continue
+        if os.path.exists(h5):  # created meanwhile by a writer that does not reserve:
+            continue  # the new lock file is that file's lock now
+        _next_index.clear()
+        _next_index[base] = index + 1
         return prefix
     raise RuntimeError(f"No free file name for {base!r}")
 
 
 def release_reservation(prefix: str) -> None:
-    """Remove the reservation of ``prefix`` (no error if there is none)."""
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(_reservation(prefix))
+    """End the reservation of ``prefix``: nothing to do once its ``.h5`` exists (the lock file
+    is its lock); otherwise (creation failed) the empty lock file is removed."""
+    h5 = prefix + ".h5"
+    if not os.path.exists(h5):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(lock_path(h5))
 
 
 def split_file_name(file_name: str) -> tuple[str, str, str] | None:

@@ -49,16 +49,40 @@ class AcquisitionTmpData:
         return os.path.join(directory, self.experiment_name, name)
 
 
+#: path -> (text, (inode, mtime, size)) of what this process last wrote there: rewriting the
+#: same text over a file nobody replaced since would only cost a new file and a rename.
+_written: dict[str, tuple[str, tuple[int, int, int]]] = {}
+
+
+def _signature(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns, st.st_size
+
+
 def _write_json_atomically(path: Path, data: dict) -> None:
+    text = json.dumps(data, sort_keys=True, indent=4)
+    key = os.fspath(path)
+    last = _written.get(key)
+    if last is not None and last[0] == text and last[1] == _signature(path):
+        return  # already there, and nobody (another kernel) replaced it since
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as file:
-            json.dump(data, file, sort_keys=True, indent=4)
+            file.write(text)
         os.replace(tmp, path)
     except BaseException:
+        _written.pop(key, None)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+    signature = _signature(path)
+    if signature is None:
+        _written.pop(key, None)
+    else:
+        _written[key] = (text, signature)
 
 
 def write_temp_data(path: str | os.PathLike, data: AcquisitionTmpData) -> None:

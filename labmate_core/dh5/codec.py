@@ -221,28 +221,92 @@ def encode(value: Any, key: str) -> Encoded:
     )
 
 
+#: Strings up to this size overwrite a variable-length string of the same shape in place (no
+#: new dataset, no free space left behind); longer ones replace it. Numbers and numeric arrays
+#: of the same shape and dtype are always overwritten in place.
+IN_PLACE_MAX_BYTES = 64 * 1024
+_VLEN_STR = h5py.string_dtype()
+
+
+def _link_name(name: str) -> bytes:
+    """``name`` as h5py encodes link names (ASCII if it can, else UTF-8)."""
+    try:
+        return name.encode("ascii")
+    except UnicodeEncodeError:
+        return name.encode("utf-8")
+
+
+def _as_array(encoded: Encoded) -> np.ndarray | None:
+    """The array h5py would write for ``encoded`` (a leaf), or None for other leaves."""
+    if isinstance(encoded, str):
+        return np.array(encoded, dtype=_VLEN_STR)
+    if isinstance(encoded, (np.ndarray, np.generic)) and encoded.dtype.kind in _NUMERIC_KINDS:
+        return np.asarray(encoded, order="C")
+    return None
+
+
+def _overwrite_in_place(dataset: h5py.h5d.DatasetID, encoded: Encoded) -> bool:
+    """Write a value over an existing dataset of the same shape and type (strings: small ones
+    only); False if the dataset must be replaced instead."""
+    array = _as_array(encoded)
+    if array is None or dataset.shape != array.shape:
+        return False
+    if isinstance(encoded, str):
+        if len(encoded) > IN_PLACE_MAX_BYTES:  # vlen data lives in the global heap
+            return False
+        info = h5py.check_string_dtype(dataset.dtype)
+        if info is None or info.length is not None or info.encoding != "utf-8":
+            return False
+    elif dataset.dtype != array.dtype:
+        return False
+    if dataset.get_create_plist().get_nfilters():
+        return False  # compressed: keep the rewrite (a new, right-sized allocation)
+    dataset.write(h5py.h5s.ALL, h5py.h5s.ALL, array)
+    return True
+
+
 def write(group: h5py.Group, name: str, encoded: Encoded) -> None:
-    """Write ``encoded`` as ``group[name]``, replacing what was there."""
-    existing = group.get(name)
-    if (
-        isinstance(existing, h5py.Dataset)
-        and isinstance(encoded, np.ndarray)
-        and encoded.dtype.kind in _NUMERIC_KINDS
-        and existing.shape == encoded.shape
-        and existing.dtype == encoded.dtype
-        and existing.compression is None
-        and encoded.shape != ()
-    ):
-        existing[...] = encoded  # same layout: overwrite in place, no new allocation
-        return
-    if existing is not None or name in group:
+    """Write ``encoded`` as ``group[name]``, replacing what was there.
+
+    A value of the same shape and type as the existing uncompressed dataset is written over it
+    in place; anything else deletes the old object and creates the new one (as dh5 0.8.1 does).
+    """
+    link = _link_name(name)
+    if group.id.links.exists(link):
+        existing = h5py.h5o.open(group.id, link)
+        if isinstance(existing, h5py.h5d.DatasetID) and _overwrite_in_place(existing, encoded):
+            return
+        del existing
         del group[name]
     if isinstance(encoded, EncodedGroup):
         sub = group.create_group(name)
         for sub_name, sub_value in encoded.children.items():
             write(sub, sub_name, sub_value)
     else:
-        group.create_dataset(name, data=encoded)
+        array = _as_array(encoded)
+        if array is None:
+            group.create_dataset(name, data=encoded)
+        else:
+            _create_dataset(group, link, array)
+
+
+def _create_dataset(group: h5py.Group, link: bytes, array: np.ndarray) -> None:
+    """``group.create_dataset(name, data=array)`` without h5py's high-level overhead: the same
+    calls with the same property lists, hence the same bytes in the file."""
+    dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+    dcpl.set_obj_track_times(False)
+    if h5py.get_config().track_order:
+        dcpl.set_attr_creation_order(h5py.h5p.CRT_ORDER_TRACKED | h5py.h5p.CRT_ORDER_INDEXED)
+    else:
+        dcpl.set_attr_creation_order(0)
+    dataset = h5py.h5d.create(
+        group.id,
+        link,
+        h5py.h5t.py_create(array.dtype, logical=1),
+        h5py.h5s.create_simple(array.shape),
+        dcpl=dcpl,
+    )
+    dataset.write(h5py.h5s.ALL, h5py.h5s.ALL, array)
 
 
 def decode(raw: Any) -> Any:

@@ -169,12 +169,33 @@ def flush(timeout: float | None = None) -> bool:
 atexit.register(flush, 5.0)
 
 
+#: (index, prefix) -> the summary this process last wrote for that row: recording the same
+#: again (the end of an acquisition right after its save, the file unchanged since) is skipped.
+_last_rows: dict[tuple[int, str], FileSummary] = {}
+_last_rows_lock = threading.Lock()
+_LAST_ROWS_MAX = 64
+
+
 def _write(
     kind: str, path: Path, folder: Path, status: str | None, summary: FileSummary | None
 ) -> Acquisition | None:
     try:
         index = open_index(folder)
-        row = index.update(path, status=status, summary=summary, fetch=summary is None)
+        if summary is None:
+            row = index.update(path, status=status, fetch=True)
+        else:
+            if status is not None:
+                summary.status = status  # what update() does
+            memo = (id(index), str(path))
+            with _last_rows_lock:
+                unchanged = _last_rows.get(memo) == summary
+            row = None
+            if not unchanged:
+                index.update(path, summary=summary, fetch=False)
+                with _last_rows_lock:
+                    if len(_last_rows) >= _LAST_ROWS_MAX:
+                        _last_rows.clear()
+                    _last_rows[memo] = dataclasses.replace(summary, keys=list(summary.keys))
     except Exception:
         logger.warning("could not index acquisition %s", path, exc_info=True)
         return None

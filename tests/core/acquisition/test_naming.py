@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from labmate_core.acquisition import AcquisitionManager, naming
+from labmate_core.dh5 import storage
 
 HOSTILE = [
     "../x",
@@ -128,3 +129,22 @@ def test_split_and_resolve(tmp_path: Path) -> None:
     assert resolved == str(folder / "2026_11_24__16_56_38__sine__1")
     with pytest.raises(ValueError):
         naming.resolve_acquisition_path("", tmp_path)
+
+
+def test_the_reservation_is_the_files_storage_lock(tmp_path: Path) -> None:
+    prefix = naming.reserve_prefix(tmp_path, "2026_01_01__00_00_01", "lock")
+    lock = storage.lock_path(prefix + ".h5")
+    assert lock.exists() and lock.stat().st_size == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == [lock.name]
+    naming.release_reservation(prefix)  # the file was never created: nothing is left
+    assert not list(tmp_path.iterdir())
+
+
+def test_an_acquisition_leaves_only_its_file_and_its_lock(tmp_path: Path) -> None:
+    aqm = AcquisitionManager(tmp_path / "DATA")
+    aqm.new_acquisition("only", cell="x = 1")
+    aqm.save_acquisition(x=1)
+    names = sorted(p.name for p in (tmp_path / "DATA" / "only").iterdir())
+    h5 = os.path.basename(aqm.current_filepath) + ".h5"
+    assert names == sorted([h5, f".{h5}.lock"])
+    assert storage.generation(aqm.current_filepath + ".h5") % 2 == 0

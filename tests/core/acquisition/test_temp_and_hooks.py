@@ -78,3 +78,19 @@ def test_snapshot_with_evaluation_module(tmp_path: Path) -> None:
     assert snap == {"c.py": "a = 2\nb = a + 1  # value: 3\n"}
     with pytest.raises(ValueError):
         take_snapshot([cfg, tmp_path / "missing.py"])
+
+
+def test_temp_json_is_rewritten_only_when_needed(tmp_path: Path) -> None:
+    path = tmp_path / "temp.json"
+    data = AcquisitionTmpData("s", "2026_01_01__00_00_00", {}, str(tmp_path))
+    write_temp_data(path, data)
+    inode = path.stat().st_ino
+    write_temp_data(path, data)  # the same content, nobody changed the file: not rewritten
+    assert path.stat().st_ino == inode
+    other = AcquisitionTmpData("other", "2026_01_01__00_00_01", {}, str(tmp_path))
+    path.write_text(json.dumps(other.asdict()))  # another kernel wrote it meanwhile
+    write_temp_data(path, data)
+    assert read_temp_data(path) == data
+    path.unlink()
+    write_temp_data(path, data)
+    assert read_temp_data(path) == data

@@ -86,3 +86,20 @@ def test_reindex_notifies(data_dir):
     report = index.reindex(data_dir)
     assert report.added == 1
     assert [(e.kind, e.prefix) for e in seen] == [("reindex", None)]
+
+
+def test_recording_an_unchanged_acquisition_again_still_tells_the_listeners(data_dir):
+    (data_dir / ".labmate").mkdir()
+    prefix = write_acquisition(data_dir, status="completed", duration=1.0, useful=True)
+    data = DH5(f"{prefix}.h5")
+    events = []
+    unsubscribe = index.subscribe(events.append)
+    try:
+        index.record_save(prefix, data_directory=data_dir, data=data)
+        index.record_end(prefix, "completed", data_directory=data_dir, data=data)
+        index.record_end(prefix, "failed", data_directory=data_dir, data=data)
+        assert index.flush(10)
+    finally:
+        unsubscribe()
+    assert [e.kind for e in events] == ["save", "end", "end"]
+    assert index.open_index(data_dir).get(prefix).status == "failed"
