@@ -9,6 +9,7 @@ from typing import Any
 
 from ..dh5 import DH5, storage
 from ..dh5.keys import join_key, split_key
+from ..textfiles import write_text_atomically
 from .acquisition_loop import AcquisitionLoop
 from .configs import read_config_files
 
@@ -19,14 +20,6 @@ __all__ = ["NotebookAcquisitionData", "STATUS_RUNNING", "STATUS_COMPLETED", "STA
 STATUS_RUNNING = "running"
 STATUS_COMPLETED = "completed"
 STATUS_FAILED = "failed"
-
-
-def _write_text(path: str, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (written aside, then renamed)."""
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as file:
-        file.write(text)
-    os.replace(tmp, path)
 
 
 class NotebookAcquisitionData(DH5):
@@ -179,7 +172,7 @@ class NotebookAcquisitionData(DH5):
         written = self.__dict__.setdefault("_written", {})
         if written.get(path) == text and os.path.exists(path):
             return
-        _write_text(path, text)
+        write_text_atomically(path, text)
         written[path] = text
 
     def _write_cell_file(self, cell: str | None, filepath: str | None = None) -> None:

@@ -10,6 +10,7 @@ from ..dh5 import DH5
 from ..dh5.keys import join_key, split_key
 from ..parsing import ConfigFile, format_values, parse_key_format, parse_str
 from ..parsing.title import ValueForPrint
+from ..textfiles import write_text_atomically
 from .acquisition_loop import LOOP_SHAPE_KEY
 from .analysis_loop import AnalysisLoop
 from .figures import FigureProtocol, PdfMetadataDict, figure_suffix, save_figure
@@ -19,13 +20,6 @@ logger = logging.getLogger(__name__)
 __all__ = ["AnalysisData", "FigureProtocol", "PdfMetadataDict"]
 
 _T = TypeVar("_T", bound="AnalysisData")
-
-
-def _write_text(path: str, text: str) -> None:
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as file:
-        file.write(text)
-    os.replace(tmp, path)
 
 
 class AnalysisData(DH5):
@@ -105,7 +99,7 @@ class AnalysisData(DH5):
         if not self.save_on_edit:
             self.save()
         if self._save_files:
-            _write_text(f"{self.filepath}_ANALYSIS_CELL_{code_name}.py", code)
+            write_text_atomically(f"{self.filepath}_ANALYSIS_CELL_{code_name}.py", code)
         return self
 
     def get_analysis_code(

@@ -11,9 +11,10 @@ import contextlib
 import json
 import logging
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from ..textfiles import write_text_atomically
 
 logger = logging.getLogger(__name__)
 
@@ -68,15 +69,10 @@ def _write_json_atomically(path: Path, data: dict) -> None:
     last = _written.get(key)
     if last is not None and last[0] == text and last[1] == _signature(path):
         return  # already there, and nobody (another kernel) replaced it since
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as file:
-            file.write(text)
-        os.replace(tmp, path)
+        write_text_atomically(path, text)
     except BaseException:
         _written.pop(key, None)
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
         raise
     signature = _signature(path)
     if signature is None:

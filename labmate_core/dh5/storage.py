@@ -423,6 +423,46 @@ class WriteSession:
         self._raw = self._file = None
 
     @contextlib.contextmanager
+    def _commit(self, open_file: bool) -> Iterator[h5py.File | None]:
+        """Lock, drop a stale handle, journal; yield the handle; commit, or roll back if it raises.
+
+        Yields None (and writes nothing) when there is no handle and ``open_file`` is False.
+        """
+        lock = self._lock
+        lock.acquire(self.timeout)
+        assert lock.fd is not None
+        try:
+            if _recover(self.path, lock) or lock.generation != self._generation:
+                self._drop()
+            if self._file is None and not open_file:
+                yield None
+                return
+            lock.begin_write()
+            if self._file is None:
+                write_header(lock.fd, os.path.getsize(self.path), _writer_id())
+                self._raw = JournaledFile(self.path, lock.fd)
+                try:
+                    self._file = h5py.File(self._raw, "r+", locking=False, libver=LIBVER)
+                except BaseException:
+                    self._drop()
+                    raise
+                self.epoch += 1
+            else:
+                assert self._raw is not None
+                self._raw.restart(lock.fd, _writer_id())
+            raw = self._raw
+            try:
+                yield self._file
+            except BaseException:
+                self._drop()
+                _recover(self.path, lock, "failed; nothing of that save was kept")
+                raise
+            raw.sync()
+        finally:
+            self._generation = lock.end_write()
+            lock.release()
+
+    @contextlib.contextmanager
     def transaction(self) -> Iterator[h5py.File]:
         """A write to the session's file: committed when the block ends, rolled back if it raises."""
         if self._raw is not None and not self._same_file():
@@ -431,64 +471,23 @@ class WriteSession:
             with open_write(self.path, self.timeout) as file:  # a new file is created aside
                 yield file
             return
-        lock = self._lock
-        lock.acquire(self.timeout)
-        assert lock.fd is not None
-        try:
-            if _recover(self.path, lock) or lock.generation != self._generation:
-                self._drop()
-            lock.begin_write()
-            if self._file is None:
-                write_header(lock.fd, os.path.getsize(self.path), _writer_id())
-                self._raw = JournaledFile(self.path, lock.fd)
-                try:
-                    self._file = h5py.File(self._raw, "r+", locking=False, libver=LIBVER)
-                    self.epoch += 1
-                except BaseException:
-                    self._drop()
-                    raise
-            else:
-                assert self._raw is not None
-                self._raw.restart(lock.fd, _writer_id())
-            try:
-                yield self._file
-                self._file.flush()
-            except BaseException:
-                self._drop()
-                _recover(self.path, lock, "failed; nothing of that save was kept")
-                raise
-            self._raw.sync()
-        finally:
-            self._generation = lock.end_write()
-            lock.release()
+        with self._commit(open_file=True) as file:
+            assert file is not None
+            yield file
+            file.flush()
 
     def close(self) -> None:
         """Close the file (its final metadata written in a last transaction)."""
-        if self._file is None:
-            self._lock.close()
-            return
-        lock = self._lock
-        lock.acquire(self.timeout)
-        assert lock.fd is not None
         try:
-            if _recover(self.path, lock) or lock.generation != self._generation:
-                self._drop()
-                return
-            lock.begin_write()
-            assert self._raw is not None
-            self._raw.restart(lock.fd, _writer_id())
-            try:
-                self._file.close()
-            except BaseException:
-                self._drop()
-                _recover(self.path, lock, "failed while closing; rolled back")
-                raise
-            self._raw.sync()
-            self._raw.close()
-            self._raw = self._file = None
+            if self._file is not None:
+                with self._commit(open_file=False) as file:
+                    if file is not None:
+                        file.close()
+                if self._raw is not None:
+                    self._raw.close()
+                self._raw = self._file = None
         finally:
-            lock.end_write()
-            lock.close()
+            self._lock.close()
 
     def __enter__(self) -> WriteSession:
         return self

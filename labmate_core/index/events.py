@@ -82,6 +82,16 @@ def unsubscribe(callback: Callable[[IndexEvent], object]) -> None:
             _listeners.remove(callback)
 
 
+def reset() -> None:
+    """Close every index this process opened and forget every listener (tests, reloads)."""
+    with _indexes_lock:
+        for index in _indexes.values():
+            index.close()
+        _indexes.clear()
+    with _listeners_lock:
+        _listeners.clear()
+
+
 def notify(event: IndexEvent) -> None:
     """Tell every listener; a failing listener is logged and does not stop the others."""
     with _listeners_lock:

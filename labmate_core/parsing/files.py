@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from ..textfiles import write_text_atomically
 from .config_text import update_values_in_text
 
 
@@ -47,13 +47,5 @@ def update_file_variables(path: str | os.PathLike, params: Mapping[str, Any]) ->
         text = handle.read()
     new_text, updated = update_values_in_text(text, params)
     if new_text != text:
-        fd, temp = tempfile.mkstemp(prefix=f".{file.name}.", dir=file.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-                handle.write(new_text)
-            os.chmod(temp, file.stat().st_mode & 0o7777)
-            os.replace(temp, file)
-        except BaseException:
-            Path(temp).unlink(missing_ok=True)
-            raise
+        write_text_atomically(file, new_text, newline="", keep_mode=True)
     return updated

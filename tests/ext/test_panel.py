@@ -9,29 +9,29 @@ from pathlib import Path
 import ipywidgets as widgets
 import numpy as np
 import pytest
+from acquisition_files import stamp
+from acquisition_files import write_acquisition as write_file
 
 from labmate_core import index
 from labmate_core.backends import AcquisitionBackend, BackendDispatcher, MirrorDirectoryBackend
 from labmate_core.dh5 import storage
-from labmate_core.index import events
 from labmate_ext.panel import LabmatePanel, read_acquisition_code, show_panel
 
 
 def write_acquisition(
     data_dir: Path, name: str, i: int, status: str = "completed", cell: str = "x = 1\n"
 ) -> Path:
-    """A real acquisition file as the manager writes it; ``i`` orders them in time."""
-    folder = data_dir / name
-    folder.mkdir(parents=True, exist_ok=True)
-    prefix = folder / f"2026_11_{1 + i // 24:02d}__{i % 24:02d}_00_00__{name}"
-    with storage.open_write(f"{prefix}.h5") as file:
-        file["experiment_name"] = name
-        file["useful"] = np.bool_(status != "running")
-        file["acquisition_cell/1"] = cell
-        file["info/status"] = status
-        file["info/acquisition_duration"] = 2.0 + i
-        file["x"] = np.arange(i + 1)
-    return prefix
+    """A real acquisition file as the manager writes it; ``i`` orders them in time (hours)."""
+    return write_file(
+        data_dir,
+        name,
+        stamp(i * 3600),
+        status=status,
+        useful=status != "running",
+        duration=2.0 + i,
+        cell=cell,
+        x=np.arange(i + 1),
+    )
 
 
 @pytest.fixture
@@ -39,17 +39,6 @@ def data_dir(tmp_path: Path) -> Path:
     folder = tmp_path / "DATA"
     folder.mkdir()
     return folder
-
-
-@pytest.fixture(autouse=True)
-def _fresh_index_registry():
-    yield
-    with events._listeners_lock:
-        events._listeners.clear()
-    with events._indexes_lock:
-        for opened in events._indexes.values():
-            opened.close()
-        events._indexes.clear()
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ from labmate_core.dh5 import DH5
 
 
 @pytest.fixture
-def sine(fixtures_copy):
-    root = fixtures_copy / "labmate-0.10.9"
+def sine(fixture_copy):
+    root = fixture_copy / "labmate-0.10.9"
     expected = json.loads((root / "expected.json").read_text())
     return root, expected
 
@@ -43,8 +43,8 @@ def test_steps(sine):
 
 
 @pytest.mark.parametrize("name", ["old_data_example", "old_data_example2"])
-def test_old_layout(fixtures_copy, name):
-    d = DH5(fixtures_copy / "labmate-old" / name)
+def test_old_layout(fixture_copy, name):
+    d = DH5(fixture_copy / "labmate-old" / name)
     assert d.useful == np.True_
     assert isinstance(d.analysis_cell, str)
     if name == "old_data_example":

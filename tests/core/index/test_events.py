@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from index_files import stamp, write_acquisition
+from acquisition_files import stamp, write_acquisition
 
 from labmate_core import index
 from labmate_core.backends.status import SnapshotStatus, State

@@ -15,7 +15,7 @@ WRITER = textwrap.dedent(
     import sys
     from pathlib import Path
     sys.path.insert(0, sys.argv[3])
-    from index_files import write_acquisition
+    from acquisition_files import write_acquisition
     from labmate_core import index
     from labmate_core.dh5 import storage
     from labmate_core.backends.status import SnapshotStatus, State
@@ -40,7 +40,7 @@ WRITER = textwrap.dedent(
 def test_two_processes_lose_no_row(data_dir):
     from pathlib import Path
 
-    helpers = str(Path(__file__).parent)
+    helpers = str(Path(__file__).parents[2])
     (data_dir / ".labmate").mkdir()  # so both hooks find the data directory the same way
     procs = [
         subprocess.Popen(

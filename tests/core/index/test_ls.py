@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 import pytest
-from index_files import stamp, write_acquisition
+from acquisition_files import stamp, write_acquisition
 
 from labmate_core.index import main_ls, open_index, register_ls
 

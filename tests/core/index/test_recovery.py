@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from index_files import stamp, write_acquisition
+from acquisition_files import stamp, write_acquisition
 
 from labmate_core.index import AcquisitionIndex, open_index
 

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
-from pathlib import Path
 
 import numpy as np
-from index_files import stamp, write_acquisition
+from acquisition_files import stamp, write_acquisition
 
 from labmate_core.dh5 import storage
 from labmate_core.index import ReindexReport, open_index
-
-FIXTURES = Path(__file__).resolve().parents[3].parent / "shared" / "fixtures"
 
 
 def test_files_added_moved_and_deleted_by_hand(data_dir):
@@ -85,9 +82,9 @@ def test_failed_acquisition_keeps_the_last_error_line(data_dir):
     assert (row.status, row.error) == ("failed", "KeyboardInterrupt: stop")
 
 
-def test_labmate_0_10_9_and_older_files(data_dir):
-    shutil.copytree(FIXTURES / "labmate-0.10.9" / "data", data_dir, dirs_exist_ok=True)
-    shutil.copytree(FIXTURES / "labmate-old", data_dir / "old")
+def test_labmate_0_10_9_and_older_files(data_dir, fixture_copy):
+    shutil.copytree(fixture_copy / "labmate-0.10.9" / "data", data_dir, dirs_exist_ok=True)
+    shutil.copytree(fixture_copy / "labmate-old", data_dir / "old")
     index = open_index(data_dir)
     index.reindex()
     rows = {row.stem: row for row in index.list(limit=100)}

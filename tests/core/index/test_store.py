@@ -6,7 +6,7 @@ import datetime
 import os
 
 import pytest
-from index_files import stamp, write_acquisition
+from acquisition_files import stamp, write_acquisition
 
 from labmate_core.index import AcquisitionIndex, open_index
 

@@ -1,7 +1,5 @@
 """Same inputs through labmate 0.10.9 and labmate_core: same results (where labmate is right)."""
 
-from pathlib import Path
-
 import pytest
 
 labmate_parsing = pytest.importorskip("labmate.parsing")
@@ -18,8 +16,6 @@ from labmate_core.parsing import (  # noqa: E402
     parse_get_format,
     parse_str,
 )
-
-FIXTURE_CFG = Path(__file__).resolve().parents[4] / "shared/fixtures/labmate-0.10.9/cfg1.py"
 
 SINGLE_LINE_INPUTS = [
     "a = 1\nb = a  # value: 1\n",
@@ -44,10 +40,8 @@ def test_parse_str_matches_labmate(text):
     assert _ours_unpacked(text) == _labmate_unpacked(text)
 
 
-def test_parse_str_fixture_matches_labmate():
-    if not FIXTURE_CFG.exists():
-        pytest.skip(f"fixture {FIXTURE_CFG} not available")
-    text = FIXTURE_CFG.read_text()
+def test_parse_str_fixture_matches_labmate(fixture_copy):
+    text = (fixture_copy / "labmate-0.10.9" / "cfg1.py").read_text()
     ours, theirs = _ours_unpacked(text), _labmate_unpacked(text)
     assert ours.keys() == theirs.keys() == {"freq", "n_points", "power", "label", "arr"}
     for key in ours:

@@ -1,0 +1,30 @@
+"""Text files replaced atomically: written under a hidden temporary name, then renamed."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+
+def write_text_atomically(
+    path: str | os.PathLike, text: str, *, newline: str | None = None, keep_mode: bool = False
+) -> None:
+    """Replace ``path`` by ``text``: readers see the old or the new file, never a partial one.
+
+    The temporary is hidden (``.<name>.*.tmp``) so that ``glob(prefix*)`` never picks it up;
+    ``keep_mode`` keeps the permissions of the file being replaced.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline=newline) as handle:
+            handle.write(text)
+        if keep_mode:
+            os.chmod(tmp, path.stat().st_mode & 0o7777)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
