@@ -1,4 +1,4 @@
-"""The ``labmate`` command: ``labmate status DIR``, ``labmate sync DIR --backend KIND ARGS...``,
+"""The ``labmate`` command: ``labmate status DIR``, ``labmate sync DIR [--backend KIND ARGS...]``,
 ``labmate ls DIR`` (the acquisitions, from the index).
 
 Subcommands are registered by the functions in ``SUBCOMMANDS`` (each adds its parser and sets
@@ -102,7 +102,9 @@ def _add_sync(subparsers: Any) -> None:
         "sync",
         help="deliver the journaled snapshots of a data directory",
         description="Deliver the snapshots journaled for the given backend(s) (matched by "
-        "backend name, by default the one labmate gives it) and wait for them. "
+        "backend name, by default the one labmate gives it) and wait for them. Without "
+        "--backend, every journaled backend is re-created from the spec recorded with its "
+        "snapshots (built-in mirrors, fsspec URLs without options). "
         "Backend arguments: positional values, and key=value (JSON values accepted), "
         "e.g. --backend fsspec s3://bucket/data key=K secret=S "
         '\'client_kwargs={"endpoint_url": "http://host:9000"}\'. Exit code 1 when some '
@@ -113,9 +115,9 @@ def _add_sync(subparsers: Any) -> None:
         "--backend",
         nargs="+",
         action="append",
-        required=True,
+        default=[],
         metavar="KIND_AND_ARGS",
-        help="a backend kind and its arguments (repeatable)",
+        help="a backend kind and its arguments (repeatable); default: the journaled specs",
     )
     parser.add_argument(
         "--name",
@@ -135,12 +137,15 @@ def _add_sync(subparsers: Any) -> None:
 
 
 def _run_sync(args: argparse.Namespace) -> int:
-    from .backends import BackendDispatcher, create_backend
+    from .backends import create_backend
     from .backends.journal import Journal
 
     if len(args.name) > len(args.backend):
         _out("error: more --name than --backend options")
         return 2
+    journal_before = Journal(args.directory).entries()
+    if not args.backend:
+        return _sync_journaled(args, journal_before)
     backends = []
     for spec in args.backend:
         kind, values = spec[0], spec[1:]
@@ -150,7 +155,55 @@ def _run_sync(args: argparse.Namespace) -> int:
         except (ValueError, TypeError, OSError, ImportError) as error:
             _out(f"error: cannot create backend {kind!r}: {error}")
             return 2
-    journal_before = Journal(args.directory).entries()
+    return _deliver(args, backends, journal_before)
+
+
+def _journaled_specs(entries: Sequence[Any]) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """The newest recorded spec of each journaled backend name, and the names without one."""
+    specs: dict[str, dict[str, Any]] = {}
+    names: list[str] = []
+    for entry in sorted(entries, key=lambda e: e.updated):
+        if entry.backend not in names:
+            names.append(entry.backend)
+        if isinstance(entry.spec, dict):
+            specs[entry.backend] = entry.spec
+    return specs, [name for name in names if name not in specs]
+
+
+def _sync_journaled(args: argparse.Namespace, entries: Sequence[Any]) -> int:
+    """``labmate sync DIR``: the backends re-created from the specs recorded in the journal."""
+    from .backends import create_backend
+
+    if not entries:
+        _out(f"nothing to deliver: no pending or failed snapshots in {args.directory}")
+        return 0
+    specs, missing = _journaled_specs(entries)
+    if missing:
+        _out(
+            "error: the journal does not record how to create backend(s) "
+            + ", ".join(repr(name) for name in missing)
+            + "; give each one: --backend KIND ARGS... --name NAME "
+            "(e.g. --backend fsspec s3://bucket/data key=K secret=S --name NAME)"
+        )
+        return 2
+    backends = []
+    for name, spec in specs.items():
+        try:
+            backend = create_backend(spec["kind"], *spec["args"], **spec["kwargs"])
+        except (KeyError, ValueError, TypeError, OSError, ImportError) as error:
+            _out(
+                f"error: cannot re-create backend {name!r} from its journaled spec {spec}: {error}"
+            )
+            return 2
+        backends.append(backend)
+    args.name = list(specs)
+    return _deliver(args, backends, entries)
+
+
+def _deliver(args: argparse.Namespace, backends: list[Any], journal_before: Sequence[Any]) -> int:
+    """Resume the journaled snapshots of ``backends`` (named by ``args.name``) and wait."""
+    from .backends import BackendDispatcher
+
     dispatcher = BackendDispatcher(
         args.directory, max_attempts=args.max_attempts, backoff=args.backoff, drain_timeout=0
     )

@@ -18,7 +18,7 @@ logger = logging.getLogger(__name__)
 __all__ = ["Labmate", "load_ipython_extension", "unload_ipython_extension"]
 
 _MAGIC_NAMES = {
-    "line": ("labmate_backend", "labmate", "labmate_panel"),
+    "line": ("labmate_backend", "labmate", "labmate_panel", "acquisition", "analysis"),
     "cell": ("acquisition", "analysis"),
 }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +17,10 @@ from .reports import BackendReport, Message
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["parse_options", "run_backend_command"]
+__all__ = ["check_fsspec_url", "parse_options", "run_backend_command"]
 
 _LIST = {None, "list", "status"}
+_PROTOCOL = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*(::[A-Za-z][A-Za-z0-9+.\-]*)*")
 
 
 def parse_options(options: list[str]) -> dict[str, Any]:
@@ -52,31 +54,89 @@ def run_backend_command(session: Any, args: argparse.Namespace) -> Any:
 
 
 def _add(session: Any, kind: str, values: list[str], options: dict[str, Any], name: Any) -> None:
+    """Add a backend of ``kind``; every argument is checked before anything is created."""
     from labmate_core.backends import available_backends, create_backend
+    from labmate_core.backends.base import backend_name
 
     if kind not in available_backends():
         raise UsageError(
             f"%labmate_backend: unknown backend kind {kind!r}; known kinds: "
             f"{', '.join(available_backends())} (or: list, remove, wait, retry)"
         )
+    if name is not None and not name.strip():
+        raise UsageError(f"%labmate_backend {kind}: --name must not be empty")
+    manager = session.manager
     if kind == "mirror":
-        if len(values) != 1:
-            raise UsageError("%labmate_backend mirror takes one directory: mirror PATH")
+        _check_mirror(values, manager)
+        options.setdefault("create", False)  # created below, once everything is checked
+    elif kind == "fsspec" and values:
         try:
-            root = check_writable_directory(values[0], "mirror directory")
+            check_fsspec_url(values[0])
         except ValueError as error:
-            raise UsageError(f"%labmate_backend mirror: {error}") from None
-        if root.resolve() == Path(session.manager.data_directory).resolve():
-            raise UsageError("%labmate_backend mirror: the mirror cannot be the data directory")
+            raise UsageError(f"%labmate_backend fsspec: {error}") from None
     try:
         backend = create_backend(kind, *values, **options)
     except (ValueError, TypeError, OSError, ImportError) as error:
         raise UsageError(f"%labmate_backend {kind}: cannot create the backend: {error}") from None
+    chosen = name or backend_name(backend)
+    if chosen in manager.backends:
+        raise UsageError(
+            f"%labmate_backend {kind}: a backend named {chosen!r} is already configured; "
+            "remove it first or give this one another --name"
+        )
+    if kind == "mirror":
+        try:
+            check_writable_directory(values[0], "mirror directory")
+        except ValueError as error:
+            raise UsageError(f"%labmate_backend mirror: {error}") from None
     try:
         added = session.add_backend(backend, name=name)
     except (ValueError, TypeError) as error:
         raise UsageError(f"%labmate_backend {kind}: {error}") from None
     display(Message(f"labmate: added backend {added!r}"))
+
+
+def _check_mirror(values: list[str], manager: Any) -> None:
+    """The mirror's one directory: not the data directory, not a file (nothing created)."""
+    if len(values) != 1 or not values[0].strip():
+        raise UsageError("%labmate_backend mirror takes one directory: mirror PATH")
+    path = Path(values[0]).expanduser().absolute()
+    if path.resolve() == Path(manager.data_directory).resolve():
+        raise UsageError("%labmate_backend mirror: the mirror cannot be the data directory")
+    for parent in (path, *path.parents):
+        if parent.exists():
+            if parent == path and not path.is_dir():
+                raise UsageError(
+                    f"%labmate_backend mirror: the mirror directory {path} exists and is not "
+                    "a directory"
+                )
+            if not parent.is_dir():
+                raise UsageError(
+                    f"%labmate_backend mirror: cannot create the mirror directory {path}: "
+                    f"{parent} is not a directory"
+                )
+            break
+
+
+def check_fsspec_url(url: str) -> None:
+    """``ValueError`` unless ``url`` names a location: ``s3://bucket/dir``, ``/local/dir``.
+
+    Refused: empty or blank, ``://`` with no protocol before it, a protocol with nothing after
+    it (``s3://``: no bucket).
+    """
+    if not isinstance(url, str) or not url.strip():
+        raise ValueError(f"the URL must not be empty, got {url!r}")
+    if url != url.strip():
+        raise ValueError(f"the URL has leading or trailing spaces: {url!r}")
+    if "://" not in url:
+        return  # a local path
+    protocol, _, location = url.partition("://")
+    if not _PROTOCOL.fullmatch(protocol):
+        raise ValueError(f"{url!r} has no valid protocol before '://' (e.g. s3://bucket/data)")
+    if not location.strip("/"):
+        raise ValueError(
+            f"{url!r} names no location after '{protocol}://' (e.g. {protocol}://bucket/data)"
+        )
 
 
 def _remove(session: Any, values: list[str]) -> None:

@@ -9,6 +9,7 @@ c.Labmate.data_directory = "~/measurements"       # ipython_config.py
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +30,25 @@ def check_writable_directory(value: str | os.PathLike, what: str = "data directo
         path.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise ValueError(f"cannot create the {what} {path}: {error.strerror or error}") from None
-    if not os.access(path, os.W_OK | os.X_OK):
-        raise ValueError(f"the {what} {path} is not writable")
+    _try_writing(path, what)
     return path
+
+
+def _try_writing(path: Path, what: str) -> None:
+    """Create and delete a file in ``path``: ``os.access`` is not to be trusted (root, NFS
+    root squash, read-only or special file systems)."""
+    try:
+        descriptor, probe = tempfile.mkstemp(prefix=".labmate-write-test-", dir=path)
+    except OSError as error:
+        raise ValueError(f"the {what} {path} is not writable: {error.strerror or error}") from None
+    os.close(descriptor)
+    try:
+        os.unlink(probe)
+    except OSError as error:
+        raise ValueError(
+            f"the {what} {path} is not usable: cannot delete a file there "
+            f"({error.strerror or error})"
+        ) from None
 
 
 class Labmate(Configurable):

@@ -7,7 +7,7 @@ import logging
 from typing import Any
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
 from labmate_core.acquisition import naming
@@ -23,12 +23,34 @@ __all__ = ["LabmateMagics"]
 #: errors of the library that mean "this request cannot be done", shown as one line
 _REFUSALS = (ValueError, TypeError, KeyError, OSError, ChildProcessError)
 
+#: keys the acquisition file keeps for itself (SPEC, layout on disk): ``--save`` refuses them
+RESERVED_KEYS = frozenset(
+    {
+        "info",
+        "useful",
+        "experiment_name",
+        "acquisition_cell",
+        "analysis_cell",
+        "analysis_cells",
+        "configs",
+    }
+)
+
 
 def unquote(text: str | None) -> str | None:
     """``'a b'`` -> ``a b``: IPython's argument splitting keeps the quotes."""
     if text and len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
         return text[1:-1]
     return text
+
+
+def parse_line(magic: str, function: Any, line: str) -> Any:
+    """``parse_argstring`` whose quoting errors (``No closing quotation``) are one-line
+    ``UsageError``s like its other errors."""
+    try:
+        return parse_argstring(function, line)
+    except ValueError as error:  # raised by shlex before argparse sees the line
+        raise UsageError(f"%{magic}: {error} in {line.strip()!r}") from None
 
 
 def _one_line(error: BaseException) -> str:
@@ -55,8 +77,8 @@ class LabmateMagics(Magics):
         metavar="VAR",
         help="variables saved into the file after the cell ran (as aqm.save_acquisition(VAR=VAR))",
     )
-    @cell_magic
-    def acquisition(self, line: str, cell: str) -> None:
+    @line_cell_magic
+    def acquisition(self, line: str, cell: str | None = None) -> None:
         """Run the cell as the acquisition NAME.
 
         The cell is written into the file (``acquisition_cell/<step>``) and, with
@@ -64,7 +86,8 @@ class LabmateMagics(Magics):
         saves data (or use ``--save x``). When the cell raises, what was saved stays, the file
         records the failure (``info/status``, ``info/error``) and the cell fails as usual.
         """
-        args = parse_argstring(self.acquisition, line)
+        _need_cell("acquisition", cell)
+        args = parse_line("%acquisition", self.acquisition, line)
         args.name = unquote(args.name)
         _check_name(args.name)
         if args.step < 1:
@@ -72,6 +95,11 @@ class LabmateMagics(Magics):
         for var in args.save:
             if not var.isidentifier():
                 raise UsageError(f"%%acquisition: --save takes variable names, got {var!r}")
+            if var in RESERVED_KEYS:
+                raise UsageError(
+                    f"%%acquisition: --save {var}: {var!r} is a key the acquisition file keeps "
+                    "for itself; save it under another name"
+                )
         manager = self.session.manager
         code = _with_header("acquisition", line, cell)
         self._check_no_await("acquisition", code)
@@ -85,8 +113,12 @@ class LabmateMagics(Magics):
                 logger.debug("%%%%acquisition %s refused", args.name, exc_info=True)
                 raise UsageError(f"%%acquisition {args.name}: {_one_line(error)}") from None
             raise
-        error = self.session.runner.run(code)
-        save_error = self._save_variables(manager, args.save, failed=error is not None)
+        try:
+            error = self.session.runner.run(code)
+            save_error = self._save_variables(manager, args.save, failed=error is not None)
+        except BaseException as unexpected:  # e.g. KeyboardInterrupt while saving
+            _finish_failed(manager, args.name, unexpected)
+            raise
         if error is not None and save_error is not None:
             logger.warning("%%%%acquisition %s: %s", args.name, _one_line(save_error))
         error = error or save_error
@@ -146,13 +178,14 @@ class LabmateMagics(Magics):
         metavar="REGEX",
         help="refuse unless the current acquisition is named so (a regex when it starts with ^)",
     )
-    @cell_magic
-    def analysis(self, line: str, cell: str) -> None:
+    @line_cell_magic
+    def analysis(self, line: str, cell: str | None = None) -> None:
         """Run the cell as an analysis of the current acquisition (or of FILE).
 
         ``aqm.d`` holds the data; figures saved with ``aqm.save_fig()`` carry this cell.
         """
-        args = parse_argstring(self.analysis, line)
+        _need_cell("analysis", cell)
+        args = parse_line("%analysis", self.analysis, line)
         args.file, args.name = unquote(args.file), unquote(args.name)
         manager = self.session.manager
         code = _with_header("analysis", line, cell)
@@ -193,7 +226,7 @@ class LabmateMagics(Magics):
         ``%labmate_backend mirror /path``, ``%labmate_backend fsspec s3://bucket/data -o
         key=K secret=S``, ``%labmate_backend remove NAME``, ``%labmate_backend wait 30``.
         """
-        args = parse_argstring(self.labmate_backend, line)
+        args = parse_line("labmate_backend", self.labmate_backend, line)
         args.args = [unquote(value) for value in args.args]
         args.option = [unquote(value) for value in args.option]
         args.name = unquote(args.name)
@@ -208,7 +241,9 @@ class LabmateMagics(Magics):
         from .panel import show_panel
 
         manager = self.session.manager
-        show_panel(manager.data_directory, dispatcher=manager.dispatcher, shell=self.shell)
+        # the manager, not its dispatcher: that one appears with the first backend
+        panel = show_panel(manager.data_directory, shell=self.shell, manager=manager)
+        self.session.panels.append(panel)
 
     # -- %labmate ----------------------------------------------------------------------------
     @line_magic
@@ -223,6 +258,24 @@ def _with_header(magic: str, line: str, cell: str) -> str:
     """The cell as runnable Python: the magic line as a comment, so line numbers match."""
     header = f"# %%{magic} {line.strip()}".rstrip()
     return f"{header}\n{cell}"
+
+
+def _need_cell(magic: str, cell: str | None) -> None:
+    """The line form exists only so that ``%acquisition?`` shows the help."""
+    if cell is None:
+        raise UsageError(
+            f"%%{magic} is a cell magic: put %%{magic} ... on the first line of the cell "
+            f"(%%{magic}? for help)"
+        )
+
+
+def _finish_failed(manager: Any, name: str, error: BaseException) -> None:
+    """Record ``error`` as the end of the acquisition; the caller raises ``error`` itself."""
+    try:
+        manager.acquisition_finished(error)
+    except Exception as failure:
+        logger.warning("%%%%acquisition %s: could not record the failure: %s", name, failure)
+        logger.debug("acquisition_finished failed", exc_info=True)
 
 
 def _check_name(name: str) -> None:

@@ -4,8 +4,10 @@
 newest first with paging, filters (text, date, status), one row per acquisition (time, name,
 status, duration, size, sync state per backend, an editable note) and row actions: *analyse*
 (puts ``%%analysis <file>`` in the next input), *code* (shows the acquisition cell), *path*
-(shows the path, selectable), *retry* (resubmits a failed sync). It refreshes itself on every
-index change made in this kernel; *Refresh* re-reads the files (other kernels' work).
+(copies the file path to the clipboard in the browser and shows it selected beside the button),
+*retry* (resubmits a failed sync). It refreshes itself on every index change made in this kernel;
+*Refresh* re-reads the files (other kernels' work). Given a ``manager``, the panel follows its
+dispatcher, which appears with the first backend.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import logging
 import os
 import shlex
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import ipywidgets as widgets
@@ -86,6 +89,45 @@ def _sync_line(backend: str, state: SyncState) -> str:
     )
 
 
+#: run in the browser by the *path* button: copy ``data-path``, show it selected under the button
+_COPY_JS = (
+    "(function(b){var p=b.dataset.path,box=b.parentNode,"
+    "pop=box.querySelector('.labmate-copy-pop'),"
+    "f=box.querySelector('input.labmate-path-field'),"
+    "s=box.querySelector('.labmate-copy-status');"
+    "f.value=p;s.textContent='';pop.style.display='';f.focus({preventScroll:true});f.select();"
+    "function done(ok){s.textContent=ok?'copied':'press Ctrl+C to copy';"
+    "b.setAttribute('data-copied',ok?'yes':'no');f.focus({preventScroll:true});f.select();}"
+    "function legacy(){try{done(document.execCommand('copy'));}catch(e){done(false);}}"
+    "if(navigator.clipboard&&window.isSecureContext){"
+    "navigator.clipboard.writeText(p).then(function(){done(true);},legacy);}"
+    "else{legacy();}})(this)"
+)
+_CLOSE_JS = "this.parentNode.style.display='none'"
+#: the popup floats under the button so that the row keeps its width
+_POP_STYLE = (
+    "display:none;position:absolute;right:0;top:100%;z-index:20;white-space:nowrap;"
+    "padding:3px 4px;background:var(--jp-layout-color1,#fff);"
+    "border:1px solid var(--jp-border-color1,#bbb);box-shadow:0 1px 4px rgba(0,0,0,.2)"
+)
+
+
+def copy_button_html(path: str) -> str:
+    """The *path* control of a row: a button that copies ``path`` in the browser (Clipboard
+    API, else the field is left selected for Ctrl+C) and shows it, selected, in a popup."""
+    return (
+        '<span class="labmate-copy-box" style="position:relative;display:inline-block">'
+        '<button type="button" class="jupyter-button labmate-copy"'
+        f' title="copy the file path" data-path="{html.escape(path, quote=True)}"'
+        f' onclick="{html.escape(_COPY_JS, quote=True)}">path</button>'
+        f'<span class="labmate-copy-pop" style="{_POP_STYLE}">'
+        '<input class="labmate-path-field" readonly style="width:36em"> '
+        '<span class="labmate-copy-status"></span> '
+        f'<span class="labmate-copy-close" title="close" style="cursor:pointer"'
+        f' onclick="{_CLOSE_JS}">✕</span></span></span>'
+    )
+
+
 def read_acquisition_code(h5_path: str | os.PathLike) -> str:
     """The acquisition cell(s) stored in a file (steps in order), or ``""``."""
     with storage.open_read(h5_path, timeout=5.0) as file:
@@ -120,14 +162,15 @@ class _Row:
             "analyse", "put %%analysis of this file in the next cell", "labmate-analyse"
         )
         self.code = _button("code", "show the acquisition cell", "labmate-code")
-        self.path = _button("path", "show the file path to copy it", "labmate-path")
+        # a browser-side button (the copy needs the user's click); its popup may overflow
+        self.path = widgets.HTML(layout=widgets.Layout(overflow="visible"))
+        self.path.add_class("labmate-path")
         self.retry = _button(
             "retry", "send this acquisition to the backends again", "labmate-retry"
         )
         for button, action in (
             (self.analyse, panel.analyse),
             (self.code, panel.show_code),
-            (self.path, panel.show_path),
             (self.retry, panel.retry_sync),
         ):
             button.on_click(lambda _, action=action: self._act(action))
@@ -135,7 +178,7 @@ class _Row:
             cell.add_class(f"labmate-{name}")
         self.box = widgets.HBox(
             [*self.cells.values(), self.notes, self.analyse, self.code, self.path, self.retry],
-            layout=widgets.Layout(align_items="center"),
+            layout=widgets.Layout(align_items="center", overflow="visible"),
         )
         self.box.add_class("labmate-row")
         self._binding = False
@@ -155,6 +198,7 @@ class _Row:
             cells["size"].value = format_size(row.size)
             cells["sync"].value = "".join(_sync_line(n, st) for n, st in row.sync.items()) or "—"
             self.notes.value = row.notes
+            self.path.value = copy_button_html(row.path)
             failed = any(s.state == "failed" for s in row.sync.values())
             self.retry.disabled = self.panel.dispatcher is None
             self.retry.layout.visibility = "visible" if failed else "hidden"
@@ -175,7 +219,7 @@ class _Row:
         try:
             action(self.acquisition)
         except Exception as error:
-            logger.warning("panel action failed", exc_info=True)
+            logger.debug("panel action failed", exc_info=True)  # shown in the panel
             self.panel.say(f"{type(error).__name__}: {error}", error=True)
 
 
@@ -189,12 +233,20 @@ class LabmatePanel(widgets.VBox):
         shell: Any = None,
         *,
         page_size: int = 20,
+        manager: Any = None,
     ) -> None:
         if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
             raise ValueError(f"page_size must be an integer >= 1, got {page_size!r}")
+        if dispatcher is not None and manager is not None:
+            raise ValueError("give a dispatcher or a manager, not both")
         self.index = open_index(data_directory)
         self.data_directory = self.index.data_directory
-        self.dispatcher = dispatcher
+        self._dispatcher_of: Callable[[], Any] = (
+            (lambda: getattr(manager, "dispatcher", None))
+            if manager is not None
+            else (lambda: dispatcher)
+        )
+        self._listening: Any = None  # the dispatcher whose status changes this panel receives
         self.shell = shell
         self.page_size = page_size
         self.page = 0
@@ -231,7 +283,7 @@ class LabmatePanel(widgets.VBox):
         self.next_button.add_class("labmate-next")
         self.page_label = widgets.HTML()
         self.page_label.add_class("labmate-page")
-        self.rows_box = widgets.VBox()
+        self.rows_box = widgets.VBox(layout=widgets.Layout(overflow="visible"))
         self.rows_box.add_class("labmate-rows")
         self.message = widgets.HTML()
         self.message.add_class("labmate-message")
@@ -268,9 +320,7 @@ class LabmatePanel(widgets.VBox):
         )
         self.add_class("labmate-panel")
         self._unsubscribe = subscribe(self._on_event)
-        if dispatcher is not None:
-            dispatcher.add_listener(self._on_backend_status)
-            self._catch_up(dispatcher)
+        self._follow_dispatcher()
         self.index.reindex()  # cheap for unchanged files: current even without the hooks
         self.refresh()
 
@@ -283,9 +333,36 @@ class LabmatePanel(widgets.VBox):
             "status": self.status_filter.value or None,
         }
 
+    @property
+    def dispatcher(self) -> Any:
+        """The backend dispatcher (a manager's is looked up each time: it appears with the
+        first backend); None when there is none."""
+        return self._dispatcher_of()
+
+    def _follow_dispatcher(self) -> Any:
+        """Listen to the current dispatcher (a new one is caught up with); return it."""
+        with self._lock:
+            dispatcher = self.dispatcher
+            if dispatcher is self._listening:
+                return dispatcher
+            old, self._listening = self._listening, dispatcher
+            if old is not None:
+                self._stop_listening(old)
+            if dispatcher is not None:
+                dispatcher.add_listener(self._on_backend_status)
+                self._catch_up(dispatcher)
+            return dispatcher
+
+    def _stop_listening(self, dispatcher: Any) -> None:
+        try:
+            dispatcher.remove_listener(self._on_backend_status)
+        except Exception:
+            logger.debug("could not remove the dispatcher listener", exc_info=True)
+
     def refresh(self) -> None:
         """Show the current page again from the index (cheap; called by the hooks)."""
         with self._lock:
+            self._follow_dispatcher()
             filters = self._filters()
             self.total = self.index.count(**filters)
             last_page = max((self.total - 1) // self.page_size, 0)
@@ -358,8 +435,11 @@ class LabmatePanel(widgets.VBox):
                         last_error=status.last_error,
                         when=status.time or None,
                     )
-        except Exception:
-            logger.warning("could not read the dispatcher's status", exc_info=True)
+        except Exception as error:
+            logger.warning(
+                "could not read the dispatcher's status: %s: %s", type(error).__name__, error
+            )
+            logger.debug("dispatcher status", exc_info=True)
 
     # --- actions ----------------------------------------------------------------------------
 
@@ -395,15 +475,17 @@ class LabmatePanel(widgets.VBox):
         self.say(f"acquisition cell of {row.stem}")
 
     def show_path(self, row: Acquisition) -> None:
-        """Show the path of ``row`` in a text field, ready to be selected and copied."""
+        """Show the path of ``row`` in the panel's text field (for scripts and frontends that
+        do not run the *path* button's JavaScript)."""
         self.path_text.value = row.path
         self.path_text.layout.display = None
 
     def retry_sync(self, row: Acquisition) -> None:
         """Send ``row`` to the backends again (``dispatcher.submit``)."""
-        if self.dispatcher is None:
+        dispatcher = self._follow_dispatcher()
+        if dispatcher is None:
             raise RuntimeError("no backend dispatcher is connected to this panel")
-        self.dispatcher.submit(row.prefix, row.name)
+        dispatcher.submit(row.prefix, row.name)
         self.say(f"{row.stem} sent to the backends again")
 
     def save_note(self, row: Acquisition, text: str) -> None:
@@ -415,11 +497,9 @@ class LabmatePanel(widgets.VBox):
         unsubscribe = getattr(self, "_unsubscribe", None)
         if unsubscribe is not None:  # None: the constructor refused its arguments
             unsubscribe()
-        if getattr(self, "dispatcher", None) is not None:
-            try:
-                self.dispatcher.remove_listener(self._on_backend_status)
-            except Exception:
-                logger.debug("could not remove the dispatcher listener", exc_info=True)
+        listening, self._listening = getattr(self, "_listening", None), None
+        if listening is not None:
+            self._stop_listening(listening)
         super().close()
 
 

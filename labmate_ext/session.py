@@ -38,6 +38,8 @@ class LabmateSession:
         self.runner = CellRunner(shell)
         self._manager: AcquisitionAnalysisManager | None = None
         self._config_mirror: str | None = None
+        self._published: set[str] = set()  # the user-namespace names given our manager
+        self.panels: list[Any] = []  # the %labmate_panel panels shown (closed on unload)
 
     # -- lifecycle --------------------------------------------------------------------------------
     def start(self) -> None:
@@ -51,17 +53,26 @@ class LabmateSession:
         self.config.observe(self._on_setting, names=_APPLIED)
 
     def close(self) -> None:
-        """Undo :meth:`start`: events, ``%config`` entry, the published manager, its copies."""
+        """Undo :meth:`start`: events, ``%config`` entry, the published manager (under every
+        name it was given, where it is still bound), its shell events and its copies."""
         self.runner.unregister()
+        panels, self.panels = self.panels, []
+        for panel in panels:
+            try:
+                panel.close()
+            except Exception:
+                logger.debug("could not close a panel", exc_info=True)
         self.config.unobserve(self._on_setting, names=_APPLIED)
         while self.config in self.shell.configurables:
             self.shell.configurables.remove(self.config)
         manager, self._manager = self._manager, None
+        published, self._published = self._published, set()
         if manager is None:
             return
-        name = self.config.manager_name
-        if self.shell.user_ns.get(name) is manager:
-            del self.shell.user_ns[name]
+        for name in sorted(published):
+            if self.shell.user_ns.get(name) is manager:
+                del self.shell.user_ns[name]
+        manager.detach_shell()  # its handlers go even when the manager is referenced elsewhere
         dispatcher = manager.dispatcher
         if dispatcher is not None:
             dispatcher.close()
@@ -83,8 +94,12 @@ class LabmateSession:
                 name,
                 type(bound).__name__,
             )
-        self.shell.user_ns[name] = self._manager
+        self._publish(name)
         return self._manager
+
+    def _publish(self, name: str) -> None:
+        self.shell.user_ns[name] = self._manager
+        self._published.add(name)
 
     def _create_manager(self) -> AcquisitionAnalysisManager:
         config = self.config
@@ -103,7 +118,7 @@ class LabmateSession:
             return
         if name == "manager_name":
             if self._manager is not None and change["new"] not in self.shell.user_ns:
-                self.shell.user_ns[value] = self._manager
+                self._publish(value)
             return
         manager = self.manager
         if name == "data_directory":

@@ -15,11 +15,49 @@ from .configs import read_config_files
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["NotebookAcquisitionData", "STATUS_RUNNING", "STATUS_COMPLETED", "STATUS_FAILED"]
+__all__ = [
+    "NotebookAcquisitionData",
+    "STATUS_RUNNING",
+    "STATUS_COMPLETED",
+    "STATUS_FAILED",
+    "RESERVED_KEYS",
+    "check_user_keys",
+    "holds_data",
+]
 
 STATUS_RUNNING = "running"
 STATUS_COMPLETED = "completed"
 STATUS_FAILED = "failed"
+
+#: Root keys the file layout owns (SPEC §2): the user's data cannot use them.
+RESERVED_KEYS = frozenset(
+    {
+        "acquisition_cell",
+        "analysis_cell",
+        "analysis_cells",
+        "configs",
+        "experiment_name",
+        "info",
+        "useful",
+    }
+)
+
+
+def check_user_keys(keys: Any) -> None:
+    """Raise ``ValueError`` naming the first key (``'k'`` or ``'k/sub'``) whose root is one of
+    :data:`RESERVED_KEYS`; nothing is written by the caller then."""
+    for key in keys:
+        parts = split_key(key) if isinstance(key, (str, tuple)) else (key,)
+        if parts and parts[0] in RESERVED_KEYS:
+            raise ValueError(
+                f"The key {key!r} is reserved by the acquisition file layout "
+                f"({', '.join(sorted(RESERVED_KEYS))}): save the data under another name"
+            )
+
+
+def holds_data(acquisition: Mapping[str, Any]) -> bool:
+    """True when ``acquisition`` was saved (``useful``) or holds a key of the user's."""
+    return bool(acquisition.get("useful", False)) or bool(set(acquisition.keys()) - RESERVED_KEYS)
 
 
 class NotebookAcquisitionData(DH5):
@@ -155,6 +193,14 @@ class NotebookAcquisitionData(DH5):
         if self._save_files:
             self._write_cell_file(cell, filepath)
 
+    def save_cells(
+        self, cells: Mapping[int, str | None] | None = None, filepath: str | None = None
+    ) -> None:
+        """Store every cell (default: the cells of every step) under
+        ``acquisition_cell/<step>``."""
+        for step, cell in (cells or self._cells).items():
+            self.save_cell(cell, filepath, suffix=str(step))
+
     def save_configs(
         self, configs: Mapping[str, str] | None = None, filepath: str | None = None
     ) -> None:
@@ -255,12 +301,11 @@ class NotebookAcquisitionData(DH5):
         return self
 
     def save_acquisition(self, **kwds: Any) -> NotebookAcquisitionData:
-        """Save ``kwds`` and the additional information."""
-        self.update(**kwds)
-        self.save_additional_info()
-        if not self.save_on_edit:
-            self.save()
-        return self
+        """Save ``kwds``, mark the acquisition useful and, if it was running, completed (one
+        write). A key the file layout reserves raises ``ValueError`` before any write."""
+        check_user_keys(kwds)
+        status = STATUS_COMPLETED if self.status == STATUS_RUNNING else None
+        return self.save_data(kwds, status=status)
 
     # -- loops ------------------------------------------------------------------------------
     def _loop_key(self, key: Any) -> str:

@@ -21,9 +21,11 @@ collected or the interpreter exits. Arrays have the exact loop shape from the
 first append (as labmate writes them), chunked and resizable, so an append never resizes except
 when a level is run again (the loop continues) or a value grows.
 
-The ``__index_*`` marks of finished iterations ride along with the next append (or are written at
-the end of the level, or after at most ``MAX_DEFER_S``), so a kill may make ``already_saved()``
-redo one finished iteration, never lose a point.
+The ``__index_*`` marks of finished iterations are bookkeeping: they ride along with the first
+append ``MAX_DEFER_S`` after they were last written (with every append of a slow loop), and are
+written at the end of each level and when the loop is closed or saved. So a kill may make
+``already_saved()`` redo the iterations finished in the last ``MAX_DEFER_S`` (at least one), never
+lose a point; a fast loop does not pay a second chunk write per append.
 """
 
 from __future__ import annotations
@@ -234,6 +236,7 @@ class AcquisitionLoop:
         self._fresh: set[str] = set()  # new since the last write: zeros but the dirty points
         self._loop_dims: dict[str, int] = {}  # how many leading dimensions are loop levels
         self._shape_dirty = False
+        self._rewrite_pending = False  # keys set with update(): written with everything
         self._last_flush = time.monotonic()
         if isinstance(data, (str, os.PathLike)):
             path = codec_path = os.fspath(data)
@@ -302,6 +305,47 @@ class AcquisitionLoop:
         except KeyError:
             raise AttributeError(f"The loop has no key {name!r}") from None
 
+    def items(self) -> Any:
+        """``(key, value)`` of every key, ``__loop_shape__`` (a list) and the indexes too."""
+        return {key: self[key] for key in self.keys()}.items()
+
+    def values(self) -> Any:
+        return {key: self[key] for key in self.keys()}.values()
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        """Store a value that is not appended (e.g. the sweep's axis) beside the loop data."""
+        self.update({key: value})
+
+    def update(self, mapping: Mapping | None = None, /, **kwds: Any) -> AcquisitionLoop:
+        """Store values that are not appended (labmate's ``DH5.update``); appended keys and the
+        loop's own (``__loop_shape__``, ``__index_<n>__``) cannot be replaced."""
+        items = dict(mapping or {})
+        items.update(kwds)
+        for key in items:
+            if not isinstance(key, str) or not key or "/" in key:
+                raise ValueError(f"A loop key must be a plain name, not {key!r}")
+            if key in self._arrays or key == LOOP_SHAPE_KEY or key.startswith("__index_"):
+                raise ValueError(f"The key {key!r} is appended by the loop: it cannot be set")
+        self._extra.update(items)
+        if self._sink is not None:
+            self._rewrite_pending = True
+            self._changed()
+        return self
+
+    def save(
+        self, only_update: Any = True, filepath: str | None = None, force: bool | None = None
+    ) -> AcquisitionLoop:
+        """Write what is pending to the acquisition file (labmate's ``DH5.save``; a loop is
+        saved where it is attached: ``aqm.aq.loop = loop``)."""
+        del only_update
+        if filepath is not None:
+            raise ValueError(
+                "A loop is saved in the acquisition it is attached to (aqm.aq.loop = loop), "
+                "not to another file"
+            )
+        self.flush(rewrite=bool(force))
+        return self
+
     def asdict(self) -> dict[str, Any]:
         """The loop as labmate stores it (arrays, indexes, ``__loop_shape__`` as JSON text)."""
         out: dict[str, Any] = dict(self._extra)
@@ -363,23 +407,55 @@ class AcquisitionLoop:
     def attached(self) -> bool:
         return self._sink is not None
 
-    def flush(self, rewrite: bool = False) -> None:
-        """Write what changed since the last write (everything with ``rewrite=True``)."""
+    def flush(self, rewrite: bool = False, marks: bool = True) -> None:
+        """Write what changed since the last write (everything with ``rewrite=True``);
+        ``marks=False`` leaves the pending ``__index_*`` marks for a later write."""
         sink = self._sink
         if sink is None:
             return
-        if not (rewrite or self._dirty_points or self._dirty_full or self._shape_dirty):
-            return
-        session = sink.open(self)
-        with session.transaction() as file:
-            self._write(file, sink, rewrite)
-        self._dirty_points.clear()
-        self._dirty_full.clear()
-        self._fresh.clear()
-        self._shape_dirty = False
-        self._last_flush = time.monotonic()
+        rewrite = rewrite or self._rewrite_pending
+        held = None if marks or rewrite else self._hold_marks()
+        try:
+            if not (rewrite or self._dirty_points or self._dirty_full or self._shape_dirty):
+                return
+            session = sink.open(self)
+            with session.transaction() as file:
+                self._write(file, sink, rewrite)
+            self._dirty_points.clear()
+            self._dirty_full.clear()
+            self._fresh.clear()
+            self._shape_dirty = False
+            self._rewrite_pending = False
+            if held is None:
+                self._last_flush = time.monotonic()
+        finally:
+            if held:
+                self._release_marks(held)
         if self._level == 0:  # no loop running: no more appends to keep the file open for
             sink.close()
+
+    def _hold_marks(self) -> list[tuple[str, set[tuple], bool, bool]] | None:
+        """Take the pending ``__index_*`` marks out of what the next write writes."""
+        held = [
+            (key, self._dirty_points.pop(key), key in self._dirty_full, key in self._fresh)
+            for key in [k for k in self._dirty_points if k.startswith("__index_")]
+        ]
+        for key, _, _, _ in held:
+            self._dirty_full.discard(key)
+            self._fresh.discard(key)
+        return held
+
+    def _release_marks(self, held: list[tuple[str, set[tuple], bool, bool]]) -> None:
+        for key, points, full, fresh in held:
+            pending = self._dirty_points.get(key)
+            if pending is None:
+                self._dirty_points[key] = points  # no copy: this set may hold many marks
+            else:
+                pending.update(points)
+            if full:
+                self._dirty_full.add(key)
+            if fresh:
+                self._fresh.add(key)
 
     def _write(self, file: h5py.File, sink: _Sink, rewrite: bool) -> None:
         """The body of one transaction: the changed points through cached handles when the
@@ -428,14 +504,16 @@ class AcquisitionLoop:
                 group = file.require_group(sink.key) if sink.key else file["/"]
             codec.write(group, LOOP_SHAPE_KEY, codec.JSON_PREFIX + json.dumps(list(self._shape)))
 
-    def _changed(self, defer: bool = False) -> None:
-        """Write now (eager sink); ``defer``: bookkeeping that may wait for the next append,
-        the end of the level, or at most :data:`MAX_DEFER_S` seconds."""
+    def _changed(self, defer: bool = False, marks: bool = True) -> None:
+        """Write now (eager sink); ``defer``: bookkeeping that may wait; ``marks=False``: the
+        ``__index_*`` marks wait. What waits is written at the end of the level, or with the
+        first write :data:`MAX_DEFER_S` seconds after the marks were last written."""
         if self._sink is None or not self._sink.eager:
             return
-        if defer and time.monotonic() - self._last_flush < MAX_DEFER_S:
+        overdue = time.monotonic() - self._last_flush >= MAX_DEFER_S
+        if defer and not overdue:
             return
-        self.flush()
+        self.flush(marks=marks or overdue)
 
     # -- loops ------------------------------------------------------------------------------
     def __call__(self, *args: Any, iterable: Iterable | None = None, **kwds: Any) -> Any:
@@ -515,7 +593,7 @@ class AcquisitionLoop:
         prepared = {key: _prepare(key, value, shape) for key, value in kwds.items()}
         for key, (value, key_shape) in prepared.items():
             self._store(key, value, key_shape, point)
-        self._changed(defer=defer)
+        self._changed(defer=defer, marks=False)
 
     def _store(self, key: str, value: Any, key_shape: tuple, point: tuple) -> None:
         array = self._arrays.get(key)

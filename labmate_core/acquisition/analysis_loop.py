@@ -167,6 +167,26 @@ class AnalysisLoop(_AttrAccess):
         """Every key with the slicing applied."""
         return {key: self[key] for key in self._data.keys()}
 
+    def items(self) -> Any:
+        """``(key, value)`` of every key (as labmate's, ``__loop_shape__`` and the indexes too)."""
+        return self._listed().items()
+
+    def values(self) -> Any:
+        return self._listed().values()
+
+    def _listed(self) -> dict[str, Any]:
+        data = self.asdict()
+        if LOOP_SHAPE_KEY in data:
+            data[LOOP_SHAPE_KEY] = self.loop_shape
+        return data
+
+    def get_slice(self, index: slice | None = None, /) -> tuple[dict[str, Any], list[int]]:
+        """labmate's ``(data, loop_shape)`` of ``loop[index]`` (default: everything); the data
+        leaves out the ``_``-keys."""
+        sliced = self[slice(None) if index is None else index]
+        data = {key: sliced[key] for key in sliced.keys() if not str(key).startswith("_")}
+        return data, sliced.loop_shape or []
+
     def __repr__(self) -> str:
         keys = sorted(k for k in self._data.keys() if not str(k).startswith("_"))
         return f"AnalysisLoop(shape={self._loop_shape}, keys={keys})"

@@ -130,10 +130,19 @@ class BackendLink:
             logger.exception("Could not hand %s to the backends", prefix)
 
     def _hydrate(self, prefix: str) -> bool:
-        """Bring a missing acquisition back from a backend; False if none has it."""
+        """Bring a missing acquisition back from a backend; False if none has it.
+
+        Raises :class:`~labmate_core.backends.dispatcher.SnapshotUnavailableError` (a
+        ``FileNotFoundError``) naming every backend tried and its error when a backend failed
+        (rather than simply not having it): the user must see why the file did not come back.
+        """
         if self._dispatcher is None or not self._dispatcher.backends:
             return False
+        from ..backends.dispatcher import SnapshotUnavailableError
+
         try:
             return bool(self._dispatcher.load(prefix))
-        except FileNotFoundError:
+        except SnapshotUnavailableError as error:
+            if error.errors:
+                raise
             return False

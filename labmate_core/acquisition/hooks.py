@@ -103,17 +103,18 @@ class LifecycleHooks:
     def add_analysis_data_loading(self, callback: Callable) -> None:
         self.add("analysis_data_loading", callback)
 
-    def add_analysis_cell_ready(self, callback: Callable) -> None:
-        self.add("analysis_cell_ready", callback)
+    # the cell-ready ones take ``hook`` as labmate names it (``set_…(hook=f)`` works)
+    def add_analysis_cell_ready(self, hook: Callable) -> None:
+        self.add("analysis_cell_ready", hook)
 
-    def add_acquisition_cell_ready(self, callback: Callable) -> None:
-        self.add("acquisition_cell_ready", callback)
+    def add_acquisition_cell_ready(self, hook: Callable) -> None:
+        self.add("acquisition_cell_ready", hook)
 
-    def set_analysis_cell_ready(self, hooks: Callable | Iterable[Callable]) -> None:
-        self.set("analysis_cell_ready", hooks)
+    def set_analysis_cell_ready(self, hook: Callable | Iterable[Callable]) -> None:
+        self.set("analysis_cell_ready", hook)
 
-    def set_acquisition_cell_ready(self, hooks: Callable | Iterable[Callable]) -> None:
-        self.set("acquisition_cell_ready", hooks)
+    def set_acquisition_cell_ready(self, hook: Callable | Iterable[Callable]) -> None:
+        self.set("acquisition_cell_ready", hook)
 
     def dispatch_acquisition_saved(self, acquisition: Any, **kwargs: Any) -> None:
         self.dispatch("acquisition_saved", acquisition, **kwargs)

@@ -6,7 +6,6 @@ import contextlib
 import logging
 import os
 import time
-import traceback
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import ModuleType
@@ -16,12 +15,14 @@ from .. import index
 from . import naming
 from .acquisition_data import (
     STATUS_COMPLETED,
-    STATUS_FAILED,
     STATUS_RUNNING,
     NotebookAcquisitionData,
+    check_user_keys,
+    holds_data,
 )
 from .backend_link import BackendLink
 from .configs import config_mtimes, take_snapshot
+from .endings import AcquisitionEndings
 from .hooks import LifecycleHooks
 from .temp_data import AcquisitionTmpData, read_temp_data, write_temp_data
 
@@ -30,7 +31,7 @@ logger = logging.getLogger(__name__)
 __all__ = ["AcquisitionManager", "AcquisitionTmpData"]
 
 
-class AcquisitionManager(BackendLink):
+class AcquisitionManager(AcquisitionEndings, BackendLink):
     """Creates one file per acquisition in ``<data>/<name>/`` and remembers the current one.
 
     ``data_directory`` defaults to env ``ACQUISITION_DIR``; ``config_files`` to env
@@ -71,6 +72,7 @@ class AcquisitionManager(BackendLink):
         self._acquisition_started = 0.0
         self._finished = True
         self._last_acquisition_failed = False
+        self._extra_acquisitions: list[NotebookAcquisitionData] = []
         self.cell: str | None = None
         if config_files is not None:
             self.set_config_file(config_files)
@@ -222,6 +224,7 @@ class AcquisitionManager(BackendLink):
         """Start a new current acquisition ``name``: snapshot configs, create the file, temp.json."""
         naming.validate_name(name)
         configs = self._snapshot_configs()
+        self._close_superseded()
         self._configs_last_modified = config_mtimes(self.config_files)
         self._current_acquisition = None
         self._once_saved = False
@@ -236,11 +239,16 @@ class AcquisitionManager(BackendLink):
     def create_acquisition(
         self, name: str | None = None, cell: str | None = None, save_on_edit: bool | None = None
     ) -> NotebookAcquisitionData:
-        """An extra acquisition file beside the current one (not made current)."""
+        """An extra acquisition file beside the current one (not made current).
+
+        Its ``save_acquisition`` completes it; whatever is still running when the current
+        acquisition ends (or the next one starts) is closed then (see :meth:`_record_end`).
+        """
         if name is None:
             name = self.current_experiment_name + "_item"
         configs = self._snapshot_configs()
         acquisition, _ = self._create_file(name, cell or self.cell, configs, save_on_edit)
+        self._extra_acquisitions.append(acquisition)
         return acquisition
 
     # -- the current acquisition ----------------------------------------------------------------
@@ -257,6 +265,23 @@ class AcquisitionManager(BackendLink):
         return self.current_acquisition
 
     def _reopen_current(self) -> NotebookAcquisitionData:
+        acquisition = self.get_acquisition()
+        self._once_saved = bool(acquisition.get("useful", False))
+        started = naming.parse_timestamp(self.acquisition_tmp_data.time_stamp)
+        if started is not None:  # the duration of a first save counts from the real start
+            self._acquisition_started = started
+        return acquisition
+
+    def get_acquisition(
+        self, replace: bool | None = False, save_on_edit: bool | None = None
+    ) -> NotebookAcquisitionData:
+        """A new object for the acquisition ``temp.json`` names, opened to add to it (nothing
+        is written now). labmate's ``replace=True`` (overwrite the file) is refused."""
+        if replace:
+            raise ValueError(
+                "get_acquisition(replace=True) would overwrite the current acquisition's file; "
+                "start a new acquisition with new_acquisition(name) instead"
+            )
         tmp = self.acquisition_tmp_data
         prefix = tmp.prefix(self.data_directory)
         if not os.path.exists(prefix + ".h5"):
@@ -265,27 +290,50 @@ class AcquisitionManager(BackendLink):
             )
         acquisition = NotebookAcquisitionData.open_existing(
             prefix,
-            save_on_edit=self._save_on_edit,
+            save_on_edit=self._save_on_edit if save_on_edit is None else save_on_edit,
             save_files=self._save_files,
             experiment_name=tmp.experiment_name,
             configs=tmp.configs or None,
         )
-        self._once_saved = bool(acquisition.get("useful", False))
         self.hooks.dispatch_acquisition_data_loaded(acquisition)
         return acquisition
 
+    @staticmethod
+    def get_temp_data(path: str | os.PathLike) -> AcquisitionTmpData | None:
+        """The ``temp.json`` at ``path`` (None when there is none)."""
+        return read_temp_data(path)
+
+    def create_path_from_tmp_data(
+        self, dic: AcquisitionTmpData, ignore_existence: bool = False
+    ) -> naming.FilePath:
+        """The prefix (without ``.h5``) of the acquisition ``dic`` describes; its folder is
+        created. Unless ``ignore_existence``, the first name whose ``.h5`` does not exist yet
+        (``__1``, ``__2``…, not reserved: new acquisitions reserve theirs themselves)."""
+        name = naming.validate_name(dic.experiment_name)
+        folder = self._experiment_directory(name, dic.directory or None)
+        base = os.path.join(folder, f"{dic.time_stamp}__{name}")
+        if ignore_existence:
+            file_name = getattr(dic, "file_name", None)  # ours knows the suffixed name
+            return naming.FilePath(os.path.join(folder, file_name) if file_name else base)
+        path, index = base, 1
+        while os.path.exists(path + ".h5"):
+            path, index = f"{base}__{index}", index + 1
+        return naming.FilePath(path)
+
     @property
-    def current_filepath(self) -> str:
-        """Path of the current acquisition without ``.h5``."""
+    def current_filepath(self) -> naming.FilePath:
+        """Path of the current acquisition without ``.h5`` (a ``str`` with labmate's path
+        helpers ``basename``, ``dirname``…)."""
         if self._current_acquisition is not None and self._current_acquisition.filepath:
-            return self._current_acquisition.filepath
-        return self.acquisition_tmp_data.prefix(self.data_directory)
+            return naming.FilePath(self._current_acquisition.filepath)
+        return naming.FilePath(self.acquisition_tmp_data.prefix(self.data_directory))
 
     @property
     def current_experiment_name(self) -> str:
         return self.acquisition_tmp_data.experiment_name
 
     def __setitem__(self, key: str, value: Any) -> None:
+        check_user_keys([key])
         acquisition = self.current_acquisition
         if acquisition is None:
             raise ValueError("There is no current acquisition to save data to")
@@ -294,8 +342,14 @@ class AcquisitionManager(BackendLink):
     def save_acquisition(self, update_: bool = True, /, **kwds: Any) -> AcquisitionManager:
         """Save ``kwds`` into the current acquisition and mark it useful.
 
-        ``update_=False`` keeps the keys that already exist.
+        ``update_=False`` keeps the keys that already exist. A key the file layout reserves
+        (``info``, ``useful``, ``experiment_name``…) raises ``ValueError`` before any write.
         """
+        check_user_keys(kwds)
+        return self._save_acquisition(update_, kwds)
+
+    def _save_acquisition(self, update_: bool, kwds: dict[str, Any]) -> AcquisitionManager:
+        """:meth:`save_acquisition` once the keys were checked (``kwds`` may hold ``info/…``)."""
         acquisition = self.current_acquisition
         if acquisition is None:
             raise ValueError(
@@ -321,21 +375,31 @@ class AcquisitionManager(BackendLink):
 
     def acquisition_finished(self, error: BaseException | None = None) -> None:
         """Record in the file how the acquisition ended: ``info/status`` completed or failed,
-        ``info/error`` the traceback. Safe to call twice: the first call wins."""
+        ``info/error`` the traceback (see :meth:`_record_end`); the extra files of
+        :meth:`create_acquisition` end with it. Safe to call twice: the first call wins."""
         if self._finished:
             return
-        self._finished = True
         acquisition = self._current_acquisition
-        self._last_acquisition_failed = error is not None
-        if acquisition is None:
+        self._close_extras(error)
+        if (
+            error is None
+            and acquisition is not None
+            and self._keep_open_if_empty()
+            and not holds_data(acquisition)
+        ):
+            # labmate's pattern: the cell only started the acquisition, the measurement and
+            # save_acquisition come in the next cells: it stays running (until a save, or the
+            # next acquisition)
+            self._last_acquisition_failed = False
             return
-        if error is None:
-            acquisition.set_status(STATUS_COMPLETED)
-        else:
-            text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
-            acquisition.set_status(STATUS_FAILED, error=text)
-        self._index("end", acquisition, STATUS_FAILED if error is not None else STATUS_COMPLETED)
-        self._submit(acquisition.filepath)
+        self._finished = True
+        self._last_acquisition_failed = error is not None
+        if acquisition is not None:
+            self._record_end(acquisition, error)
+
+    def _keep_open_if_empty(self) -> bool:
+        """Whether a successful end that saved nothing leaves the acquisition running."""
+        return False
 
     @contextlib.contextmanager
     def acquisition(self, name: str, cell: str | None = None, **kwds: Any) -> Iterator[Any]:

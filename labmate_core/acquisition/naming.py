@@ -17,8 +17,10 @@ import re
 from ..dh5.storage import lock_path
 
 __all__ = [
+    "FilePath",
     "TIMESTAMP_FORMAT",
     "get_timestamp",
+    "parse_timestamp",
     "validate_name",
     "validate_suffix_name",
     "reserve_prefix",
@@ -42,6 +44,14 @@ _FILE_NAME_RE = re.compile(r"^(\d{4}_\d{2}_\d{2}__\d{2}_\d{2}_\d{2})__(.+?)(?:__
 def get_timestamp(moment: datetime.datetime | None = None) -> str:
     """``YYYY_MM_DD__HH_MM_SS`` of ``moment`` (default: now, local time)."""
     return (moment or datetime.datetime.now()).strftime(TIMESTAMP_FORMAT)
+
+
+def parse_timestamp(time_stamp: str) -> float | None:
+    """The epoch time of a :func:`get_timestamp` text (local time); None if it is not one."""
+    try:
+        return datetime.datetime.strptime(time_stamp, TIMESTAMP_FORMAT).timestamp()
+    except (TypeError, ValueError):
+        return None
 
 
 def validate_suffix_name(name: object, what: str = "name") -> str:
@@ -76,8 +86,73 @@ def validate_suffix_name(name: object, what: str = "name") -> str:
 
 
 def validate_name(name: object) -> str:
-    """Validate an acquisition (experiment) name; see :func:`validate_suffix_name`."""
-    return validate_suffix_name(name, "acquisition name")
+    """Validate an acquisition (experiment) name; see :func:`validate_suffix_name`.
+
+    A leading dot is refused too: the name is a folder of the data directory, and hidden
+    folders (``.labmate``…) are skipped when the index is rebuilt.
+    """
+    checked = validate_suffix_name(name, "acquisition name")
+    if checked.startswith("."):
+        raise ValueError(
+            f"The acquisition name {checked!r} cannot start with a dot "
+            "(it would be a hidden folder, skipped by the index)"
+        )
+    return checked
+
+
+class FilePath(str):
+    """A path that is a ``str`` (``+``, ``==``, ``open`` work as before) with the helpers of
+    labmate's ``dh5.path.Path``: ``basename``, ``dirname``, ``/``, ``str``, ``make_extension``,
+    ``makedirs``, and pathlib's ``name``, ``parent``, ``exists()``."""
+
+    __slots__ = ()
+
+    def __fspath__(self) -> str:
+        return str.__str__(self)
+
+    @property
+    def basename(self) -> FilePath:
+        """Same as ``os.path.basename``."""
+        return FilePath(os.path.basename(self))
+
+    @property
+    def dirname(self) -> FilePath:
+        """Same as ``os.path.dirname``."""
+        return FilePath(os.path.dirname(self))
+
+    name = basename
+
+    @property
+    def parent(self) -> FilePath:
+        return FilePath(os.path.dirname(self) or ".")
+
+    @property
+    def str(self) -> str:  # noqa: A003 - labmate's name
+        return str.__str__(self)
+
+    def __truediv__(self, other: str | os.PathLike) -> FilePath:
+        return FilePath(os.path.join(self, os.fspath(other)))
+
+    def __add__(self, other: object) -> FilePath:
+        return FilePath(str.__add__(self, os.fspath(other)))  # type: ignore[arg-type]
+
+    def exists(self) -> bool:
+        return os.path.exists(self)
+
+    def makedirs(self, mode: int = 0o777, exist_ok: bool = False) -> FilePath:
+        """Create the directory (the parent one when the last part has a dot)."""
+        folder = os.path.dirname(self) if "." in os.path.basename(self) else self
+        if folder and not os.path.exists(folder):
+            os.makedirs(folder, mode=mode, exist_ok=exist_ok)
+        return self
+
+    def make_extension(self, extension: str | list[str] | tuple[str, ...]) -> FilePath:
+        """This path, with the first of ``extension`` appended unless it ends with one."""
+        options = [extension] if isinstance(extension, str) else list(extension)
+        options = [e if e.startswith(".") else "." + e for e in options]
+        if any(self.endswith(e) for e in options):
+            return self
+        return self + options[0]
 
 
 def strip_h5(path: str | os.PathLike) -> str:

@@ -10,7 +10,11 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from ..acquisition import naming
-from ..acquisition.acquisition_data import STATUS_RUNNING, NotebookAcquisitionData
+from ..acquisition.acquisition_data import (
+    STATUS_RUNNING,
+    NotebookAcquisitionData,
+    check_user_keys,
+)
 from ..acquisition.analysis_data import AnalysisData, FigureProtocol
 from ..acquisition.capture import OutputCapture
 from ..acquisition.configs import config_mtimes
@@ -151,10 +155,10 @@ class AcquisitionAnalysisManager(ShellLink, ConfigLinks, AcquisitionManager):
         if not isinstance(step, int) or step < 1:
             raise ValueError(f"step must be an integer >= 1, got {step!r}")
         cell = cell or self._current_cell()
+        self._is_old_data = False  # as labmate: a step N may follow an analysis of old data
         if step == 1:
             self._analysis_cell_str = None
             self._analysis_data = None
-            self._is_old_data = False
             self._acquisition_started = time.time()
             self._capture.start()
             self.new_acquisition(name=name, cell=cell, save_on_edit=save_on_edit)
@@ -162,6 +166,7 @@ class AcquisitionAnalysisManager(ShellLink, ConfigLinks, AcquisitionManager):
             self._continue_acquisition(name, cell, step)
         # in a shell, the end of this cell (post_run_cell) records how the acquisition ended
         self._acquisition_cell_pending = self.shell is not None and finish_on_cell_end
+        self._ends_with_cell = self._acquisition_cell_pending
         logger.info("%s:%s", step, os.path.basename(self.current_filepath))
         if step == 1:
             self.hooks.dispatch_acquisition_cell_ready()
@@ -170,7 +175,7 @@ class AcquisitionAnalysisManager(ShellLink, ConfigLinks, AcquisitionManager):
 
     def _continue_acquisition(self, name: str, cell: str | None, step: int) -> None:
         acquisition = self._current_acquisition
-        if acquisition is None or self._is_old_data:
+        if acquisition is None:
             raise ValueError("Acquisition should start from step 1")
         if acquisition.experiment_name != name:
             raise ValueError(
@@ -212,15 +217,25 @@ class AcquisitionAnalysisManager(ShellLink, ConfigLinks, AcquisitionManager):
         return self._start_cell(name, cell, prerun, save_on_edit, step, finish_on_cell_end=False)
 
     def acquisition_finished(self, error: BaseException | None = None) -> None:
-        self._capture.stop()
+        """Record how the acquisition ended. At the end of a shell cell that only started it
+        (nothing saved, no error), it stays running: labmate notebooks often measure and
+        ``save_acquisition`` in the next cells."""
         self._acquisition_cell_pending = False
+        self._acquisition_ended_in_cell = True  # the end of this shell cell keeps the outcome
         super().acquisition_finished(error)
+        if self._finished:
+            self._capture.stop()
+
+    def _keep_open_if_empty(self) -> bool:
+        return bool(getattr(self, "_ends_with_cell", False))
 
     def save_acquisition(
         self, update_: bool = True, /, file_suffix: str | None = None, **kwds: Any
     ) -> AcquisitionAnalysisManager:
         """Save data; the first save also writes ``info`` (duration, logs, prints)."""
         del file_suffix  # accepted for labmate compatibility
+        check_user_keys(kwds)  # before anything is written, and before info is added
+        _ = self.current_acquisition  # after a restart: reopened (with its start time) first
         if not self._once_saved:
             info: dict[str, Any] = {
                 "info/acquisition_duration": time.time() - self._acquisition_started,
@@ -231,7 +246,7 @@ class AcquisitionAnalysisManager(ShellLink, ConfigLinks, AcquisitionManager):
                 info["info/default_config_files"] = list(self._default_config_files)
             kwds.update(info)
             self._capture.stop()
-        super().save_acquisition(update_, **kwds)
+        self._save_acquisition(update_, kwds)
         # the analysis data is opened when first used (aqm.d, analysis_cell...), not re-read now
         self._analysis_data = None
         self._analysis_pending = self.current_filepath

@@ -8,6 +8,7 @@ being run) and ``post_run_cell`` (to record how an acquisition cell ended).
 from __future__ import annotations
 
 import logging
+import re
 import weakref
 from typing import Any
 
@@ -15,7 +16,12 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["resolve_shell", "ShellLink"]
 
-ACQUISITION_MARKERS = ("acquisition_cell(", "%%acquisition", "acquisition_started(")
+#: What a cell that runs an acquisition contains: ``aqm.acquisition_cell(``, ``%%acquisition``,
+#: ``aqm.acquisition_started(`` or the context manager ``with aqm.acquisition(``
+#: (``save_acquisition(`` and ``create_acquisition(`` do not count).
+ACQUISITION_MARKERS = re.compile(
+    r"(?<![\w.])%%acquisition\b|\b(?:acquisition_cell|acquisition_started|acquisition)\s*\("
+)
 
 
 def resolve_shell(shell: Any) -> Any:
@@ -29,10 +35,11 @@ def resolve_shell(shell: Any) -> Any:
     return shell
 
 
-def _register(shell: Any, owner: Any) -> None:
+def _register(shell: Any, owner: Any) -> tuple[Any, Any] | None:
+    """Listen to ``shell``'s cell events for ``owner`` (weakly); the callbacks, or None."""
     events = getattr(shell, "events", None)
     if events is None:
-        return
+        return None
     ref = weakref.ref(owner)
 
     def pre_run_cell(info: Any) -> None:
@@ -54,6 +61,8 @@ def _register(shell: Any, owner: Any) -> None:
         events.register("post_run_cell", post_run_cell)
     except Exception:  # an unusual shell: work without events
         logger.debug("Cannot listen to the shell's events", exc_info=True)
+        return None
+    return pre_run_cell, post_run_cell
 
 
 def _unregister(events: Any, *callbacks: Any) -> None:
@@ -73,12 +82,20 @@ class ShellLink:
         self.shell = resolve_shell(shell)
         self._running_cell: str | None = None
         self._acquisition_cell_pending = False
-        if self.shell is not None:
-            _register(self.shell, self)
+        self._shell_callbacks = None if self.shell is None else _register(self.shell, self)
+
+    def detach_shell(self) -> None:
+        """Stop listening to the shell's cell events (safe to call twice), e.g. when the
+        extension that created this manager is unloaded."""
+        callbacks = self.__dict__.pop("_shell_callbacks", None)
+        events = getattr(self.shell, "events", None)
+        if callbacks is not None and events is not None:
+            _unregister(events, *callbacks)
 
     # -- events -----------------------------------------------------------------------------
     def _on_pre_run_cell(self, raw_cell: str | None) -> None:
         self._running_cell = raw_cell
+        self._acquisition_ended_in_cell = False
 
     def _on_post_run_cell(self, result: Any) -> None:
         self._running_cell = None
@@ -91,7 +108,9 @@ class ShellLink:
                 self.acquisition_finished(error)  # type: ignore[attr-defined]
             except Exception:
                 logger.exception("Could not record how the acquisition ended")
-        else:
+        elif not getattr(self, "_acquisition_ended_in_cell", False):
+            # a cell that ended no acquisition (a ``with aqm.acquisition(...)`` block ends one
+            # itself) is no longer "right after a failed acquisition"
             self._last_acquisition_failed = False
 
     # -- queries ----------------------------------------------------------------------------
@@ -123,4 +142,4 @@ class ShellLink:
         if result is None or getattr(result, "success", True):
             return False
         raw = getattr(getattr(result, "info", None), "raw_cell", None) or ""
-        return any(marker in raw for marker in ACQUISITION_MARKERS)
+        return ACQUISITION_MARKERS.search(raw) is not None

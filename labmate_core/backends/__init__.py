@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .base import AcquisitionBackend, AcquisitionSnapshot
-from .dispatcher import BackendDispatcher
+from .dispatcher import BackendDispatcher, SnapshotUnavailableError
 from .files import acquisition_files, is_acquisition_file
 from .mirror import MirrorDirectoryBackend
 from .registry import available_backends, create_backend, get_backend_class, register_backend
@@ -18,6 +18,7 @@ __all__ = [
     "FsspecBackend",
     "MirrorDirectoryBackend",
     "SnapshotStatus",
+    "SnapshotUnavailableError",
     "State",
     "acquisition_files",
     "available_backends",

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import json
+import logging
 import re
 from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
 
 _TIMESTAMP_RE = re.compile(r"^\d{4}_\d{2}_\d{2}__\d{2}_\d{2}_\d{2}__(?P<name>.+?)(?:__\d+)?$")
 
@@ -99,8 +104,34 @@ class AcquisitionBackend(abc.ABC):
         """Name used when none was given: the class name (built-ins add their target)."""
         return type(self).__name__
 
+    def spec(self) -> dict[str, Any] | None:
+        """How ``labmate sync`` can re-create this backend, recorded in the pending journal:
+        ``{"kind": KIND, "args": [...], "kwargs": {...}}`` (JSON values, never secrets), or
+        None (the default) when it cannot (``labmate sync`` then needs ``--backend``)."""
+        return None
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
+
+
+def backend_spec(backend: object) -> dict[str, Any] | None:
+    """The validated ``spec()`` of ``backend`` (see :meth:`AcquisitionBackend.spec`), or None."""
+    method = getattr(backend, "spec", None)
+    if not callable(method):
+        return None
+    try:
+        spec = method()
+        if spec is None:
+            return None
+        kind, args, kwargs = spec["kind"], spec.get("args", []), spec.get("kwargs", {})
+        if not (isinstance(kind, str) and isinstance(args, list) and isinstance(kwargs, dict)):
+            raise TypeError("kind must be a str, args a list and kwargs a dict")
+        spec = {"kind": kind, "args": args, "kwargs": kwargs}
+        json.dumps(spec)
+    except Exception:
+        logger.warning("ignoring the invalid spec() of backend %r", backend, exc_info=True)
+        return None
+    return spec
 
 
 def backend_name(backend: object) -> str:

@@ -70,13 +70,14 @@ def remove_stale_temporaries(folder: Path) -> None:
         return
     for entry in entries:
         match = _TMP_RE.match(entry.name)
-        if match and not _process_alive(int(match.group("pid"))):
+        if match and not process_alive(int(match.group("pid"))):
             logger.info("removing the leftover of an interrupted copy: %s", entry.path)
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(entry.path)
 
 
-def _process_alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process with id ``pid`` exists (this one counts as alive)."""
     if pid == os.getpid():
         return True
     try:

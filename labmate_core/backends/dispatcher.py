@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import logging
 import os
 import threading
@@ -16,7 +17,7 @@ from .base import backend_name
 from .files import normalize_prefix
 from .journal import Journal, labmate_dir, safe_slug
 from .notifier import Notifier
-from .staging import install_files, staging_area
+from .staging import install_files, remove_stale_staging, staging_area
 from .status import SnapshotStatus, State
 from .worker import BackendWorker
 
@@ -43,6 +44,23 @@ def check_options(
             continue
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
             raise ValueError(f"{label} must be a number >= 0, got {value!r}")
+
+
+class SnapshotUnavailableError(FileNotFoundError, ValueError):
+    """No backend could bring an acquisition back; ``tried`` maps each backend to why not."""
+
+    def __init__(self, message: str, tried: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.tried = dict(tried or {})
+
+    @property
+    def errors(self) -> dict[str, str]:
+        """The backends that raised, with their error (``Type: message``)."""
+        return {
+            name: why[len("error: ") :]
+            for name, why in self.tried.items()
+            if why.startswith("error: ")
+        }
 
 
 class BackendDispatcher:
@@ -81,10 +99,12 @@ class BackendDispatcher:
         self.journal = Journal(self.data_directory)
         self._staging_root = labmate_dir(self.data_directory) / "staging"
         self._workers: dict[str, BackendWorker] = {}
+        self._tokens: dict[str, object] = {}  # the current worker of each name: its token
         self._status: dict[str, dict[str, SnapshotStatus]] = {}
         self._cond = threading.Condition()
         self._notifier = Notifier()
         self._closed = False
+        remove_stale_staging(self._staging_root)  # left by processes that were killed
         _LIVE.add(self)
         for backend in backends:
             self.add(backend)
@@ -114,17 +134,19 @@ class BackendDispatcher:
                     f"a backend named {name!r} is already configured; remove it first or "
                     f"give this one another name"
                 )
+            token = object()  # statuses of a removed worker of this name are ignored
             worker = BackendWorker(
                 name,
                 backend,
                 self.journal,
                 self._staging_root,
-                self._on_status,
+                functools.partial(self._on_status, token),
                 max_attempts=self.max_attempts,
                 backoff=self.backoff,
                 max_backoff=self.max_backoff,
             )
             self._workers[name] = worker
+            self._tokens[name] = token
         resumed = self.journal.entries(name)
         for entry in resumed:
             worker.submit(
@@ -176,6 +198,7 @@ class BackendDispatcher:
                 known = ", ".join(repr(n) for n in self._workers) or "none"
                 raise KeyError(f"no backend named {name!r} (configured: {known})")
             worker = self._workers.pop(name)
+            self._tokens.pop(name, None)
             for per_backend in self._status.values():
                 per_backend.pop(name, None)
             self._cond.notify_all()
@@ -222,6 +245,7 @@ class BackendDispatcher:
                         [worker.name for worker in new],
                         submitted=submitted,
                         experiment_name=experiment_name,
+                        specs={worker.name: worker.spec for worker in new},
                     )
                 except OSError:
                     journaled = False
@@ -261,21 +285,24 @@ class BackendDispatcher:
         """Bring a missing acquisition back from the first backend that has it (synchronously).
 
         Returns True when files were brought back, False when the ``.h5`` is already there;
-        raises ``FileNotFoundError`` naming the backends tried when none has it.
+        raises :class:`SnapshotUnavailableError` (a ``FileNotFoundError``) naming the backends
+        tried, and why each failed, when none has it.
         """
         prefix = normalize_prefix(filepath_prefix)
         if prefix.with_name(prefix.name + ".h5").exists():
             return False
-        tried = []
+        tried: dict[str, str] = {}
         for name, backend in self.backends.items():
             outcome = self._load_from(name, backend, prefix)
             if outcome is None:
                 logger.info("acquisition %s loaded from backend %r", prefix, name)
                 return True
-            tried.append(f"{name} ({outcome})")
-        raise FileNotFoundError(
+            tried[name] = outcome
+        listed = "; ".join(f"{name} ({why})" for name, why in tried.items())
+        raise SnapshotUnavailableError(
             f"acquisition {prefix} is not available locally nor from any backend; tried: "
-            + ("; ".join(tried) if tried else "no backend is configured")
+            + (listed or "no backend is configured"),
+            tried,
         )
 
     def _load_from(self, name: str, backend: object, prefix: Path) -> str | None:
@@ -353,10 +380,11 @@ class BackendDispatcher:
             if name in self._workers
         )
 
-    def _on_status(self, status: SnapshotStatus) -> None:
+    def _on_status(self, token: object, status: SnapshotStatus) -> None:
         with self._cond:
-            if status.backend in self._workers:
-                self._status.setdefault(status.prefix, {})[status.backend] = status
+            if self._tokens.get(status.backend) is not token:
+                return  # from a removed (or replaced) worker: not this backend's state
+            self._status.setdefault(status.prefix, {})[status.backend] = status
             self._cond.notify_all()
         self._notifier.put(status)
 

@@ -41,6 +41,12 @@ class FsspecBackend(AcquisitionBackend):
     def default_name(self) -> str:
         return f"fsspec:{self.url}"
 
+    def spec(self) -> dict[str, Any] | None:
+        """The URL alone; None with storage options (they may hold credentials, never journaled)."""
+        if self.storage_options:
+            return None
+        return {"kind": "fsspec", "args": [self.url], "kwargs": {}}
+
     def _remote(self, folder: str, filename: str) -> str:
         return f"{self.root}/{folder}/{filename}" if self.root else f"{folder}/{filename}"
 

@@ -6,7 +6,10 @@ number of backends; each worker drops its backend when it delivered (the file go
 one), and a snapshot that failed for good stays with its error. Every change is a
 read-merge-write under a lock of the folder (threads and processes), written atomically
 (tmp + rename). Records of the first layout (``pending/<backend>/<acquisition>.json``) are still
-read, and removed once delivered.
+read, and removed once delivered. A record may carry the backend's ``spec`` (how ``labmate
+sync`` re-creates it). While a worker copies a snapshot it holds a lease
+(``.labmate/leases/``, an ``flock``), so that no other worker of that backend name, in this
+process or another, delivers the same acquisition at the same time.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import threading
 import time
 import uuid
 import weakref
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +35,7 @@ logger = logging.getLogger(__name__)
 JOURNAL_VERSION = 2
 _FSYNC = os.environ.get("LABMATE_FSYNC", "") not in ("", "0")
 _LOCK_NAME = ".lock"
+_LEASES = "leases"  # .labmate/leases/: one flock file per delivery under way
 
 
 def labmate_dir(data_directory: str | os.PathLike) -> Path:
@@ -58,6 +62,8 @@ class JournalEntry:
     submitted: float = dataclasses.field(default_factory=time.time)
     updated: float = dataclasses.field(default_factory=time.time)
     experiment_name: str | None = None
+    #: how to re-create the backend (``AcquisitionBackend.spec()``), if it can say
+    spec: dict[str, Any] | None = None
 
 
 _RECORD_FIELDS = tuple(f.name for f in dataclasses.fields(JournalEntry) if f.name != "backend")
@@ -68,10 +74,28 @@ def _close_fd(fd: int) -> None:
         os.close(fd)
 
 
+class Lease:
+    """The ``flock`` of one (acquisition, backend) delivery, held while a worker copies it."""
+
+    def __init__(self, path: Path | None, fd: int | None) -> None:
+        self.path = path
+        self.fd = fd
+
+    def release(self) -> None:
+        """Remove the lease file (while still holding it) and unlock; idempotent."""
+        fd, self.fd = self.fd, None
+        if fd is None:
+            return
+        if self.path is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self.path)
+        _close_fd(fd)
+
+
 class Journal:
     """Reads and writes the pending-snapshot records of one data directory (thread-safe)."""
 
-    def __init__(self, data_directory: str | os.PathLike):
+    def __init__(self, data_directory: str | os.PathLike) -> None:
         self.data_directory = Path(data_directory).absolute()
         self.root = labmate_dir(self.data_directory) / "pending"
         self._mutex = threading.Lock()
@@ -108,6 +132,8 @@ class Journal:
                 self.root.mkdir(parents=True, exist_ok=True)
                 self._lock_fd = os.open(self.root / _LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
                 self._finalizer = weakref.finalize(self, _close_fd, self._lock_fd)
+                # not at interpreter exit: the dispatchers' exit drain still journals then
+                self._finalizer.atexit = False
             fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
             try:
                 yield
@@ -121,8 +147,10 @@ class Journal:
         *,
         submitted: float | None = None,
         experiment_name: str | None = None,
+        specs: Mapping[str, dict[str, Any] | None] | None = None,
     ) -> None:
-        """Record ``prefix`` as pending for every backend of ``backends`` (one file write)."""
+        """Record ``prefix`` as pending for every backend of ``backends`` (one file write),
+        with the backend's spec (how to re-create it) when ``specs`` has one."""
         now = time.time()
         record = {
             "state": "pending",
@@ -132,7 +160,8 @@ class Journal:
             "updated": now,
             "experiment_name": experiment_name,
         }
-        self._update(prefix, {name: record for name in backends})
+        specs = specs or {}
+        self._update(prefix, {name: {**record, "spec": specs.get(name)} for name in backends})
 
     def write(self, entry: JournalEntry, prefix: Path) -> None:
         """Write (or replace) the record of ``entry.backend`` for ``prefix``."""
@@ -141,17 +170,27 @@ class Journal:
         record = {name: getattr(entry, name) for name in _RECORD_FIELDS if name != "prefix"}
         self._update(prefix, {entry.backend: record})
 
-    def remove(self, backend: str, prefix: Path) -> None:
-        """Forget a delivered snapshot (a failure to delete is logged: it would only repeat it)."""
+    def remove(self, backend: str, prefix: Path, submitted: float | None = None) -> None:
+        """Forget a delivered snapshot (a failure to delete is logged: it would only repeat it).
+
+        With ``submitted`` (when the delivered snapshot was submitted), a record submitted
+        later (a newer snapshot, journaled by another worker of that name) is kept.
+        """
         try:
-            self._update(prefix, {backend: None})
+            self._update(prefix, {backend: None}, delivered=submitted)
             with contextlib.suppress(FileNotFoundError):
                 self.legacy_path(backend, prefix).unlink()
         except OSError:
             logger.exception("could not remove the pending record of %s for %r", prefix, backend)
 
-    def _update(self, prefix: Path, changes: dict[str, dict[str, Any] | None]) -> None:
-        """Apply ``changes`` (a record, or None to drop it) to the file of ``prefix``."""
+    def _update(
+        self,
+        prefix: Path,
+        changes: dict[str, dict[str, Any] | None],
+        delivered: float | None = None,
+    ) -> None:
+        """Apply ``changes`` (a record, or None to drop it) to the file of ``prefix``; a record
+        submitted after ``delivered`` (if given) is not dropped."""
         target = self.path(prefix)
         with self._locked():
             data = self._load(target)
@@ -160,8 +199,19 @@ class Journal:
                 return  # nothing recorded, nothing to add: no file write
             for name, record in changes.items():
                 if record is None:
-                    records.pop(name, None)
+                    kept = records.get(name)
+                    newer = (
+                        delivered is not None
+                        and isinstance(kept, dict)
+                        and isinstance(kept.get("submitted"), (int, float))
+                        and kept["submitted"] > delivered
+                    )
+                    if not newer:
+                        records.pop(name, None)
                 else:
+                    kept = records.get(name)
+                    if record.get("spec") is None and isinstance(kept, dict) and kept.get("spec"):
+                        record = {**record, "spec": kept["spec"]}  # a status update keeps it
                     records[name] = record
             if not records:
                 with contextlib.suppress(FileNotFoundError):
@@ -193,6 +243,33 @@ class Journal:
             with contextlib.suppress(OSError):
                 tmp.unlink()
             raise
+
+    def lease(self, backend: str, prefix: Path) -> Lease | None:
+        """Take the lease of delivering ``prefix`` to ``backend``; None when another worker
+        (a thread here or another process) holds it. Released by :meth:`Lease.release`."""
+        folder = labmate_dir(self.data_directory) / _LEASES
+        path = folder / (
+            safe_slug(self._relative(prefix), length=60) + "." + safe_slug(backend) + ".lock"
+        )
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            while True:
+                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    os.close(fd)
+                    return None
+                try:
+                    same = os.path.samestat(os.fstat(fd), os.stat(path))
+                except FileNotFoundError:
+                    same = False
+                if same:
+                    return Lease(path, fd)
+                os.close(fd)  # removed by its last holder meanwhile: take the new file
+        except OSError:
+            logger.debug("no lease file for %s / %r: delivering without", prefix, backend)
+            return Lease(None, None)
 
     # --- reading -----------------------------------------------------------------------------
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 from pathlib import Path
+from typing import Any
 
 from .base import AcquisitionBackend, AcquisitionSnapshot
 from .copying import (
@@ -18,7 +20,7 @@ from .copying import (
     temporary_name,
 )
 from .files import acquisition_files
-from .staging import copy_consistently
+from .staging import copy_consistently, copy_set, local_staging_root, new_token_dir
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +50,10 @@ class MirrorDirectoryBackend(AcquisitionBackend):
     def default_name(self) -> str:
         return f"mirror:{self.root}"
 
+    def spec(self) -> dict[str, Any]:
+        """Re-created by ``labmate sync`` without ``--backend`` (never re-creating the root)."""
+        return {"kind": "mirror", "args": [str(self.root)], "kwargs": {"create": False}}
+
     def _check_root(self) -> None:
         if not self.root.is_dir():
             raise FileNotFoundError(
@@ -59,8 +65,11 @@ class MirrorDirectoryBackend(AcquisitionBackend):
 
         The files may be the live ones: each changed file is copied to a hidden temporary name
         at the destination, and the whole set is taken again if the ``.h5`` was written (or a
-        companion changed) meanwhile, without blocking the writer (``copy_consistently``). Only
-        then are the temporaries renamed into place, the ``.h5`` last.
+        companion changed) meanwhile, without blocking the writer (``copy_consistently``). When
+        the writer keeps writing, the set is taken under the shared lock into a local staging
+        folder only (fast: the writer waits for it), and shipped from there after the lock is
+        released, so a slow destination never holds up the writer. Only then are the
+        temporaries renamed into place, the ``.h5`` last.
         """
         self._check_root()
         source = Path(acquisition.filepath)
@@ -68,22 +77,39 @@ class MirrorDirectoryBackend(AcquisitionBackend):
         h5 = source.with_name(source.name + ".h5")
         copies: list[tuple[Path, Path]] = []  # (temporary, final) of the current try
         counts = [0, 0]
+        was_staged = [False]
+        token_dir = new_token_dir(local_staging_root())
+        staged = token_dir / source.parent.name
 
-        def copy() -> bool:
+        def copy_from(folder: Path) -> bool:
             _discard(copies)
-            files = acquisition_files(source)
+            was_staged[0] = False
+            files = acquisition_files(folder / source.name)
             if not files:
                 raise FileNotFoundError(f"no files for acquisition {source}")
             destination.mkdir(exist_ok=True)
             counts[:] = [0, len(files)]
             for path in files:
-                if not _copy_if_changed(path, destination / path.name, copies):
+                if not self._copy_if_changed(path, destination / path.name, copies):
                     return False
             return True
 
+        def stage() -> bool:  # under the shared lock: a local copy only
+            _discard(copies)
+            if staged.exists():
+                shutil.rmtree(staged)
+            staged.mkdir(parents=True)
+            files = acquisition_files(source)
+            if not files:
+                raise FileNotFoundError(f"no files for acquisition {source}")
+            was_staged[0] = True
+            return copy_set(files, staged)
+
         remove_stale_temporaries(destination)
         try:
-            copy_consistently(h5, copy)
+            copy_consistently(h5, lambda: copy_from(source.parent), locked_copy=stage)
+            if was_staged[0] and not copy_from(staged):
+                raise OSError(f"staged copy of {source} changed while being shipped")
             for tmp, final in copies:  # the .h5 is the last of the files
                 os.replace(tmp, final)
                 counts[0] += 1
@@ -91,7 +117,43 @@ class MirrorDirectoryBackend(AcquisitionBackend):
                 sync_directory(destination)
         finally:
             _discard(copies)
+            shutil.rmtree(token_dir, ignore_errors=True)
         logger.debug("mirrored %s: %d/%d file(s) copied", source.name, *counts)
+
+    def copy_file(self, source: Path, target: Path) -> None:
+        """Write ``source`` to ``target`` at the destination (never under a lock of the source)."""
+        clone_or_copy(source, target)
+
+    def _copy_if_changed(self, source: Path, final: Path, copies: list[tuple[Path, Path]]) -> bool:
+        """Copy ``source`` to a temporary beside ``final`` unless ``final`` has the same state.
+
+        Appends (temporary, final) to ``copies``; False when ``source`` changed during the copy.
+        """
+        try:
+            before = source.stat()
+        except FileNotFoundError:
+            return False  # replaced (renamed over) or removed meanwhile: take the set again
+        try:
+            if same_file_state(before, final.stat()):
+                return True
+        except FileNotFoundError:
+            pass
+        tmp = temporary_name(final)
+        copies.append((tmp, final))
+        try:
+            self.copy_file(source, tmp)
+            after = source.stat()
+        except FileNotFoundError:
+            if not final.parent.is_dir():
+                raise
+            return False
+        if not same_file_state(before, after):
+            return False
+        got = tmp.stat().st_size
+        if got != after.st_size:
+            raise OSError(f"copy of {source} is {got} bytes instead of {after.st_size}")
+        sync_file(tmp)
+        return True
 
     def load_snapshot(self, acquisition: AcquisitionSnapshot) -> bool:
         """Copy the mirrored files back next to ``acquisition.filepath``; False if absent."""
@@ -121,38 +183,6 @@ def _copy_changed(files: list[Path], destination: Path) -> int:
         atomic_copy(source, target)
         copied += 1
     return copied
-
-
-def _copy_if_changed(source: Path, final: Path, copies: list[tuple[Path, Path]]) -> bool:
-    """Copy ``source`` to a temporary beside ``final`` unless ``final`` has the same state.
-
-    Appends (temporary, final) to ``copies``; False when ``source`` changed during the copy.
-    """
-    try:
-        before = source.stat()
-    except FileNotFoundError:
-        return False  # replaced (renamed over) or removed meanwhile: take the set again
-    try:
-        if same_file_state(before, final.stat()):
-            return True
-    except FileNotFoundError:
-        pass
-    tmp = temporary_name(final)
-    copies.append((tmp, final))
-    try:
-        clone_or_copy(source, tmp)
-        after = source.stat()
-    except FileNotFoundError:
-        if not final.parent.is_dir():
-            raise
-        return False
-    if not same_file_state(before, after):
-        return False
-    got = tmp.stat().st_size
-    if got != after.st_size:
-        raise OSError(f"copy of {source} is {got} bytes instead of {after.st_size}")
-    sync_file(tmp)
-    return True
 
 
 def _discard(copies: list[tuple[Path, Path]]) -> None:

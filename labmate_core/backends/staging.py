@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import errno
 import logging
 import os
 import shutil
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ..dh5 import storage
 from .base import AcquisitionSnapshot
-from .copying import atomic_copy, clone_or_copy, same_file_state
+from .copying import atomic_copy, clone_or_copy, process_alive, same_file_state
 from .files import acquisition_files
 
 logger = logging.getLogger(__name__)
@@ -25,7 +27,7 @@ class AcquisitionMissingError(FileNotFoundError):
     """The acquisition has no ``.h5`` file any more."""
 
 
-def _copy_set(files: list[Path], destination: Path) -> bool:
+def copy_set(files: list[Path], destination: Path) -> bool:
     """Copy ``files`` into ``destination``; False when one of them changed while being copied."""
     for source in files:
         try:
@@ -39,19 +41,74 @@ def _copy_set(files: list[Path], destination: Path) -> bool:
     return True
 
 
-def copy_consistently(h5: Path, copy: Callable[[], bool]) -> None:
+def copy_consistently(
+    h5: Path, copy: Callable[[], bool], locked_copy: Callable[[], bool] | None = None
+) -> None:
     """Run ``copy`` (a copy of the acquisition of ``h5``) until it returns a consistent set.
 
     Each try goes through ``storage.read_consistently``: the copy runs without blocking the
-    writer and is taken again if the ``.h5`` was written meanwhile (its write generation moved),
-    under the shared lock only after a few such tries. ``copy`` returns False when a companion
+    writer and is taken again if the ``.h5`` was written meanwhile (its write generation moved);
+    after a few such tries ``locked_copy`` (default ``copy``) runs under the shared lock, so it
+    must be a fast local copy (the writer waits for it). ``copy`` returns False when a companion
     file changed while being copied; the whole copy is then taken again.
     """
     for attempt in range(1, MAX_STAGE_ATTEMPTS + 1):
-        if storage.read_consistently(h5, copy):
+        if storage.read_consistently(h5, copy, locked_read=locked_copy):
             return
         logger.debug("%s changed while being copied (attempt %d)", h5, attempt)
     raise OSError(f"{h5}: files kept changing while being copied ({MAX_STAGE_ATTEMPTS} tries)")
+
+
+#: the local staging folder of the backend running on this thread (set by its worker)
+_STAGING_ROOT: contextvars.ContextVar[Path | None] = contextvars.ContextVar(
+    "labmate_staging_root", default=None
+)
+
+
+@contextlib.contextmanager
+def using_staging_root(root: Path) -> Iterator[None]:
+    """Backends called in this block stage their local copies under ``root``."""
+    token = _STAGING_ROOT.set(root)
+    try:
+        yield
+    finally:
+        _STAGING_ROOT.reset(token)
+
+
+def local_staging_root() -> Path:
+    """Where a backend stages a local copy: its worker's folder, else the temporary folder."""
+    root = _STAGING_ROOT.get()
+    return root if root is not None else Path(tempfile.gettempdir()) / "labmate-staging"
+
+
+def new_token_dir(staging_root: Path) -> Path:
+    """A fresh private folder name under ``staging_root`` that records this process's id."""
+    return staging_root / f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+
+
+def remove_stale_staging(staging_root: Path) -> int:
+    """Delete the staging folders ``<root>/<backend>/[load/]<pid>-<token>`` of dead processes.
+
+    Returns how many were removed. Folders of live processes (or not named by a pid) stay.
+    """
+    removed = 0
+    try:
+        backends = [Path(e.path) for e in os.scandir(staging_root) if e.is_dir()]
+    except (FileNotFoundError, NotADirectoryError):
+        return 0
+    for folder in backends + [b / "load" for b in backends]:
+        try:
+            tokens = list(os.scandir(folder))
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        for token in tokens:
+            pid, sep, _ = token.name.partition("-")
+            if not (sep and pid.isdigit() and token.is_dir()) or process_alive(int(pid)):
+                continue
+            logger.info("removing the staging folder of a dead process: %s", token.path)
+            shutil.rmtree(token.path, ignore_errors=True)
+            removed += 1
+    return removed
 
 
 @contextlib.contextmanager
@@ -65,7 +122,7 @@ def staged_snapshot(
     named like the experiment folder, and is removed when the block ends.
     """
     h5 = prefix.with_name(prefix.name + ".h5")
-    token_dir = staging_root / uuid.uuid4().hex[:12]
+    token_dir = new_token_dir(staging_root)
     folder = token_dir / prefix.parent.name
 
     def copy() -> bool:
@@ -74,7 +131,7 @@ def staged_snapshot(
         folder.mkdir(parents=True)
         if not h5.exists():
             raise AcquisitionMissingError(f"acquisition file {h5} does not exist")
-        return _copy_set(acquisition_files(prefix), folder)
+        return copy_set(acquisition_files(prefix), folder)
 
     try:
         copy_consistently(h5, copy)
@@ -106,7 +163,7 @@ def direct_snapshot(prefix: Path, experiment_name: str | None = None) -> Acquisi
 @contextlib.contextmanager
 def staging_area(staging_root: Path, prefix: Path) -> Iterator[AcquisitionSnapshot]:
     """An empty private folder named like ``prefix``'s experiment folder (for loading)."""
-    token_dir = staging_root / uuid.uuid4().hex[:12]
+    token_dir = new_token_dir(staging_root)
     folder = token_dir / prefix.parent.name
     folder.mkdir(parents=True)
     try:

@@ -10,11 +10,21 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from .journal import Journal, JournalEntry, safe_slug
-from .staging import AcquisitionMissingError, direct_snapshot, needs_staging, staged_snapshot
+from .base import backend_spec
+from .journal import Journal, JournalEntry, Lease, safe_slug
+from .staging import (
+    AcquisitionMissingError,
+    direct_snapshot,
+    needs_staging,
+    staged_snapshot,
+    using_staging_root,
+)
 from .status import SnapshotStatus, State
 
 logger = logging.getLogger(__name__)
+
+#: how long a snapshot whose delivery another worker holds waits before it is looked at again
+LEASE_RETRY = 0.2
 
 
 @dataclasses.dataclass
@@ -33,6 +43,8 @@ class BackendWorker:
     Per acquisition, snapshots are delivered in submit order; a submit while an older snapshot of
     the same acquisition is still waiting replaces it. Failures are retried with exponential
     backoff up to ``max_attempts``, then kept as failed (status, journal and a log record).
+    A delivery holds the journal's lease of (acquisition, backend name): one that another worker
+    of that name (a removed one, another process) is still copying waits for it.
     """
 
     def __init__(
@@ -58,10 +70,13 @@ class BackendWorker:
         self._cond = threading.Condition()
         self._pending: dict[Path, _Job] = {}
         self._current: _Job | None = None
+        self._lease: Lease | None = None
         self._journaled: set[Path] = set()  # prefixes whose pending record is on disk
         self._stopping = False
         #: False for built-in backends that read the source consistently themselves
         self.staged = needs_staging(backend)
+        #: how ``labmate sync`` re-creates the backend (journaled with each pending record)
+        self.spec = backend_spec(backend)
         self._thread = threading.Thread(
             target=self._run, name=f"labmate-backend[{name}]", daemon=True
         )
@@ -84,7 +99,11 @@ class BackendWorker:
             if not journaled:
                 try:
                     self._journal.add_pending(
-                        prefix, [self.name], submitted=submitted, experiment_name=experiment_name
+                        prefix,
+                        [self.name],
+                        submitted=submitted,
+                        experiment_name=experiment_name,
+                        specs={self.name: self.spec},
                     )
                     journaled = True
                 except OSError:
@@ -158,12 +177,19 @@ class BackendWorker:
                     return None
                 now = time.monotonic()
                 for job in self._pending.values():
-                    if job.not_before <= now:
-                        del self._pending[job.prefix]
-                        job.attempts += 1
-                        self._current = job
-                        self._emit(job, State.COPYING)
-                        return job
+                    if job.not_before > now:
+                        continue
+                    # another worker of this name (a removed one, another process) copying it
+                    lease = self._journal.lease(self.name, job.prefix)
+                    if lease is None:
+                        job.not_before = now + LEASE_RETRY
+                        continue
+                    self._lease = lease
+                    del self._pending[job.prefix]
+                    job.attempts += 1
+                    self._current = job
+                    self._emit(job, State.COPYING)
+                    return job
                 wake = min((j.not_before for j in self._pending.values()), default=None)
                 self._cond.wait(None if wake is None else max(wake - now, 0.001))
 
@@ -181,13 +207,8 @@ class BackendWorker:
                 return
             error: BaseException | None = None
             try:
-                if self.staged:
-                    with staged_snapshot(
-                        job.prefix, self._staging_root, job.experiment_name
-                    ) as snapshot:
-                        self.backend.save_snapshot(snapshot)
-                else:
-                    self.backend.save_snapshot(direct_snapshot(job.prefix, job.experiment_name))
+                with using_staging_root(self._staging_root):
+                    self._deliver(job)
             except BaseException as exc:  # a backend may raise anything: record it, never lose it
                 error = exc
                 job.last_error = traceback.format_exc()
@@ -201,28 +222,46 @@ class BackendWorker:
                 )
             self._finish(job, error)
 
+    def _deliver(self, job: _Job) -> None:
+        if self.staged:
+            with staged_snapshot(job.prefix, self._staging_root, job.experiment_name) as snapshot:
+                self.backend.save_snapshot(snapshot)
+        else:
+            self.backend.save_snapshot(direct_snapshot(job.prefix, job.experiment_name))
+
     def _log_failure(self, job: _Job, error: BaseException, then: str) -> None:
         """One WARNING line for a failed attempt (the traceback is at DEBUG and in the status)."""
-        text = str(error).strip().splitlines()
         logger.warning(
-            "backend %r failed on %s: %s%s (attempt %d/%d); %s",
+            "backend %r failed on %s: %s (attempt %d/%d); %s",
             self.name,
             job.prefix.name,
-            type(error).__name__,
-            f": {text[0]}" if text else "",
+            _one_line(error),
             job.attempts,
             self._max_attempts,
             then,
         )
 
     def _finish(self, job: _Job, error: BaseException | None) -> None:
+        try:
+            self._settle(job, error)
+        finally:
+            lease, self._lease = self._lease, None
+            if lease is not None:
+                lease.release()
+
+    def _settle(self, job: _Job, error: BaseException | None) -> None:
         with self._cond:
             self._current = None
             newer = self._pending.get(job.prefix)
+            if self._stopping:  # removed or closed: a newer worker of this name may own it now
+                if error is None and newer is None:
+                    self._journal.remove(self.name, job.prefix, submitted=job.submitted)
+                self._cond.notify_all()
+                return
             if error is None:
                 job.last_error = None
                 if newer is None:
-                    self._journal.remove(self.name, job.prefix)
+                    self._journal.remove(self.name, job.prefix, submitted=job.submitted)
                     self._journaled.discard(job.prefix)
                     self._emit(job, State.DONE)
                 self._cond.notify_all()
@@ -243,13 +282,13 @@ class BackendWorker:
             else:
                 self._record(job, State.FAILED)
                 self._journaled.discard(job.prefix)  # the next submit records it pending again
-                logger.error(
-                    "backend %r gave up on %s after %d attempt(s); it stays in the journal "
-                    "(labmate status / labmate sync). Last error:\n%s",
+                logger.error(  # one line; the traceback is in the status and at DEBUG above
+                    "backend %r gave up on %s after %d attempt(s): %s; it stays in the "
+                    "journal (labmate status / labmate sync)",
                     self.name,
                     job.prefix,
                     job.attempts,
-                    job.last_error,
+                    _one_line(error),
                 )
                 self._emit(job, State.FAILED)
             self._cond.notify_all()
@@ -268,3 +307,9 @@ class BackendWorker:
             self._journal.write(entry, job.prefix)
         except OSError:
             logger.exception("could not journal the status of %s for %r", job.prefix, self.name)
+
+
+def _one_line(error: BaseException) -> str:
+    """``Type: first line of the message`` (the traceback stays in the status)."""
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__

@@ -20,6 +20,8 @@ from typing import Any
 import h5py
 import numpy as np
 
+from .errors import UnstorableValueError
+
 JSON_PREFIX = "__json__"
 FUNCTION_PREFIX = "__function__"
 _NUMERIC_KINDS = "biufc"
@@ -83,7 +85,7 @@ def _function_source(func: Any, key: str) -> str:
     try:
         source = textwrap.dedent(inspect.getsource(func))
     except (OSError, TypeError) as exc:
-        raise TypeError(f"Cannot store function {key!r}: its source is not available") from exc
+        raise UnstorableValueError(key, "the function's source is not available") from exc
     try:
         tree = ast.parse(source)
     except SyntaxError:
@@ -101,7 +103,7 @@ def _function_source(func: Any, key: str) -> str:
             args = ast.unparse(lam.args)
             body = ast.get_source_segment(source, lam.body) or ast.unparse(lam.body)
             return f"def lambda_function({args}):\n    return {body}\n"
-    raise TypeError(f"Cannot store function {key!r}: its source cannot be isolated")
+    raise UnstorableValueError(key, "the function's source cannot be isolated")
 
 
 def normalize(value: Any) -> Any:
@@ -163,7 +165,14 @@ def _encode_json(value: Any, key: str) -> str:
     try:
         return JSON_PREFIX + json.dumps(value, default=_json_default)
     except (TypeError, ValueError) as exc:
-        raise TypeError(f"Cannot store key {key!r}: {exc}") from exc
+        raise UnstorableValueError(key, str(exc)) from exc
+
+
+def _text(value: str | bytes, key: str) -> str | bytes:
+    """``value`` if HDF5 can store it as a string: variable-length strings end at a NUL."""
+    if ("\x00" if isinstance(value, str) else b"\x00") in value:
+        raise UnstorableValueError(key, "HDF5 strings cannot contain NUL ('\\x00')")
+    return value
 
 
 def check_key(key: Any) -> str:
@@ -172,6 +181,8 @@ def check_key(key: Any) -> str:
         raise TypeError(f"Keys must be str, not {type(key).__name__} ({key!r})")
     if key in ("", ".", "..") or "/" in key:
         raise ValueError(f"Invalid key {key!r}: keys must be non-empty names without '/'")
+    if "\x00" in key:
+        raise ValueError(f"Invalid key {key!r}: keys must not contain NUL ('\\x00')")
     return key
 
 
@@ -187,26 +198,25 @@ def encode(value: Any, key: str) -> Encoded:
             try:
                 check_key(sub_key)
             except (TypeError, ValueError) as exc:
-                raise TypeError(f"Cannot store key {key!r}: {exc}") from exc
+                raise UnstorableValueError(key, str(exc)) from exc
             group.children[sub_key] = encode(sub_value, f"{key}/{sub_key}")
         return group
-    if isinstance(value, str):
-        return str(value)
-    if isinstance(value, bytes):
-        return value
+    if isinstance(value, (str, bytes)):
+        value = _text(value, key)
+        return str(value) if isinstance(value, str) else value
     if _is_number(value):
         scalar = np.asarray(value)
         if scalar.dtype.kind not in _NUMERIC_KINDS:
-            raise TypeError(f"Cannot store key {key!r}: {value!r} does not fit a numeric dtype")
+            raise UnstorableValueError(key, f"{value!r} does not fit a numeric dtype")
         return scalar[()]
     if isinstance(value, StoredFunction):
-        return FUNCTION_PREFIX + value.code
+        return _text(FUNCTION_PREFIX + value.code, key)
     if isinstance(value, np.ndarray):
         if value.dtype.kind in _STORABLE_ARRAY_KINDS:
             return value
         if value.dtype.kind in "UO":
             return _encode_json(value.tolist(), key)
-        raise TypeError(f"Cannot store key {key!r}: arrays of dtype {value.dtype} are unsupported")
+        raise UnstorableValueError(key, f"arrays of dtype {value.dtype} are unsupported")
     if isinstance(value, (list, tuple, set, frozenset)):
         items = _sorted_if_possible(value) if isinstance(value, (set, frozenset)) else value
         array = _numeric_array(items)
@@ -214,10 +224,11 @@ def encode(value: Any, key: str) -> Encoded:
             return array
         return _encode_json(list(items), key)
     if inspect.isfunction(value):
-        return FUNCTION_PREFIX + _function_source(value, key)
-    raise TypeError(
-        f"Cannot store key {key!r}: values of type {type(value).__name__} are not supported "
-        "(use numbers, str, arrays, lists, dicts, functions or objects with asdict()/asarray())"
+        return _text(FUNCTION_PREFIX + _function_source(value, key), key)
+    raise UnstorableValueError(
+        key,
+        f"values of type {type(value).__name__} are not supported "
+        "(use numbers, str, arrays, lists, dicts, functions or objects with asdict()/asarray())",
     )
 
 

@@ -24,3 +24,12 @@ class ReadOnlyKeyError(KeyError):
 
 class DH5FileNotFoundError(FileNotFoundError, ValueError):
     """Read-only open of a file that does not exist (a ValueError too, as in dh5)."""
+
+
+class UnstorableValueError(TypeError):
+    """A value cannot be stored in an ``.h5`` file; ``key`` is its full path in the file."""
+
+    def __init__(self, key: str, reason: str) -> None:
+        self.key = key
+        self.reason = reason
+        super().__init__(f"Cannot store key {key!r}: {reason}")

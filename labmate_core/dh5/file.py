@@ -33,6 +33,14 @@ def _h5_path(filepath: str | os.PathLike) -> str:
         raise TypeError(f"filepath must be str or Path, not {type(filepath).__name__}")
     if not path:
         raise ValueError("filepath must not be empty")
+    name = os.path.basename(path)
+    if name in ("", ".", ".."):
+        raise ValueError(
+            f"filepath {path!r} names a directory, not a file: add a file name, "
+            f"e.g. {os.path.join(path, 'data.h5')!r}"
+        )
+    if name == ".h5":
+        raise ValueError(f"filepath {path!r} has an empty file name")
     return path if path.endswith(".h5") else path + ".h5"
 
 
@@ -75,7 +83,10 @@ class DH5(FileOps, NodeIO):
         overwrite: bool | None = None,
         data: Mapping | None = None,
         open_on_init: bool | None = None,
+        **kwds: Any,
     ) -> None:
+        if kwds:  # dh5 accepts (and ignores) extra keywords: so do we, but not silently
+            logger.warning("DH5 ignores the unknown keyword argument(s) %s", ", ".join(kwds))
         read_only, overwrite, save_on_edit = _resolve_mode(mode, read_only, overwrite, save_on_edit)
         if isinstance(filepath_or_data, (str, os.PathLike)):
             if filepath is not None:
@@ -108,6 +119,8 @@ class DH5(FileOps, NodeIO):
         self._signature: tuple[int, int, int] | None = None
 
         if data is not None:
+            if not self._read_only:
+                self._validate((split_key(key), data[key]) for key in list(data.keys()))
             self._fill_from_mapping(data, dirty=not self._read_only)
         if h5 is None:
             return
@@ -223,15 +236,44 @@ class DH5(FileOps, NodeIO):
                 return
             node = nxt
 
+    def _check_update(self, pairs: list[tuple[tuple[str, ...], Any]]) -> None:
+        """Whatever could make setting ``pairs`` fail half-way, checked before memory changes:
+        locks, unstorable values, paths through a value that is not a group, bad nested keys."""
+        for parts, _ in pairs:
+            self._check_writable(parts)
+        self._validate(pairs)
+        groups: dict[tuple[str, ...], bool] = {}  # set by these pairs: usable as a group after?
+        for parts, value in pairs:
+            for depth in range(1, len(parts)):
+                if groups.get(parts[:depth], True) is False:
+                    raise KeyError(f"{join_key(self.key_prefix, *parts[:depth])!r} is not a group")
+            node: Any = self
+            for depth, part in enumerate(parts[:-1]):
+                if parts[: depth + 1] in groups or (
+                    part not in node._data and part not in node._unloaded
+                ):
+                    break
+                node = node._stored(part)
+                if not isinstance(node, DH5):
+                    raise KeyError(
+                        f"{join_key(self.key_prefix, *parts[: depth + 1])!r} is not a group"
+                    )
+            value = normalize(value)
+            if isinstance(value, Mapping) and not isinstance(value, DH5):
+                _check_nested_keys(value)
+            groups[parts] = value is None or isinstance(value, (Mapping, DH5))
+
     def _autosave(self) -> None:
         root = self._root
         if root._save_on_edit and root._h5 is not None:
             self.save()
 
     def _validate(self, items: Iterable[tuple[tuple[str, ...], Any]]) -> None:
-        """With save_on_edit, refuse unstorable values before memory changes."""
-        root = self._root
-        if not (root._save_on_edit and root._h5 is not None):
+        """Refuse unstorable values before memory changes (so that none can become pending).
+
+        Only for objects with a file: an in-memory DH5 may hold anything until it gets one.
+        """
+        if self._root._h5 is None:
             return
         for parts, value in items:
             value = normalize(value)
@@ -256,8 +298,7 @@ class DH5(FileOps, NodeIO):
 
     def __setitem__(self, key: str | tuple, value: Any) -> None:
         parts = split_key(key)
-        self._check_writable(parts)
-        self._validate([(parts, value)])
+        self._check_update([(parts, value)])
         self._set_path(parts, value)
         self._autosave()
 
@@ -333,9 +374,7 @@ class DH5(FileOps, NodeIO):
         items = dict(mapping or {})
         items.update(kwargs)
         pairs = [(split_key(key), value) for key, value in items.items()]
-        for parts, _ in pairs:
-            self._check_writable(parts)
-        self._validate(pairs)
+        self._check_update(pairs)
         for parts, value in pairs:
             self._set_path(parts, value)
         if pairs:
@@ -370,7 +409,7 @@ class DH5(FileOps, NodeIO):
     # --- attribute access -------------------------------------------------------------------
     def __getattr__(self, name: str) -> Any:
         data = self.__dict__.get("_data")
-        if data is None or "/" in name:
+        if data is None or not name or "/" in name:
             raise AttributeError(name)
         if name in data:  # fast path: a loaded key at this level
             return self[name]
@@ -491,6 +530,14 @@ class DH5(FileOps, NodeIO):
         return "\n".join(lines)
 
     __str__ = __repr__
+
+
+def _check_nested_keys(mapping: Mapping) -> None:
+    for key in list(mapping.keys()):
+        split_key(key)
+        value = normalize(mapping[key])
+        if isinstance(value, Mapping) and not isinstance(value, DH5):
+            _check_nested_keys(value)
 
 
 def _is_ancestor(candidate: DH5, node: DH5) -> bool:

@@ -57,14 +57,32 @@ def _is_sealed(array: np.ndarray) -> bool:
     )
 
 
+def sealed_view(array: np.ndarray) -> np.ndarray:
+    """An O(1) read-only view of ``array`` that cannot be made writable again, leaving
+    ``array`` itself (maybe the user's own object) untouched: its buffer is exported read-only.
+    """
+    try:
+        view = np.asarray(memoryview(array).toreadonly())
+    except (TypeError, ValueError, BufferError):  # dtypes without a buffer form (datetime64)
+        view = array.copy()
+        view.flags.writeable = False
+        return view
+    if type(array) is not np.ndarray:
+        view = view.view(type(array))
+    return view
+
+
 def protect(value: Any) -> Any:
     """What a locked key hands out: a read-only view for arrays, a copy for mutable containers."""
     if isinstance(value, np.ndarray):
         if _is_sealed(value):
             return value  # already frozen for good at load time: no new object at all
-        view = value.view()  # O(1); if the buffer is frozen too, the view cannot be unfrozen
-        view.flags.writeable = False
-        return view
+        base = value.base if isinstance(value.base, np.ndarray) else value
+        if not base.flags.writeable and base.base is None:
+            view = value.view()  # the buffer itself is frozen: the view cannot be unfrozen
+            view.flags.writeable = False
+            return view
+        return sealed_view(value)
     if isinstance(value, (list, dict, set)):
         return copy.deepcopy(value)
     return value

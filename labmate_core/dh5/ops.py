@@ -10,7 +10,7 @@ import numpy as np
 
 from . import storage
 from .codec import encode
-from .errors import ReadOnlyKeyError
+from .errors import ReadOnlyKeyError, UnstorableValueError
 from .keys import join_key, split_key
 from .node import DELETE, NodeIO, file_signature, freeze
 
@@ -61,16 +61,12 @@ class FileOps(NodeIO):
         full = bool(force) or only_update is False or target is not None
         names = None if isinstance(only_update, bool) else _names(only_update)
 
-        ops: list = []
-        saved: list = []
+        ops, saved = self._checked_plan(names, full)
         if root._replace_pending:
-            ops = [(name, encode(value, name)) for name, value in root._data.items()]
-            saved = [(root, None)]
             with storage.replace_atomically(own) as file:
                 self._write_ops(file, ops)
             root._replace_pending = False
         else:
-            self._plan(names, full, ops, saved)
             if not ops:
                 return self
             with storage.open_write(own) as file:
@@ -78,6 +74,55 @@ class FileOps(NodeIO):
         self._mark_clean(saved)
         root._signature = file_signature(own)
         return self
+
+    def _checked_plan(self, names: list[str] | None, full: bool) -> tuple[list, list]:
+        """The save plan, every value encoded. An unstorable value is not kept pending: it is
+        dropped (the key shows its saved value again, if any) and ``TypeError`` names it, before
+        anything is written; the other pending keys stay pending."""
+        root: Any = self._root
+        errors: list[UnstorableValueError] = []
+        while True:
+            ops: list = []
+            saved: list = []
+            try:
+                if root._replace_pending:
+                    ops = [(name, encode(value, name)) for name, value in root._data.items()]
+                    saved = [(root, None)]
+                else:
+                    self._plan(names, full, ops, saved)
+            except UnstorableValueError as exc:
+                if not root._discard_unstorable(exc.key):
+                    raise
+                errors.append(exc)
+                continue
+            if not errors:
+                return ops, saved
+            keys = ", ".join(repr(exc.key) for exc in errors)
+            raise UnstorableValueError(
+                errors[0].key,
+                f"{errors[0].reason}. Nothing was written; the unstorable value(s) of {keys} "
+                "were discarded, the other changes are still pending.",
+            )
+
+    def _discard_unstorable(self, path: str) -> bool:
+        """Forget the in-memory value at ``path`` (back to the file's value, if any)."""
+        root: Any = self._root
+        try:
+            node, name = root._node_for(split_key(path))
+        except (KeyError, TypeError, ValueError):
+            return False
+        if name not in node._data:
+            return False
+        node._data.pop(name)
+        node._from_disk.discard(name)
+        node._dirty.discard(name)
+        on_disk = False
+        if not root._replace_pending and not node._chain_dirty() and os.path.exists(root._h5):
+            with storage.open_read(root._h5) as file:
+                on_disk = path in file
+        if on_disk:
+            node._unloaded.add(name)
+        return True
 
     def _save_copy(self: _Self, target: str) -> _Self:
         root: Any = self._root
@@ -109,25 +154,50 @@ class FileOps(NodeIO):
         if source is None:
             raise ValueError("This DH5 has no file to load from: give load(filepath=...)")
         names = _names(key)
+        paths = None if names is None else [split_key(name) for name in names]
         other = root._h5 is None or not _same_file(source, root._h5)
         with storage.open_read(source) as file:
             prefix = self.key_prefix
             group = file[prefix] if prefix else file
-            if names is not None:
-                missing = [n for n in names if n not in group]
+            if paths is None:
+                self._load_here(group, list(group.keys()), other)
+            else:
+                missing = [join_key(*parts) for parts in paths if join_key(*parts) not in group]
                 if missing:
                     raise KeyError(f"{missing} not in {source}")
-            if other:
-                self._dirty -= set(names if names is not None else group.keys())
-            loaded = list(group.keys()) if names is None else names
-            self._fill(group, loaded, lazy=False)
-        if other:
-            self._from_disk -= set(loaded)
-            if not root._read_only:
-                self._dirty |= set(loaded)
-        else:
+                for parts in paths:  # 'a/b' is 'b' inside the group 'a', as everywhere
+                    node = self._load_parent(parts[:-1], other)
+                    node._load_here(
+                        group[join_key(*parts[:-1])] if parts[1:] else group, [parts[-1]], other
+                    )
+        if not other:
             root._signature = file_signature(source)
         return self
+
+    def _load_here(self, group: Any, names: list[str], other: bool) -> None:
+        """Read ``names`` of ``group`` into this node; from another file they become pending."""
+        if other:
+            self._dirty -= set(names)
+        self._fill(group, names, lazy=False)
+        if other:
+            self._from_disk -= set(names)
+            if not self._root._read_only:
+                self._dirty |= set(names)
+
+    def _load_parent(self, parts: tuple[str, ...], other: bool) -> Any:
+        """The node of the group ``parts`` (created in memory when this object lacks it)."""
+        node: Any = self
+        for part in parts:
+            if part in node._data or part in node._unloaded:
+                child = node._stored(part)
+                if not isinstance(child, NodeIO):
+                    raise KeyError(f"{join_key(node.key_prefix, part)!r} is not a group")
+            else:
+                child = node._data[part] = node._new_child(part)
+                if other and not self._root._read_only:
+                    node._dirty.add(part)
+            node = child
+        return node
 
     def pull_available(self) -> bool:
         """True when the file changed on disk since this object last read or wrote it."""
@@ -160,12 +230,17 @@ class FileOps(NodeIO):
             root._dirty = skip
         return self
 
-    def close_data(self: _Self, key: str | Iterable[str] | None = None) -> _Self:
-        """Drop values from memory (they load again on access); unsaved keys are kept."""
+    def close_data(
+        self: _Self, key: str | Iterable[str] | None = None, every: bool | None = None
+    ) -> _Self:
+        """Drop values from memory (they load again on access); unsaved keys are kept.
+
+        ``key=None`` or ``every=True`` (dh5's spelling) closes every key.
+        """
         root: Any = self._root
         if root._h5 is None or root._replace_pending:
             raise ValueError("Nothing to reload from: closing would lose the data")
-        names = _names(key)
+        names = None if every else _names(key)
         with storage.open_read(root._h5) as file:
             prefix = self.key_prefix
             on_disk = (
@@ -198,13 +273,26 @@ class FileOps(NodeIO):
                 node._data[name] = freeze(value)
         return self
 
-    def unlock_data(self: _Self, keys: str | Iterable[str] | None = None) -> _Self:
-        """Unlock keys (default: all)."""
+    def unlock_data(
+        self: _Self,
+        keys: str | Iterable[str] | None = None,
+        *,
+        remove_keys: str | Iterable[str] | None = None,
+    ) -> _Self:
+        """Unlock keys (default: all, nested locks included); ``remove_keys`` is dh5's name."""
         root: Any = self._root
         if root._read_only:
             raise ValueError("Cannot unlock a DH5 opened read-only; reopen it with mode='a'")
-        if keys is None:
-            self._locked.clear()
+        if remove_keys is not None:
+            if keys is not None:
+                raise ValueError("Give the keys to unlock either as keys or as remove_keys")
+            keys = remove_keys
+        if keys is None:  # this node and everything below it
+            nodes = [self]
+            while nodes:
+                node = nodes.pop()
+                node._locked.clear()
+                nodes.extend(v for v in node._data.values() if isinstance(v, NodeIO))
             return self
         for key in _names(keys):
             node, name = self._node_for(split_key(key))

@@ -111,7 +111,9 @@ class FileLock:
     :func:`open_write` / :func:`open_read` roll back and log it.
     """
 
-    def __init__(self, path: str | os.PathLike, shared: bool = False, keep_open: bool = False):
+    def __init__(
+        self, path: str | os.PathLike, shared: bool = False, keep_open: bool = False
+    ) -> None:
         self.path = lock_path(path)
         self.shared = shared
         self.fd: int | None = None
@@ -266,21 +268,28 @@ def _shared_clean_lock(path: Path, timeout: float | None) -> FileLock:
     return lock
 
 
-def read_consistently(path: str | os.PathLike, read: Callable[[], T], attempts: int = 3) -> T:
+def read_consistently(
+    path: str | os.PathLike,
+    read: Callable[[], T],
+    attempts: int = 3,
+    locked_read: Callable[[], T] | None = None,
+) -> T:
     """Run ``read()`` (which reads ``path`` and its companions) without blocking writers.
 
     ``read`` runs optimistically and is run again if a write happened meanwhile (the write
-    generation changed); after ``attempts`` it runs under the shared lock instead.
+    generation changed); after ``attempts`` ``locked_read`` (default: ``read``) runs under the
+    shared lock instead. Writers wait for that one: it must be a fast local copy, never I/O to
+    a slow or remote destination (copy to a local staging file, ship it after this returns).
     """
-    for _ in range(attempts):
+    for attempt in range(attempts):
         before = generation(path)
         if before % 2 == 0:
             result = read()
             if generation(path) == before:
                 return result
-        time.sleep(0.005)
+        time.sleep(min(0.005 * 2**attempt, 0.1))
     with file_lock(path, shared=True):
-        return read()
+        return (read if locked_read is None else locked_read)()
 
 
 @contextlib.contextmanager
@@ -292,10 +301,25 @@ def open_read(path: str | os.PathLike, timeout: float | None = None) -> Iterator
         raise FileNotFoundError(f"No such HDF5 file: {path}")
     lock = _shared_clean_lock(path, timeout)
     try:
-        with h5py.File(path, "r", locking=False) as file:
+        with _h5_open_read(path) as file:
             yield file
     finally:
         lock.release()
+
+
+def _h5_open_read(path: Path) -> h5py.File:
+    """``h5py.File(path, 'r')`` with HDF5's default locking flags: HDF5 refuses to open a file
+    already open in this process with other flags, so a background reader of ours (index,
+    panel) opened with ``locking=False`` would make a user's plain ``h5py.File(path)`` (labmate,
+    dh5) fail meanwhile. Our own lock file does the real work; when HDF5's lock is refused (a
+    filesystem without locks, a foreign writer) or the file is already open here without
+    locking, the file is opened without HDF5 locking."""
+    try:
+        return h5py.File(path, "r")
+    except OSError as error:
+        if "lock" not in str(error):
+            raise
+        return h5py.File(path, "r", locking=False)
 
 
 def _temporary_sibling(path: Path) -> Path:

@@ -7,10 +7,10 @@ index): ``record_start`` / ``record_save`` / ``record_end`` after the manager wr
 :class:`IndexEvent` after every change made in this process.
 
 The managers pass ``data=`` (the DH5 that just wrote the file): the row is then made from it and
-the file's ``stat``, without reading the file, and written at once when the index is open in this
-process (a fraction of a millisecond). The first acquisition of a process finds the index
-closed: opening it may mean rebuilding it from every file, so that record (and those queued after
-it) is written by a background thread; :func:`flush` waits for it.
+the file's ``stat`` on the caller's thread (no file read), and written to SQLite by one background
+thread, in order, so the kernel never waits on the index (a rebuild, a busy database).
+:func:`flush` waits for those records; :func:`open_index` flushes first, so a reader sees every
+record made before it.
 """
 
 from __future__ import annotations
@@ -56,7 +56,13 @@ def is_open(data_directory: str | os.PathLike) -> bool:
 
 
 def open_index(data_directory: str | os.PathLike) -> AcquisitionIndex:
-    """The index of ``data_directory``, shared within this process."""
+    """The index of ``data_directory``, shared within this process, with every record queued
+    before this call written."""
+    flush()
+    return _open_index(data_directory)
+
+
+def _open_index(data_directory: str | os.PathLike) -> AcquisitionIndex:
     key = _key(data_directory)
     with _indexes_lock:
         index = _indexes.get(key)
@@ -128,10 +134,6 @@ class _Writer:
         self._thread: threading.Thread | None = None
         self._pid = os.getpid()
 
-    def idle(self) -> bool:
-        with self._cond:
-            return self._pid != os.getpid() or (not self._queue and not self._busy)
-
     def put(self, job: Callable[[], object]) -> None:
         with self._cond:
             if self._pid != os.getpid():  # a forked child: the parent's thread is not here
@@ -147,8 +149,8 @@ class _Writer:
 
     def wait(self, timeout: float | None = None) -> bool:
         with self._cond:
-            if self._pid != os.getpid():
-                return True
+            if self._pid != os.getpid() or threading.current_thread() is self._thread:
+                return True  # a forked child, or a listener called by the writer itself
             return self._cond.wait_for(lambda: not self._queue and not self._busy, timeout)
 
     def _run(self) -> None:
@@ -190,7 +192,7 @@ def _write(
     kind: str, path: Path, folder: Path, status: str | None, summary: FileSummary | None
 ) -> Acquisition | None:
     try:
-        index = open_index(folder)
+        index = _open_index(folder)
         if summary is None:
             row = index.update(path, status=status, fetch=True)
         else:
@@ -223,14 +225,15 @@ def _record(
     try:
         path = _prefix(prefix)
         folder = Path(data_directory) if data_directory is not None else data_directory_of(path)
-        summary = None if data is None else summary_of_data(f"{path}.h5", data)
-        if summary is not None and not (is_open(folder) and _writer.idle()):
+        if data is not None:
+            summary = summary_of_data(f"{path}.h5", data)
             _writer.put(lambda: _write(kind, path, folder, status, summary))
             return None
     except Exception:
         logger.warning("could not index acquisition %s", prefix, exc_info=True)
         return None
-    return _write(kind, path, folder, status, summary)
+    flush()  # after the records queued before this one
+    return _write(kind, path, folder, status, None)
 
 
 def record_start(
@@ -279,11 +282,19 @@ def on_acquisition_saved(acquisition: Any, **_: Any) -> None:
 
 def on_backend_status(status: Any, *, data_directory: str | os.PathLike | None = None) -> None:
     """A ``BackendDispatcher`` listener: records ``status.state`` of ``status.prefix`` for
-    ``status.backend`` (a ``SnapshotStatus``). Never raises."""
+    ``status.backend`` (a ``SnapshotStatus``), in order with the other records. Never raises."""
     try:
         path = _prefix(status.prefix)
         folder = Path(data_directory) if data_directory is not None else data_directory_of(path)
-        index = open_index(folder)
+    except Exception:
+        logger.warning("could not index backend status %r", status, exc_info=True)
+        return
+    _writer.put(lambda: _write_sync(status, path, folder))
+
+
+def _write_sync(status: Any, path: Path, folder: Path) -> None:
+    try:
+        index = _open_index(folder)
         index.set_sync(
             path,
             str(status.backend),

@@ -1,8 +1,8 @@
 """The `labmate` command: status and sync of the journal of pending backend snapshots."""
 
+import signal
 import subprocess
 import sys
-import threading
 
 import numpy as np
 import pytest
@@ -25,15 +25,6 @@ class Broken(AcquisitionBackend):
         raise ConnectionError("the NAS is down")
 
 
-class Hanging(AcquisitionBackend):
-    def __init__(self, name, gate):
-        self.name = name
-        self.gate = gate
-
-    def save_snapshot(self, acquisition):
-        self.gate.wait()
-
-
 @pytest.fixture
 def data_dir(tmp_path):
     path = tmp_path / "DATA"
@@ -41,22 +32,37 @@ def data_dir(tmp_path):
     return path
 
 
+KILLED_KERNEL = """
+import os, signal, sys, threading
+from labmate_core.backends import AcquisitionBackend, BackendDispatcher
+
+class Hanging(AcquisitionBackend):
+    def save_snapshot(self, acquisition):
+        threading.Event().wait()
+
+backend = Hanging()
+backend.name = sys.argv[2]
+dispatcher = BackendDispatcher(sys.argv[1], [backend])
+for prefix in sys.argv[3:]:
+    dispatcher.submit(prefix)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
 @pytest.fixture
 def leave_pending():
-    """Journal snapshots for a backend name, as a kernel killed mid-copy would."""
-    gates = []
+    """Journal snapshots for a backend name: a real kernel killed mid-copy."""
 
     def make(data_dir, name, prefixes):
-        gate = threading.Event()
-        gates.append(gate)
-        dispatcher = BackendDispatcher(data_dir, [Hanging(name, gate)])
-        for prefix in prefixes:
-            dispatcher.submit(prefix)
-        assert dispatcher.close(0) is False
+        result = subprocess.run(
+            [sys.executable, "-c", KILLED_KERNEL, str(data_dir), name, *map(str, prefixes)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == -signal.SIGKILL, result.stderr
 
-    yield make
-    for gate in gates:
-        gate.set()
+    return make
 
 
 def test_status_of_a_clean_directory(data_dir, capsys):
@@ -131,10 +137,56 @@ def test_bad_command_lines(data_dir, tmp_path, capsys):
     with pytest.raises(SystemExit) as info:
         main(["status", str(tmp_path / "missing")])
     assert info.value.code == 2
-    with pytest.raises(SystemExit):
-        main(["sync", str(data_dir)])  # --backend is required
+    assert main(["sync", str(data_dir), "--name", "x"]) == 2  # a --name without --backend
+    assert "more --name than --backend" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         main([])
+
+
+def _sync_process(*argv):
+    return subprocess.run(
+        [sys.executable, "-m", "labmate_core.cli", "sync", *map(str, argv)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_sync_without_backend_recreates_the_journaled_backends(data_dir, tmp_path):
+    from labmate_core.backends import MirrorDirectoryBackend
+
+    root = tmp_path / "usb"
+    mirror = MirrorDirectoryBackend(root)
+    prefixes = [_acquisition(data_dir, f"2026_11_24__16_56_3{i}") for i in range(2)]
+    root.rmdir()  # the disk is unplugged: every snapshot fails and stays journaled
+    with BackendDispatcher(data_dir, [mirror], max_attempts=1) as dispatcher:
+        for prefix in prefixes:
+            dispatcher.submit(prefix)
+        assert dispatcher.wait(60)
+    assert main(["status", str(data_dir)]) == 1
+    result = _sync_process(data_dir)  # still unplugged: the spec never re-creates the root
+    assert result.returncode == 1, result.stderr
+    assert "last error: FileNotFoundError" in result.stdout and not root.exists()
+    root.mkdir()  # plugged in again
+    result = _sync_process(data_dir)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "delivering 2 acquisition(s)" in result.stdout
+    for prefix in prefixes:
+        assert (root / "sine" / f"{prefix.name}.h5").exists()
+    assert main(["status", str(data_dir)]) == 0
+
+
+def test_sync_without_backend_says_what_is_missing(data_dir, tmp_path, leave_pending):
+    leave_pending(data_dir, "nas", [_acquisition(data_dir)])
+    result = _sync_process(data_dir)
+    assert result.returncode == 2
+    assert "does not record how to create backend(s) 'nas'" in result.stdout
+    assert "--backend KIND ARGS... --name NAME" in result.stdout
+    assert main(["status", str(data_dir)]) == 0  # still journaled
+    clean = tmp_path / "CLEAN"
+    clean.mkdir()
+    result = _sync_process(clean)
+    assert result.returncode == 0 and "nothing to deliver" in result.stdout
 
 
 def test_backend_arguments():

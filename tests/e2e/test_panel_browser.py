@@ -1,7 +1,9 @@
 """End to end: JupyterLab + headless chromium run a notebook that acquires twice and shows the panel.
 
-Asserts that the rows and their sync states render, and that *analyse* puts a ``%%analysis``
-cell in the notebook. Saves a screenshot into ``test-artifacts/panel.png``.
+Asserts that the rows and their sync states render, that *analyse* puts a ``%%analysis``
+cell in the notebook and that *path* copies the file path (shown selected beside the button;
+the clipboard holds it when the browser lets the page read it back). Saves a screenshot into
+``test-artifacts/panel.png``.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import secrets
 import socket
 import subprocess
@@ -175,6 +178,30 @@ def lab(tmp_path):
         log.close()
 
 
+def _check_copy_path(page, row, root: Path) -> None:
+    """*path* on a row: the path is shown selected and copied (or left selected for Ctrl+C)."""
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import expect
+
+    (rabi,) = sorted((root / "data" / "rabi").glob("*__rabi.h5"))
+    row.locator(".labmate-copy").click()
+    field = row.locator("input.labmate-path-field")
+    expect(field).to_be_visible(timeout=30_000)
+    expect(field).to_have_value(str(rabi))
+    status = row.locator(".labmate-copy-status")
+    expect(status).to_have_text(re.compile(r"^(copied|press Ctrl\+C to copy)$"), timeout=30_000)
+    selected = field.evaluate("f => f.value.substring(f.selectionStart, f.selectionEnd)")
+    expect(row.locator(".labmate-name")).to_be_in_viewport()  # the popup did not scroll the row
+    assert selected == str(rabi)
+    if status.inner_text() == "copied":
+        try:
+            clipboard = page.evaluate("navigator.clipboard.readText()")
+        except PlaywrightError:  # reading back may be refused even though writing worked
+            clipboard = None
+        if clipboard is not None:
+            assert clipboard == str(rabi), clipboard
+
+
 def test_panel_in_jupyterlab(lab):
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import expect, sync_playwright
@@ -183,7 +210,10 @@ def test_panel_in_jupyterlab(lab):
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1600, "height": 1000})
+        page = browser.new_page(
+            viewport={"width": 1600, "height": 1000},
+            permissions=["clipboard-read", "clipboard-write"],
+        )
         try:
             page.goto(f"{base}/lab/tree/panel.ipynb?token={token}", timeout=120_000)
             page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
@@ -223,6 +253,7 @@ def test_panel_in_jupyterlab(lab):
             sine = sorted((root / "data" / "sine").glob("*__sine.h5"))
             assert len(sine) == 1
             assert text.strip() == f"%%analysis {sine[0].with_suffix('')}"
+            _check_copy_path(page, rows.nth(0), root)
             rows.nth(0).scroll_into_view_if_needed()
             page.screenshot(path=str(ARTIFACTS / "panel.png"), full_page=True)
         except BaseException:

@@ -11,6 +11,7 @@ from IPython.core.error import UsageError
 
 from labmate_core import DH5
 from labmate_core.acquisition_notebook import AcquisitionAnalysisManager
+from labmate_ext.magics import RESERVED_KEYS
 
 
 def test_acquisition_writes_file_and_runnable_cell(shell, tmp_path: Path, capsys) -> None:
@@ -224,3 +225,80 @@ def test_top_level_await_runs_where_no_loop_is_busy(shell, tmp_path: Path) -> No
     code = "%%acquisition awaited --save x\nimport asyncio\nawait asyncio.sleep(0)\nx = 1"
     assert run(shell, code).success
     assert only_h5(tmp_path / "data")["x"] == 1
+
+
+@pytest.mark.parametrize("key", sorted(RESERVED_KEYS))
+def test_save_refuses_the_file_s_own_keys_before_running(
+    shell, tmp_path: Path, capsys, key: str
+) -> None:
+    shell.user_ns["ran"] = False
+    result = run(shell, f"%%acquisition r --save x {key}\nran = True\nx = 1\n{key} = 3")
+    assert isinstance(result.error_in_exec, UsageError)
+    message = str(result.error_in_exec)
+    assert f"--save {key}" in message and "\n" not in message
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.out + captured.err
+    assert shell.user_ns["ran"] is False
+    assert h5_files(tmp_path) == []
+    assert run(shell, "%%acquisition after --save x\nx = 2").success  # nothing left running
+    d = only_h5(tmp_path / "data")
+    assert d["x"] == 2 and d["info"]["status"] == "completed"
+
+
+def test_interrupt_while_saving_finishes_the_file_as_failed(shell, tmp_path: Path) -> None:
+    code = (
+        "%%acquisition stopped --save good stop\n"
+        "class Stop:\n"
+        "    def asdict(self):\n"
+        "        raise KeyboardInterrupt\n"
+        "good = 1\n"
+        "stop = Stop()\n"
+    )
+    result = run(shell, code)
+    assert isinstance(result.error_in_exec, KeyboardInterrupt)  # still reaches the user
+    d = only_h5(tmp_path / "data")
+    assert d["info"]["status"] == "failed"
+    assert "KeyboardInterrupt" in d["info"]["error"]
+    assert run(shell, "%%acquisition next --save x\nx = 1").success
+    assert DH5(h5_files(tmp_path / "data" / "next")[0])["info"]["status"] == "completed"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "%%acquisition 'unclosed",
+        '%%acquisition name --save "x',
+        "%%analysis 'unclosed",
+        "%labmate_backend mirror 'unclosed",
+        "%labmate_backend mirror ./m --name 'unclosed",
+    ],
+)
+def test_unclosed_quote_is_a_one_line_usage_error(shell, tmp_path: Path, capsys, line: str) -> None:
+    shell.user_ns["ran"] = False
+    result = run(shell, line + ("\nran = True" if line.startswith("%%") else ""))
+    assert isinstance(result.error_in_exec, UsageError)
+    message = str(result.error_in_exec)
+    assert "No closing quotation" in message and "\n" not in message
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.out + captured.err
+    assert shell.user_ns["aqm"].backends == {}
+    assert shell.user_ns["ran"] is False
+    assert h5_files(tmp_path) == []
+
+
+@pytest.mark.parametrize("line", ["%%acquisition?", "%acquisition?", "%%analysis?", "%analysis?"])
+def test_help_shows_the_arguments(shell, capsys, line: str) -> None:
+    assert run(shell, line).success
+    out = capsys.readouterr().out
+    assert "not found" not in out
+    if "acquisition" in line:
+        assert "--save" in out and "--step" in out and "name of the acquisition" in out
+    else:
+        assert "--name" in out and "an older acquisition" in out
+
+
+def test_line_form_says_it_is_a_cell_magic(shell, tmp_path: Path) -> None:
+    result = run(shell, "%acquisition sine")
+    assert isinstance(result.error_in_exec, UsageError)
+    assert "is a cell magic" in str(result.error_in_exec)
+    assert h5_files(tmp_path) == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import threading
 from pathlib import Path
 
@@ -151,3 +152,52 @@ def test_duplicate_name_is_refused(shell) -> None:
     assert run(shell, "%labmate_backend mirror ./one --name same").success
     assert "already configured" in _error(run(shell, "%labmate_backend mirror ./two --name same"))
     assert list(shell.user_ns["aqm"].backends) == ["same"]
+    assert not (Path.cwd() / "two").exists()  # refused before the directory was created
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("://", "no valid protocol"),
+        ("://x", "no valid protocol"),
+        ("s3://", "no location after 's3://'"),
+        ("s3:///", "no location"),
+        ("memory://", "no location"),
+        ("''", "must not be empty"),
+        ("'  '", "must not be empty"),
+    ],
+)
+def test_bad_fsspec_urls_are_refused(shell, capsys, url: str, expected: str) -> None:
+    message = _error(run(shell, f"%labmate_backend fsspec {url}"))
+    assert expected in message and "\n" not in message
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.out + captured.err
+    assert shell.user_ns["aqm"].backends == {}
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("%labmate_backend mirror ./made --name ''", "--name must not be empty"),
+        ("%labmate_backend mirror ./made --name '  '", "--name must not be empty"),
+        ("%labmate_backend mirror ./made --option bogus=1", "cannot create the backend"),
+        ("%labmate_backend mirror ./made/deeper --option create=1 --name ''", "--name"),
+    ],
+)
+def test_bad_arguments_create_no_mirror_directory(
+    shell, tmp_path: Path, line: str, expected: str
+) -> None:
+    assert expected in _error(run(shell, line))
+    assert not (tmp_path / "made").exists()
+    assert shell.user_ns["aqm"].backends == {}
+
+
+@pytest.mark.skipif(
+    not os.path.isdir("/proc") or not os.access("/proc", os.W_OK | os.X_OK),
+    reason="needs a directory that os.access calls writable but where files cannot be made",
+)
+def test_mirror_writability_is_tried_not_guessed_from_os_access(shell) -> None:
+    # /proc: as root os.access says writable, yet no file can be created there
+    message = _error(run(shell, "%labmate_backend mirror /proc"))
+    assert "not writable" in message
+    assert shell.user_ns["aqm"].backends == {}

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import pytest
 from ext_helpers import h5_files, only_h5, run
 
 from labmate_ext import Labmate
+from labmate_ext.config import check_writable_directory
 
 
 def _config(shell) -> Labmate:
@@ -134,3 +136,18 @@ def test_labmate_panel_shows_the_recent_acquisitions(shell, capsys) -> None:
     assert run(shell, "%labmate_panel").success
     assert capsys.readouterr().out.startswith("LabmatePanel(")  # displayed (text repr here)
     assert not run(shell, "%labmate_panel extra").success
+
+
+@pytest.mark.skipif(
+    not os.path.isdir("/proc") or not os.access("/proc", os.W_OK | os.X_OK),
+    reason="needs a directory that os.access calls writable but where files cannot be made",
+)
+def test_writability_is_tried_with_a_file(shell, tmp_path: Path, caplog) -> None:
+    with pytest.raises(ValueError, match="not writable"):
+        check_writable_directory("/proc")
+    with caplog.at_level(logging.ERROR):
+        run(shell, "%config Labmate.data_directory = '/proc'")
+    assert "/proc is not writable" in caplog.text
+    assert shell.user_ns["aqm"].data_directory == tmp_path / "data"
+    check_writable_directory(tmp_path / "fine")
+    assert list((tmp_path / "fine").iterdir()) == []  # the probe file is gone

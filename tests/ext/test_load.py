@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from pathlib import Path
 
 import pytest
@@ -121,3 +122,59 @@ def test_after_a_restart_the_current_acquisition_is_found_again(bare_shell) -> N
     shell.run_line_magic("unload_ext", "labmate_ext")  # a new manager, as after a restart
     shell.run_line_magic("load_ext", "labmate_ext")
     assert run(shell, "%%analysis --name kept\nassert aqm.d.x == 5").success
+
+
+def _manager_handlers(shell, manager) -> list:
+    """The shell callbacks that call back into ``manager`` (through its weak reference)."""
+    found = []
+    for event in ("pre_run_cell", "post_run_cell"):
+        for callback in shell.events.callbacks[event]:
+            cells = getattr(callback, "__closure__", None) or ()
+            refs = [c.cell_contents for c in cells if isinstance(c.cell_contents, weakref.ref)]
+            if any(ref() is manager for ref in refs):
+                found.append(callback)
+    return found
+
+
+def test_unload_removes_the_manager_handlers_even_when_it_is_still_referenced(
+    bare_shell,
+) -> None:
+    shell = bare_shell
+    before = _callbacks(shell)
+    labmate_ext.load_ipython_extension(shell)
+    kept = shell.user_ns["aqm"]  # referenced elsewhere: its weak handlers would stay
+    assert len(_manager_handlers(shell, kept)) == 2
+    labmate_ext.unload_ipython_extension(shell)
+    assert _manager_handlers(shell, kept) == []
+    assert "acquisition" not in shell.magics_manager.magics["line"]  # the %acquisition? form
+    assert _callbacks(shell) == before
+    for _ in range(2):  # load / unload / load: idempotent
+        labmate_ext.load_ipython_extension(shell)
+        labmate_ext.load_ipython_extension(shell)
+        assert _callbacks(shell)["pre_run_cell"] == before["pre_run_cell"] + 2
+        labmate_ext.unload_ipython_extension(shell)
+        assert _callbacks(shell) == before
+    labmate_ext.load_ipython_extension(shell)
+    assert run(shell, "%%acquisition again --save x\nx = 1").success
+    assert shell.user_ns["aqm"] is not kept
+
+
+def test_unload_removes_every_name_the_manager_was_published_under(bare_shell) -> None:
+    shell = bare_shell
+    shell.run_line_magic("load_ext", "labmate_ext")
+    manager = shell.user_ns["aqm"]
+    shell.run_line_magic("config", "Labmate.manager_name = 'lab'")
+    assert shell.user_ns["lab"] is manager and shell.user_ns["aqm"] is manager
+    shell.user_ns["mine"] = manager  # the user's own name: not ours to remove
+    shell.run_line_magic("unload_ext", "labmate_ext")
+    assert "aqm" not in shell.user_ns and "lab" not in shell.user_ns
+    assert shell.user_ns["mine"] is manager
+
+
+def test_unload_leaves_a_name_rebound_by_the_user(bare_shell) -> None:
+    shell = bare_shell
+    shell.run_line_magic("load_ext", "labmate_ext")
+    shell.run_line_magic("config", "Labmate.manager_name = 'lab'")
+    shell.user_ns["aqm"] = 42  # the old name now holds the user's value
+    shell.run_line_magic("unload_ext", "labmate_ext")
+    assert shell.user_ns["aqm"] == 42 and "lab" not in shell.user_ns

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import html
 import re
 from pathlib import Path
 
@@ -11,7 +12,9 @@ import numpy as np
 import pytest
 from acquisition_files import stamp
 from acquisition_files import write_acquisition as write_file
+from ext_helpers import run
 
+import labmate_ext
 from labmate_core import index
 from labmate_core.backends import AcquisitionBackend, BackendDispatcher, MirrorDirectoryBackend
 from labmate_core.dh5 import storage
@@ -158,9 +161,19 @@ def test_code_and_path_actions(data_dir, panel_of):
     panel.row_widgets(0).code.click()
     assert panel.code_text.value == "freq = 5e9\nmeasure(freq)\n"
     assert panel.code_text.layout.display is None
-    panel.row_widgets(0).path.click()
+    panel.show_path(panel.rows[0])  # scripting; the row's *path* button copies in the browser
     assert panel.path_text.value == f"{prefix}.h5"
     assert panel.path_text.layout.display is None
+
+
+def test_path_button_copies_in_the_browser_with_the_path_escaped(tmp_path, panel_of):
+    data_dir = tmp_path / 'it\'s <a> "dir"'
+    data_dir.mkdir()
+    prefix = write_acquisition(data_dir, "sine", 1)
+    value = panel_of(data_dir).row_widgets(0).path.value
+    assert "navigator.clipboard.writeText" in value and "labmate-path-field" in value
+    assert f'data-path="{html.escape(f"{prefix}.h5", quote=True)}"' in value
+    assert f"{prefix}.h5" not in value  # only escaped: a path cannot break out of the attribute
 
 
 def test_code_of_several_steps(data_dir):
@@ -219,7 +232,7 @@ def test_sync_states_and_retry(data_dir, tmp_path, panel_of):
         dispatcher.add(flaky, "flaky")
         panel = panel_of(data_dir, dispatcher=dispatcher)
         dispatcher.submit(prefix, "sine")
-        assert dispatcher.wait(60)
+        assert dispatcher.wait(60) and index.flush(60)
         row = panel.row_widgets(0)
         assert "mirror: done" in row.cells["sync"].value
         assert (
@@ -229,7 +242,7 @@ def test_sync_states_and_retry(data_dir, tmp_path, panel_of):
 
         flaky.healthy = True
         row.retry.click()
-        assert dispatcher.wait(60)
+        assert dispatcher.wait(60) and index.flush(60)
         assert _sync_states(panel) == {"flaky": "done", "mirror": "done"}
         assert panel.row_widgets(0).retry.layout.visibility == "hidden"
         assert (tmp_path / "mirror" / "sine" / f"{prefix.name}.h5").is_file()
@@ -244,7 +257,7 @@ def test_panel_catches_up_with_a_dispatcher_that_already_ran(data_dir, tmp_path,
     )
     try:
         dispatcher.submit(prefix)
-        assert dispatcher.wait(60)
+        assert dispatcher.wait(60) and index.flush(60)
         panel = panel_of(data_dir, dispatcher=dispatcher)
         assert list(_sync_states(panel).values()) == ["done"]
     finally:
@@ -277,3 +290,39 @@ def test_long_backend_names_are_shortened_with_the_full_name_as_tooltip(data_dir
     text = _sync_text(panel)
     assert name not in text and "…" in text and "pending" in text
     assert f'title="{name}: pending"' in panel.row_widgets(0).cells["sync"].value
+
+
+def test_magic_panel_follows_the_dispatcher_of_a_backend_added_later(shell, tmp_path):
+    shell.run_line_magic("config", "Labmate.max_attempts = 1")
+    shell.run_line_magic("config", "Labmate.backoff = 0.0")
+    assert run(shell, "%%acquisition early --save x\nx = 1").success
+    assert run(shell, "%labmate_panel").success
+    session = labmate_ext.session.SESSIONS[shell]
+    (panel,) = session.panels
+    manager = shell.user_ns["aqm"]
+    assert manager.dispatcher is None and panel.dispatcher is None  # no backend yet
+    assert panel.row_widgets(0).retry.disabled
+
+    flaky = FlakyBackend()
+    session.add_backend(flaky, name="flaky")
+    assert panel.dispatcher is manager.dispatcher is not None
+    assert run(shell, "%%acquisition late --save x\nx = 2").success
+    assert manager.wait_backends(60) and index.flush(60)
+    assert _names(panel) == ["late", "early"]
+    row = panel.row_widgets(0)
+    assert "flaky: failed" in row.cells["sync"].value
+    assert row.retry.layout.visibility == "visible" and not row.retry.disabled
+
+    flaky.healthy = True
+    row.retry.click()
+    assert "sent to the backends again" in panel.message.value
+    assert manager.wait_backends(60) and index.flush(60)
+    assert _sync_states(panel) == {"flaky": "done"}
+
+    shell.run_line_magic("unload_ext", "labmate_ext")  # the panel stops listening
+    assert session.panels == [] and panel._listening is None
+
+
+def test_dispatcher_and_manager_are_exclusive(data_dir):
+    with pytest.raises(ValueError, match="not both"):
+        LabmatePanel(data_dir, dispatcher=object(), manager=object())

@@ -337,3 +337,44 @@ def test_sigkill_in_nested_loop_with_other_writes_keeps_every_appended_point(
     np.testing.assert_array_equal(v[:done], np.repeat(expected[:, None], 40, axis=1))
     np.testing.assert_array_equal(c[:done], expected - 1j * expected)
     assert not np.any(v[done:])
+
+
+def _marks_on_disk(tmp_path: Path) -> list[int]:
+    loop = DH5(str(tmp_path / "acq"))["loop"]
+    return [int(v) for v in loop["__index_1__"]] if "__index_1__" in loop else []
+
+
+def test_marks_of_finished_iterations_ride_along_once_overdue(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A slow loop (every append later than MAX_DEFER_S): each append also writes the marks of
+    the iterations finished before it, so a kill redoes at most one."""
+    from labmate_core.acquisition import acquisition_loop
+
+    monkeypatch.setattr(acquisition_loop, "MAX_DEFER_S", 0.0)
+    aq = _acq(tmp_path)
+    aq.loop = loop = AcquisitionLoop()
+    for i in loop(4):
+        loop.append(x=float(i))
+        assert _marks_on_disk(tmp_path)[:i] == list(range(1, i + 1))
+    assert _marks_on_disk(tmp_path) == [1, 2, 3, 4]
+
+
+def test_marks_of_a_fast_loop_wait_but_every_point_is_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fast loop: the marks wait (one chunk write per append, not two) until the level ends;
+    the points never wait, and ``already_saved`` resumes from what is on disk."""
+    from labmate_core.acquisition import acquisition_loop
+
+    monkeypatch.setattr(acquisition_loop, "MAX_DEFER_S", 1e9)
+    aq = _acq(tmp_path)
+    aq.loop = loop = AcquisitionLoop()
+    for i in loop(5):
+        loop.append(x=i + 1.0)
+        on_disk = DH5(str(tmp_path / "acq"))["loop"]
+        assert on_disk["x"][i] == i + 1.0
+        assert not any(_marks_on_disk(tmp_path))
+    assert _marks_on_disk(tmp_path) == [1, 2, 3, 4, 5]
+    resumed = AcquisitionLoop(DH5(str(tmp_path / "acq"))["loop"])
+    assert [resumed.already_saved() for _ in resumed(5)] == [True] * 5

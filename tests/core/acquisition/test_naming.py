@@ -28,6 +28,8 @@ HOSTILE = [
     "a:b",
     "trail.",
     "tab\tname",
+    ".hidden",
+    ".labmate",
 ]
 
 
@@ -105,6 +107,10 @@ def test_two_processes_fifty_acquisitions_each_never_overwrite(tmp_path: Path) -
     assert all(p.returncode == 0 for p in procs)
     names = outputs[0] + outputs[1]
     assert len(names) == 100 and len(set(names)) == 100
+    # 100 acquisitions of one name take far less than 100 s: some shared a second, and the
+    # suffix race was really run (not won by distinct time stamps alone)
+    suffixed = [n for n in names if naming.split_file_name(os.path.basename(n))[2]]
+    assert suffixed, names
     from labmate_core import DH5
 
     seen = set()

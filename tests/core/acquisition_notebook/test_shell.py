@@ -65,3 +65,69 @@ def test_shell_none_ignores_running_ipython(shell, data_dir: Path) -> None:
     aqm.acquisition_cell("n", cell="explicit")
     aqm.save_acquisition(x=1)
     assert DH5(aqm.current_filepath)["acquisition_cell"]["1"] == "explicit"
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "with aqm.acquisition('ctx'):\n    aqm['partial'] = 1\n    raise ValueError('oops')\n",
+        "aqm.acquisition_started('api')\naqm['partial'] = 1\n"
+        "try:\n    raise ValueError('oops')\nexcept ValueError as e:\n"
+        "    aqm.acquisition_finished(e)\n    raise\n",
+    ],
+)
+def test_failed_context_manager_acquisition_guards_analysis(
+    shell, data_dir: Path, code: str
+) -> None:
+    aqm = AcquisitionAnalysisManager(data_dir, shell=True)
+    shell.user_ns["aqm"] = aqm
+    result = _run(shell, code)
+    assert isinstance(result.error_in_exec, ValueError)
+    d = DH5(aqm.current_filepath)
+    assert d["partial"] == 1 and d["info"]["status"] == "failed"
+    failed = _run(shell, "aqm.analysis_cell()")
+    assert isinstance(failed.error_in_exec, ChildProcessError)
+    assert _run(shell, "aqm.analysis_cell()").success
+    assert aqm.d.partial == 1
+
+
+def test_caught_failure_of_a_context_manager_acquisition_still_guards(
+    shell, data_dir: Path
+) -> None:
+    """The cell succeeds (the error is caught) but the acquisition failed: the flag survives
+    the end of that cell, so the next analysis is refused."""
+    aqm = AcquisitionAnalysisManager(data_dir, shell=True)
+    shell.user_ns["aqm"] = aqm
+    code = "try:\n    with aqm.acquisition('ctx'):\n        1 / 0\nexcept ZeroDivisionError:\n    pass\n"
+    assert _run(shell, code).success
+    assert DH5(aqm.current_filepath)["info"]["status"] == "failed"
+    assert isinstance(_run(shell, "aqm.analysis_cell()").error_in_exec, ChildProcessError)
+
+
+def test_failed_analysis_cell_that_saves_is_not_a_failed_acquisition(shell, data_dir: Path) -> None:
+    aqm = AcquisitionAnalysisManager(data_dir, shell=True)
+    shell.user_ns["aqm"] = aqm
+    assert _run(shell, "aqm.acquisition_cell('ok')\naqm.save_acquisition(x=1)").success
+    assert not _run(shell, "aqm.create_acquisition()\nraise ValueError('analysis bug')").success
+    assert _run(shell, "aqm.analysis_cell()").success
+
+
+def test_cell_with_only_acquisition_cell_stays_running_until_saved(shell, data_dir: Path) -> None:
+    """labmate's pattern: ``acquisition_cell`` alone, the measurement and the save in the next
+    cells: the end of the first cell does not claim the acquisition completed."""
+    aqm = AcquisitionAnalysisManager(data_dir, shell=True)
+    shell.user_ns["aqm"] = aqm
+    assert _run(shell, "aqm.acquisition_cell('split')").success
+    prefix = aqm.current_filepath
+    d = DH5(prefix)
+    assert d["info"]["status"] == "running" and bool(d["useful"]) is False
+    assert _run(shell, "print('measuring')\nx = [1, 2]").success
+    assert _run(shell, "aqm.save_acquisition(x=x)").success
+    d = DH5(prefix)
+    assert d["info"]["status"] == "completed" and bool(d["useful"]) is True
+    assert "measuring" in d["info"]["prints"]
+    assert _run(shell, "aqm.analysis_cell()\ny = aqm.d.x").success
+    # a cell that wrote data without save_acquisition ends completed (and useful)
+    assert _run(shell, "aqm.acquisition_cell('edited')\naqm['v'] = 3").success
+    d = DH5(aqm.current_filepath)
+    assert d["info"]["status"] == "completed" and bool(d["useful"]) is True

@@ -95,6 +95,44 @@ def test_update_pop_remove_del(path):
     assert DH5(path).keys() == {"nested"}
 
 
+class _Unstorable:
+    pass
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"bad": _Unstorable()},  # unstorable value
+        {"bad": {"inner": ["ok", _Unstorable()]}},  # unstorable nested value
+        {"s/t": 1},  # under a value that is not a group
+        {"x2": 1, "x2/y": 2},  # under a value set by the same update
+        {"g": {1: 2}},  # bad nested key
+    ],
+)
+@pytest.mark.parametrize("mode", ["a", "a="])
+def test_update_is_all_or_nothing(path, bad, mode):
+    d = DH5(path, mode)
+    before = path.read_bytes()
+    with pytest.raises((TypeError, KeyError, ValueError)):
+        d.update({"new": 1, "s": "changed", "nested/a": 5, **bad})
+    assert "new" not in d and d.s == "text" and d.nested.a == 1 and "x2" not in d
+    assert not d._has_pending() and path.read_bytes() == before
+    d.update(new=1)  # the object still works
+    d.save()
+    assert DH5(path).new == 1
+
+
+def test_update_in_memory_is_all_or_nothing():
+    d = DH5({"a": 1})
+    with pytest.raises((TypeError, ValueError)):
+        d.update(b=2, g={1: 2})
+    with pytest.raises(KeyError, match="not a group"):
+        d.update({"c": 3, "a/b": 4})
+    assert d.keys() == {"a"}
+    d.update({"x": None, "x/y": 1, "h": {"i": 1}, "h/j": 2})  # later pairs may go inside
+    assert d.asdict() == {"a": 1, "x": {"y": 1}, "h": {"i": 1, "j": 2}}
+
+
 def test_none_deletes(path):
     d = DH5(path, "a")
     d.s = None
@@ -155,6 +193,58 @@ def test_locked_array_is_a_read_only_view(path):
     d.unlock_data("x")
     d.x[0] = 100  # unlocked again: mutable
     assert d.x[0] == 100
+
+
+def _assert_sealed(view, original):
+    assert np.shares_memory(view, original)  # O(1): no copy
+    with pytest.raises(ValueError):
+        view[0] = 100
+    with pytest.raises(ValueError):
+        view.flags.writeable = True
+
+
+def test_in_memory_array_locked_is_a_sealed_view(tmp_path):
+    d = DH5(tmp_path / "f.h5", "w")
+    mine = np.zeros(5)
+    d.x = mine
+    d.g = {"y": np.ones(3), "inner": {"z": np.arange(4)}}
+    d.lock_data(["x", "g"])
+    _assert_sealed(d.x, mine)
+    for read in (lambda: d.g.y, lambda: d["g/y"], lambda: d.g["inner"].z, lambda: d.get("g/y")):
+        _assert_sealed(read(), read())
+    _assert_sealed(d.g.asdict()["inner"]["z"], d["g/inner/z"])
+    assert mine.flags.writeable  # the caller's own array is left alone
+    assert d.x[0] == 0 and d.g.y[0] == 1
+    d.unlock_data()
+    d.x[0] = 7
+    d.g.y[0] = 8
+    assert mine[0] == 7 and d.g.y[0] == 8
+
+
+def test_locked_group_from_file_arrays_are_sealed(path):
+    d = DH5(path, "a")
+    d.nested.arr = np.arange(3.0)
+    d.save()
+    d = DH5(path, "a")
+    d.lock_data("nested")
+    _assert_sealed(d.nested.arr, d.nested.arr)
+    d.unlock_data("nested")
+    d.nested.arr[0] = 5
+    assert d.nested.arr[0] == 5
+
+
+def test_unlock_all_clears_nested_locks(path):
+    d = DH5(path, "a")
+    d.lock_data(["nested/a", "nested/inner/b"])
+    with pytest.raises(ReadOnlyKeyError):
+        d.nested.a = 2
+    d.unlock_data()
+    d.nested.a = 2
+    d["nested/inner/b"] = 3
+    assert d.nested.inner.b == 3
+    d.lock_data("nested/inner/b")
+    d.nested.unlock_data()  # a sub-object unlocks its subtree
+    d.nested.inner.b = 4
 
 
 def test_read_only_file_arrays_cannot_be_mutated(path):
@@ -223,6 +313,25 @@ def test_load_key_and_other_file(path, tmp_path):
     assert d.o == 1 and d.s == "from other"
     d.save()
     assert DH5(path).o == 1
+
+
+def test_load_slash_key_nests(path, tmp_path):
+    """load(key='a/b') loads 'b' inside the group 'a', never a literal key 'a/b'."""
+    d = DH5(path, "a", open_on_init=False)
+    d.load(key="nested/inner/b")
+    assert "nested/inner/b" not in d._data and d.keys() == {"x", "0", "s", "nested"}
+    assert d.nested.inner._data == {"b": 2} and "a" in d.nested._unloaded
+    other = DH5(tmp_path / "other.h5", "w")
+    other.update({"nested/inner/b": 20, "nested/new": 3, "g/h": 4})
+    other.save()
+    d.load(filepath=tmp_path / "other", key=["nested/inner/b", "g/h"])
+    assert d["nested/inner/b"] == 20 and d.g.h == 4
+    d.save()
+    saved = DH5(path)
+    assert saved.keys() == {"x", "0", "s", "nested", "g"} and saved.g.asdict() == {"h": 4}
+    assert saved.nested.asdict() == {"a": 1, "inner": {"b": 20}}  # 'nested/new' not loaded
+    with pytest.raises(KeyError):
+        d.load(filepath=tmp_path / "other", key="nested/missing")
 
 
 def test_pull(path):

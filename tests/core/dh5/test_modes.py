@@ -124,6 +124,30 @@ def test_path_is_directory(tmp_path):
         DH5(tmp_path / "dir")
 
 
+@pytest.mark.parametrize("name", ["somedir/", "somedir" + os.sep, "somedir/.h5", "somedir/.."])
+def test_path_without_file_name_is_refused(tmp_path, name):
+    """'somedir/' must not become the hidden file 'somedir/.h5'."""
+    (tmp_path / "somedir").mkdir()
+    target = str(tmp_path) + "/" + name
+    with pytest.raises(ValueError, match="file name"):
+        DH5(target, "w")
+    d = DH5({"a": 1})
+    with pytest.raises(ValueError, match="file name"):
+        d.save(filepath=target)
+    with pytest.raises(ValueError, match="file name"):
+        d.filepath = target
+    assert d.filepath is None
+    assert not any(p.name == ".h5" for p in tmp_path.rglob("*"))
+
+
+def test_empty_attribute_name_is_an_attribute_error():
+    d = DH5({"a": 1})
+    assert getattr(d, "", None) is None
+    assert not hasattr(d, "")
+    with pytest.raises(AttributeError):
+        getattr(d, "")
+
+
 def test_writable_new_file_not_created_until_something_written(tmp_path):
     d = DH5(tmp_path / "f.h5", "w")
     d.save()

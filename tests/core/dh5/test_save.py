@@ -54,29 +54,56 @@ def test_save_copy_to_other_filepath(tmp_path):
     assert DH5(tmp_path / "f.h5").a == 1
 
 
-def test_unstorable_value_writes_nothing_and_drops_nothing(tmp_path):
+def test_unstorable_value_is_refused_on_assignment_and_drops_nothing(tmp_path):
     path = tmp_path / "f.h5"
     d = DH5(path, "w")
     d.update(old=np.arange(3), keep="saved")
     d.save()
     before = path.read_bytes()
-    d.update(good=1, bad=Unstorable(), old=None)
+    d.pending = 1
     with pytest.raises(TypeError, match="'bad'"):
-        d.save()
+        d.update(good=1, bad=Unstorable(), old=None)
+    assert {"good", "bad"}.isdisjoint(d.keys()) and "old" in d  # all or nothing
+    with pytest.raises(TypeError, match="'bad'"):
+        d.bad = Unstorable()
+    assert "bad" not in d
     assert path.read_bytes() == before
-    r = DH5(path)
-    assert r.keys() == {"old", "keep"}
-    d.bad = 2  # fix it: every pending change is still there
+    d.bad = 2
     d.save()
-    assert DH5(path).asdict() == {"keep": "saved", "good": 1, "bad": 2}
+    assert DH5(path).keys() == {"old", "keep", "pending", "bad"}
+
+
+def test_value_made_unstorable_after_assignment_is_dropped_at_save(tmp_path):
+    path = tmp_path / "f.h5"
+    d = DH5(path, "w")
+    d.update(keep="saved", lst=["a"])
+    d.save()
+    before = path.read_bytes()
+    d.lst = ["b"]
+    d.lst.append(Unstorable())  # mutated after the check on assignment
+    d.g = {"inner": {"l": ["x"]}}
+    d.g.inner.l.append(Unstorable())
+    d.good = 1
+    with pytest.raises(TypeError, match="'g/inner/l'") as info:
+        d.save()
+    assert "'lst'" in str(info.value)
+    assert path.read_bytes() == before  # nothing written
+    assert d.lst == ["a"]  # back to the saved value
+    assert "l" not in d.g.inner  # never saved: gone
+    d.save()  # the bad values are no longer pending: later saves work
+    assert DH5(path).asdict() == {"keep": "saved", "lst": ["a"], "good": 1, "g": {"inner": {}}}
 
 
 def test_unstorable_nested_value_names_full_key(tmp_path):
     d = DH5(tmp_path / "f.h5", "w")
-    d["g"] = {"inner": {"bad": Unstorable()}}
     with pytest.raises(TypeError, match="g/inner/bad"):
-        d.save()
-    assert not (tmp_path / "f.h5").exists()
+        d["g"] = {"inner": {"bad": Unstorable()}}
+    assert "g" not in d
+    in_memory = DH5({"g": {"inner": {"bad": Unstorable()}}})
+    in_memory.filepath = tmp_path / "m.h5"
+    with pytest.raises(TypeError, match="g/inner/bad"):
+        in_memory.save()
+    assert not (tmp_path / "f.h5").exists() and not (tmp_path / "m.h5").exists()
 
 
 def test_save_on_edit_refuses_unstorable_before_changing_memory(tmp_path):
@@ -114,7 +141,10 @@ def test_overwrite_keeps_old_file_until_replaced(tmp_path):
     d.old = "content"
     d.save()
     new = DH5(path, "w", overwrite=True)
-    new.bad = Unstorable()
+    with pytest.raises(TypeError):
+        new.bad = Unstorable()
+    new.lst = ["ok"]
+    new.lst.append(Unstorable())
     with pytest.raises(TypeError):
         new.save()
     assert DH5(path).old == "content"

@@ -261,3 +261,16 @@ def test_sigkill_during_repeated_saves_keeps_every_returned_save(tmp_path, trial
     # The rolled-back file is a valid HDF5 file for plain h5py too.
     with h5py.File(path, "r") as f:
         assert "count" in f
+
+
+def test_plain_h5py_opens_a_file_our_reader_holds_open(tmp_path):
+    """HDF5 refuses to open a file already open in the process with other locking flags: a
+    background reader of ours (index, panel) must not make the user's h5py / labmate fail."""
+    path = tmp_path / "f.h5"
+    with storage.open_write(path) as file:
+        file["a"] = np.arange(3)
+    with storage.open_read(path) as ours:
+        with h5py.File(path, "r") as theirs:  # HDF5's default flags, as labmate and dh5 use
+            assert list(theirs["a"][()]) == list(ours["a"][()]) == [0, 1, 2]
+    with h5py.File(path, "r", locking=False) as theirs, storage.open_read(path) as ours:
+        assert list(ours["a"][()]) == [0, 1, 2]  # and the other way round

@@ -111,6 +111,49 @@ class Unstorable:
 )
 def test_unstorable_value_raises_type_error(tmp_path, value):
     d = DH5(tmp_path / "f.h5", "w")
-    d.bad = value
     with pytest.raises(TypeError, match="bad"):
-        d.save()
+        d.bad = value
+    in_memory = DH5({"bad": value})  # no file yet: checked when it gets one
+    with pytest.raises(TypeError, match="bad"):
+        in_memory.save(filepath=tmp_path / "g.h5")
+    assert not (tmp_path / "f.h5").exists() and not (tmp_path / "g.h5").exists()
+
+
+@pytest.mark.parametrize("value", ["a\x00b", b"a\x00b", {"inner": "\x00"}, np.str_("\x00")])
+@pytest.mark.parametrize("mode", ["w", "w="])
+def test_string_with_nul_is_refused_before_anything_is_written(tmp_path, value, mode):
+    """HDF5 strings end at a NUL: refused with a TypeError naming the key, nothing pending."""
+    path = tmp_path / "f.h5"
+    d = DH5(path, mode)
+    d.keep = 1
+    d.save()
+    d.pending = 2
+    before = path.read_bytes()
+    with pytest.raises(TypeError, match="'bad") as info:
+        d.bad = value
+    assert "NUL" in str(info.value)
+    assert "bad" not in d and path.read_bytes() == before
+    d.save()  # later saves work, nothing pending is lost
+    assert DH5(path).asdict() == {"keep": 1, "pending": 2}
+    with pytest.raises(TypeError, match="'bad"):
+        d.update(other=3, bad=value)
+    assert "other" not in d
+
+
+def test_json_list_keeps_nul_characters(tmp_path):
+    d = DH5(tmp_path / "f.h5", "w")
+    d.words = ["a\x00b", "c"]  # stored as JSON, where NUL is escaped
+    d.save()
+    assert DH5(tmp_path / "f.h5").words == ["a\x00b", "c"]
+
+
+@pytest.mark.parametrize("key", ["a\x00b", "g/\x00", ("g", "x\x00")])
+def test_key_with_nul_is_refused(tmp_path, key):
+    d = DH5(tmp_path / "f.h5", "w")
+    with pytest.raises(ValueError, match="NUL"):
+        d[key] = 1
+    with pytest.raises(TypeError, match="NUL"):
+        d["g"] = {"x\x00": 1}
+    assert not d.keys()
+    d.save()
+    assert not (tmp_path / "f.h5").exists()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import numpy as np
 from acquisition_files import stamp, write_acquisition
 
@@ -103,3 +105,44 @@ def test_recording_an_unchanged_acquisition_again_still_tells_the_listeners(data
         unsubscribe()
     assert [e.kind for e in events] == ["save", "end", "end"]
     assert index.open_index(data_dir).get(prefix).status == "failed"
+
+
+def test_a_locked_index_does_not_hold_up_the_acquisition(data_dir):
+    """The kernel hands records to the background writer: another process holding the SQLite
+    write lock (a long reindex, a busy server share) delays the index, never the caller."""
+    index.open_index(data_dir)  # already open: the first-open rebuild is not what is tested
+    other = sqlite3.connect(data_dir / ".labmate" / "index.sqlite", isolation_level=None)
+    events = []
+    unsubscribe = index.subscribe(events.append)
+    try:
+        other.execute("BEGIN EXCLUSIVE")
+        prefix = write_acquisition(data_dir, status="completed", duration=1.0, useful=True)
+        data = DH5(f"{prefix}.h5")
+        index.record_start(prefix, data_directory=data_dir, data=data)
+        index.record_end(prefix, "completed", data_directory=data_dir, data=data)
+        index.on_backend_status(SnapshotStatus(str(prefix), "mirror", State.DONE, 1, None, 5.0))
+        # returned while the database is locked: the records wait in the writer's queue
+        assert not index.flush(0) and events == []
+        other.execute("COMMIT")
+        assert index.flush(60)
+    finally:
+        unsubscribe()
+        other.close()
+    assert [e.kind for e in events] == ["start", "end", "sync"]
+    row = index.open_index(data_dir).get(prefix)
+    assert row.status == "completed" and row.sync["mirror"].state == "done"
+
+
+def test_a_listener_may_read_the_index_from_the_writer_thread(data_dir):
+    """open_index() flushes the writer first; called by a listener on that thread it must not
+    wait for itself."""
+    index.open_index(data_dir)
+    seen = []
+    unsubscribe = index.subscribe(lambda e: seen.append(index.open_index(data_dir).count()))
+    try:
+        prefix = write_acquisition(data_dir)
+        index.record_start(prefix, data_directory=data_dir, data=DH5(f"{prefix}.h5"))
+        assert index.flush(60)
+    finally:
+        unsubscribe()
+    assert seen == [1]

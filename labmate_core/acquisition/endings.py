@@ -1,0 +1,100 @@
+"""How acquisitions end: the status written when an acquisition ends, is left by the next one,
+or was an extra file of :meth:`AcquisitionManager.create_acquisition`.
+
+Rules (:meth:`AcquisitionEndings._record_end`): an error gives ``failed`` with the traceback; a
+saved acquisition (``useful``) gives ``completed``; one holding data written without a save
+(``aqm['x'] = …``) is marked ``useful`` and ``completed``; an empty one gives ``failed`` ("never
+saved") when nobody said it ended (left by the next acquisition, an extra file), ``completed``
+when its code said so (``%%acquisition``, ``with aqm.acquisition(…)``).
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from typing import TYPE_CHECKING, Any
+
+from .acquisition_data import (
+    STATUS_COMPLETED,
+    STATUS_FAILED,
+    STATUS_RUNNING,
+    NotebookAcquisitionData,
+    holds_data,
+)
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["AcquisitionEndings"]
+
+
+class AcquisitionEndings:
+    """Mixin of :class:`AcquisitionManager` (uses its ``_current_acquisition``,
+    ``_extra_acquisitions``, ``_finished``, ``_index`` and ``_submit``)."""
+
+    _current_acquisition: NotebookAcquisitionData | None
+    _extra_acquisitions: list[NotebookAcquisitionData]
+    _finished: bool
+
+    if TYPE_CHECKING:  # provided by the manager
+
+        def _index(self, kind: str, acquisition: Any, status: str | None = None) -> None: ...
+
+        def _submit(self, prefix: str | None) -> None: ...
+
+    def _close_superseded(self) -> None:
+        """Before a new acquisition: close the extra files, and the current acquisition if it
+        was left running (its cell ended without a save): see :meth:`_record_end`."""
+        self._close_extras(None)
+        previous = self._current_acquisition
+        if previous is None or previous.status != STATUS_RUNNING:
+            return
+        self._finished = True
+        try:
+            self._record_end(previous, None, empty_status=STATUS_FAILED)
+        except Exception:
+            logger.exception("Could not record the end of %s", previous.filepath)
+
+    def _close_extras(self, error: BaseException | None) -> None:
+        extras, self._extra_acquisitions = self._extra_acquisitions, []
+        for extra in extras:
+            try:
+                if extra.status == STATUS_RUNNING:
+                    self._record_end(extra, error, empty_status=STATUS_FAILED)
+                else:  # saved (completed) by its own save_acquisition
+                    self._index("end", extra, extra.status)
+                    self._submit(extra.filepath)
+            except Exception:
+                logger.exception("Could not record the end of %s", extra.filepath)
+
+    def _record_end(
+        self,
+        acquisition: NotebookAcquisitionData,
+        error: BaseException | None,
+        *,
+        empty_status: str = STATUS_COMPLETED,
+    ) -> str:
+        """Write how ``acquisition`` ended and return the status: ``failed`` (with the
+        traceback) on an error; else ``completed`` when it was saved or holds data written
+        without a save (it is then marked ``useful``, as the data is there); else, with
+        nothing in it, ``empty_status`` (``failed`` says "never saved")."""
+        if error is not None:
+            text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+            acquisition.set_status(STATUS_FAILED, error=text)
+            status = STATUS_FAILED
+        elif bool(acquisition.get("useful", False)):
+            acquisition.set_status(STATUS_COMPLETED)
+            status = STATUS_COMPLETED
+        elif holds_data(acquisition):
+            acquisition.save_data(None, status=STATUS_COMPLETED)
+            status = STATUS_COMPLETED
+        elif empty_status == STATUS_FAILED:
+            acquisition.set_status(
+                STATUS_FAILED, error="The acquisition was never saved and holds no data"
+            )
+            status = STATUS_FAILED
+        else:
+            acquisition.set_status(empty_status)
+            status = empty_status
+        self._index("end", acquisition, status)
+        self._submit(acquisition.filepath)
+        return status

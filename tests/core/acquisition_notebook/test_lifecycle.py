@@ -1,0 +1,125 @@
+"""Acquisition lifecycle edge cases: reserved keys, steps after old data, restart duration,
+acquisitions that end without a save, extra files from ``create_acquisition``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from labmate_core import DH5
+from labmate_core.acquisition import AcquisitionManager
+from labmate_core.acquisition.acquisition_data import RESERVED_KEYS
+from labmate_core.acquisition_notebook import AcquisitionAnalysisManager
+
+
+def _aqm(data_dir: Path, **kw) -> AcquisitionAnalysisManager:
+    kw.setdefault("shell", None)
+    return AcquisitionAnalysisManager(data_dir, **kw)
+
+
+def _h5(prefix: str) -> bytes:
+    return Path(prefix + ".h5").read_bytes()
+
+
+@pytest.mark.parametrize("key", sorted(RESERVED_KEYS) + ["info/acquisition_duration"])
+def test_reserved_keys_are_refused_before_anything_is_written(data_dir: Path, key: str) -> None:
+    aqm = _aqm(data_dir)
+    aqm.acquisition_cell("res", cell="c")
+    prefix = aqm.current_filepath
+    before = _h5(prefix)
+    with pytest.raises(ValueError, match=repr(key).replace("/", ".")):
+        aqm.save_acquisition(x=1, **{key: 1})
+    with pytest.raises(ValueError, match="reserved"):
+        aqm[key] = 1
+    assert _h5(prefix) == before
+    aqm.save_acquisition(x=2)  # the acquisition is intact and can still be saved
+    aqm.acquisition_finished(None)
+    d = DH5(prefix)
+    assert d["x"] == 2 and bool(d["useful"]) is True and d["experiment_name"] == "res"
+    assert d["info"]["status"] == "completed" and d["info"]["acquisition_duration"] >= 0
+
+
+def test_reserved_keys_refused_by_the_plain_manager(data_dir: Path) -> None:
+    aqm = AcquisitionManager(data_dir)
+    aqm.new_acquisition("plain", cell="c")
+    with pytest.raises(ValueError, match="'useful'"):
+        aqm.save_acquisition(useful=False)
+    with pytest.raises(ValueError, match="'experiment_name'"):
+        aqm["experiment_name"] = "other"
+    d = DH5(aqm.current_filepath)
+    assert d["experiment_name"] == "plain" and bool(d["useful"]) is False
+
+
+def test_step_after_analysis_of_old_data_continues(data_dir: Path) -> None:
+    aqm = _aqm(data_dir)
+    aqm.acquisition_cell("old", cell="c")
+    aqm.save_acquisition(x=1)
+    old = aqm.current_filepath
+    aqm.acquisition_cell("multi", cell="step 1")
+    aqm.save_acquisition(a=1)
+    current = aqm.current_filepath
+    aqm.analysis_cell(old)  # look at old data meanwhile (labmate allows the next step after)
+    assert aqm.current_acquisition is None
+    aqm.acquisition_cell("multi", cell="step 2", step=2)
+    aqm.save_acquisition(b=2)
+    assert aqm.current_filepath == current
+    d = DH5(current)
+    assert (d["a"], d["b"]) == (1, 2)
+    assert d["acquisition_cell"]["2"] == "step 2"
+    assert "b" not in DH5(old)
+
+
+def test_duration_after_a_restart_counts_from_the_start(data_dir: Path) -> None:
+    aqm = _aqm(data_dir)
+    aqm.acquisition_cell("restart", cell="c")  # the acquisition is never saved in this kernel
+    prefix = aqm.current_filepath
+    del aqm
+    again = _aqm(data_dir)  # a new kernel: temp.json gives the current acquisition
+    again.save_acquisition(x=1)
+    d = DH5(prefix)
+    assert d["x"] == 1
+    duration = d["info"]["acquisition_duration"]
+    assert 0 <= duration < 3600, duration  # not time.time() - 0 (about 1.8e9 s)
+
+
+def test_unsaved_acquisition_is_closed_when_the_next_one_starts(data_dir: Path) -> None:
+    aqm = _aqm(data_dir)
+    aqm.acquisition_cell("empty", cell="c")
+    empty = aqm.current_filepath
+    aqm.acquisition_cell("edited", cell="c")
+    aqm["x"] = 5  # written with save_on_edit, save_acquisition never called
+    edited = aqm.current_filepath
+    aqm.acquisition_cell("next", cell="c")
+    d = DH5(empty)
+    assert d["info"]["status"] == "failed" and bool(d["useful"]) is False
+    assert "never saved" in d["info"]["error"]
+    d = DH5(edited)
+    assert d["info"]["status"] == "completed" and bool(d["useful"]) is True and d["x"] == 5
+    assert DH5(aqm.current_filepath)["info"]["status"] == "running"
+
+
+def test_create_acquisition_files_end_with_their_cell(data_dir: Path) -> None:
+    aqm = _aqm(data_dir)
+    aqm.acquisition_cell("main", cell="c")
+    saved = aqm.create_acquisition()
+    saved.save_acquisition(v=1)
+    assert DH5(saved.filepath)["info"]["status"] == "completed"  # its own save completes it
+    written = aqm.create_acquisition()
+    written["v"] = 2
+    empty = aqm.create_acquisition()
+    with pytest.raises(ValueError, match="'info'"):
+        empty.save_acquisition(info={"status": "completed"})
+    aqm.save_acquisition(x=1)
+    aqm.acquisition_finished(None)  # the end of the acquisition cell
+    assert DH5(saved.filepath)["info"]["status"] == "completed"
+    d = DH5(written.filepath)
+    assert d["info"]["status"] == "completed" and bool(d["useful"]) is True and d["v"] == 2
+    d = DH5(empty.filepath)
+    assert d["info"]["status"] == "failed" and bool(d["useful"]) is False
+
+    aqm.acquisition_cell("crash", cell="c")
+    extra = aqm.create_acquisition()
+    aqm.acquisition_finished(RuntimeError("fridge"))
+    d = DH5(extra.filepath)
+    assert d["info"]["status"] == "failed" and "RuntimeError: fridge" in d["info"]["error"]

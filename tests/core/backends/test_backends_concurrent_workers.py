@@ -1,0 +1,173 @@
+"""Two workers of one backend name (re-added here, or in another process) never deliver one
+acquisition at the same time, and a removed worker's late statuses are ignored."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import h5py
+
+from labmate_core.backends import AcquisitionBackend, State
+
+
+class Store(AcquisitionBackend):
+    """Lands the version of each snapshot in ``landed`` (shared: one destination)."""
+
+    def __init__(self, landed: list[int], gate: threading.Event | None = None, fail=False):
+        self.name = "store"
+        self.landed = landed
+        self.gate = gate
+        self.fail = fail
+        self.started = threading.Event()
+        self.finished = threading.Event()
+
+    def save_snapshot(self, acquisition) -> None:
+        prefix = Path(acquisition.filepath)
+        with h5py.File(prefix.with_name(prefix.name + ".h5"), "r") as f:  # the staged copy
+            version = int(f.attrs["version"])
+        self.started.set()
+        try:
+            if self.gate is not None:
+                self.gate.wait()
+            if self.fail:
+                raise OSError("the old destination is gone")
+            self.landed.append(version)
+        finally:
+            self.finished.set()
+
+
+def test_a_removed_worker_still_copying_never_lands_last(data_dir, dispatchers, lab):
+    prefix = lab.write_acquisition(data_dir, version=1)
+    other = lab.write_acquisition(data_dir, stamp="2026_11_24__16_56_39")
+    landed: list[int] = []
+    gate = threading.Event()
+    old = Store(landed, gate)
+    dispatcher = dispatchers(data_dir, [old], gates_to_open=[gate], max_attempts=1)
+    dispatcher.submit(prefix)
+    assert old.started.wait(60)  # copying version 1
+    dispatcher.remove("store")
+    lab.rewrite_h5(prefix, 2)
+    dispatcher.add(Store(landed))  # resumes the journaled snapshot: not while the old one copies
+    dispatcher.submit(other)  # queued after it: done once the resumed one was looked at
+    _wait_done(dispatcher, other)
+    assert landed == [1]  # only `other` so far
+    gate.set()
+    assert old.finished.wait(60)
+    assert dispatcher.wait(60)
+    assert landed == [1, 1, 2]  # the newest version is the one that stays at the destination
+    assert dispatcher.status(prefix)["store"].state == State.DONE
+    assert dispatcher.journal.entries() == []
+
+
+def _wait_done(dispatcher, prefix: Path) -> None:
+    for _ in range(6000):  # a bound only (2 min), never a timing assertion
+        status = dispatcher.status(prefix).get("store")
+        if status is not None and status.finished:
+            break
+        time.sleep(0.02)
+    assert dispatcher.status(prefix)["store"].state == State.DONE
+
+
+def test_statuses_of_a_removed_worker_are_ignored(data_dir, dispatchers, lab):
+    prefix = lab.write_acquisition(data_dir, version=1)
+    landed: list[int] = []
+    gate = threading.Event()
+    old = Store(landed, gate, fail=True)
+    dispatcher = dispatchers(data_dir, [old], gates_to_open=[gate], max_attempts=1)
+    dispatcher.submit(prefix)
+    assert old.started.wait(60)
+    dispatcher.remove("store")
+    new = Store(landed)
+    dispatcher.add(new)
+    lab.rewrite_h5(prefix, 2)
+    dispatcher.submit(prefix)
+    seen = []
+    dispatcher.add_listener(seen.append)
+    gate.set()  # the old worker fails now, after its removal
+    assert old.finished.wait(60)
+    assert dispatcher.wait(60)
+    assert landed == [2]
+    assert dispatcher.status(prefix)["store"].state == State.DONE
+    assert [s for s in seen if s.state == State.FAILED] == []
+    assert dispatcher.journal.entries() == []  # the old worker's failure is not journaled
+
+
+CHILD = """
+import os, sys, time
+from pathlib import Path
+from labmate_core.backends import AcquisitionBackend, BackendDispatcher
+
+data, marker, go, prefix = sys.argv[1:5]
+
+class SlowStore(AcquisitionBackend):
+    def save_snapshot(self, acquisition):
+        Path(marker).write_text("copying")
+        while not Path(go).exists():  # until the parent lets it finish
+            time.sleep(0.02)
+        os.unlink(marker)
+
+store = SlowStore()
+store.name = "store"
+dispatcher = BackendDispatcher(data, [store], drain_timeout=120)
+dispatcher.submit(prefix)
+dispatcher.wait(120)
+dispatcher.close()
+"""
+
+
+class OverlapStore(AcquisitionBackend):
+    """Records, per delivered acquisition, whether the other process was copying it too."""
+
+    def __init__(self, marker: Path):
+        self.name = "store"
+        self.marker = marker
+        self.deliveries: list[tuple[str, bool]] = []
+
+    def save_snapshot(self, acquisition) -> None:
+        self.deliveries.append((Path(acquisition.filepath).name, self.marker.exists()))
+
+
+def _wait_for(path: Path, process: subprocess.Popen) -> None:
+    for _ in range(6000):  # a bound only (2 min), never a timing assertion
+        if path.exists() or process.poll() is not None:
+            return
+        time.sleep(0.02)
+
+
+def test_another_process_copying_an_entry_is_not_resumed_concurrently(
+    data_dir, tmp_path, dispatchers, lab
+):
+    busy = lab.write_acquisition(data_dir, stamp="2026_11_24__16_56_31")
+    other = lab.write_acquisition(data_dir, stamp="2026_11_24__16_56_32")
+    marker, go = tmp_path / "child-copying", tmp_path / "go"
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(data_dir), str(marker), str(go), str(busy)],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _wait_for(marker, child)
+        assert marker.exists(), child.stderr.read() if child.poll() is not None else ""
+        store = OverlapStore(marker)
+        dispatcher = dispatchers(data_dir, [store], backoff=0.01)  # resumes `busy`...
+        assert [e.prefix for e in dispatcher.journal.entries("store")] == [
+            busy.relative_to(data_dir).as_posix()
+        ]
+        dispatcher.submit(other)  # ...queued after it: done once `busy` was looked at
+        _wait_done(dispatcher, other)
+        assert store.deliveries == [(other.name, True)]  # `busy` waited for the child
+        go.write_text("go")
+        assert child.wait(120) == 0
+    finally:
+        go.write_text("go")
+        if child.poll() is None:
+            child.kill()
+        child.wait()
+    assert dispatcher.wait(60)
+    assert [name for name, _ in store.deliveries] == [other.name, busy.name]
+    assert not any(overlap for name, overlap in store.deliveries if name == busy.name)
+    assert dispatcher.journal.entries() == []
