@@ -11,6 +11,7 @@ from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
 from labmate_core.acquisition import naming
+from labmate_core.acquisition.acquisition_data import RESERVED_KEYS  # ``--save`` refuses them
 
 from .backend_commands import run_backend_command
 from .reports import LabmateReport, current_prefix
@@ -22,19 +23,6 @@ __all__ = ["LabmateMagics"]
 
 #: errors of the library that mean "this request cannot be done", shown as one line
 _REFUSALS = (ValueError, TypeError, KeyError, OSError, ChildProcessError)
-
-#: keys the acquisition file keeps for itself (SPEC, layout on disk): ``--save`` refuses them
-RESERVED_KEYS = frozenset(
-    {
-        "info",
-        "useful",
-        "experiment_name",
-        "acquisition_cell",
-        "analysis_cell",
-        "analysis_cells",
-        "configs",
-    }
-)
 
 
 def unquote(text: str | None) -> str | None:

@@ -279,9 +279,12 @@ class NotebookAcquisitionData(DH5):
     def save_data(
         self, data: Mapping[str, Any] | None = None, *, status: str | None = None
     ) -> NotebookAcquisitionData:
-        """Save ``data``, mark the acquisition useful and (optionally) record ``status``, in
-        one write of the file (with ``save_on_edit`` or not). A value that cannot be stored
-        raises ``TypeError`` before anything is written."""
+        """Save ``data``, mark the acquisition useful and record ``status`` (by default
+        ``completed``, clearing ``info/error``, as the data is now saved), in one write of the
+        file (with ``save_on_edit`` or not). A value that cannot be stored raises
+        ``TypeError`` before anything is written."""
+        if status is None and self.status != STATUS_COMPLETED:
+            status = STATUS_COMPLETED
         items = dict(data or {})
         if any(isinstance(value, AcquisitionLoop) for value in items.values()):
             self.update(items)  # loops are attached (and written) by update itself
@@ -301,11 +304,10 @@ class NotebookAcquisitionData(DH5):
         return self
 
     def save_acquisition(self, **kwds: Any) -> NotebookAcquisitionData:
-        """Save ``kwds``, mark the acquisition useful and, if it was running, completed (one
-        write). A key the file layout reserves raises ``ValueError`` before any write."""
+        """Save ``kwds``, mark the acquisition useful and completed (one write). A key the
+        file layout reserves raises ``ValueError`` before any write."""
         check_user_keys(kwds)
-        status = STATUS_COMPLETED if self.status == STATUS_RUNNING else None
-        return self.save_data(kwds, status=status)
+        return self.save_data(kwds)
 
     # -- loops ------------------------------------------------------------------------------
     def _loop_key(self, key: Any) -> str:

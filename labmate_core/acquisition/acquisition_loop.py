@@ -321,15 +321,24 @@ class AcquisitionLoop:
         loop's own (``__loop_shape__``, ``__index_<n>__``) cannot be replaced."""
         items = dict(mapping or {})
         items.update(kwds)
-        for key in items:
+        prefix = f"{self._sink.key}/" if self._sink is not None and self._sink.key else ""
+        for key, value in items.items():  # all checked before anything changes
             if not isinstance(key, str) or not key or "/" in key:
                 raise ValueError(f"A loop key must be a plain name, not {key!r}")
             if key in self._arrays or key == LOOP_SHAPE_KEY or key.startswith("__index_"):
                 raise ValueError(f"The key {key!r} is appended by the loop: it cannot be set")
+            codec.check_key(key)
+            if value is not None:
+                codec.encode(value, prefix + key)  # UnstorableValueError: nothing changed
+        old_extra, old_pending = dict(self._extra), self._rewrite_pending
         self._extra.update(items)
         if self._sink is not None:
             self._rewrite_pending = True
-            self._changed()
+            try:
+                self._changed()
+            except BaseException:  # not written: the old values stay (on disk and here)
+                self._extra, self._rewrite_pending = old_extra, old_pending
+                raise
         return self
 
     def save(
@@ -588,6 +597,12 @@ class AcquisitionLoop:
     def _append(self, defer: bool, **kwds: Any) -> None:
         if not kwds:
             raise ValueError("You should provide keywords and values to save.")
+        for key in kwds:
+            if key in self._extra:
+                raise ValueError(
+                    f"The key {key!r} was set with update() (or loaded as a plain value): "
+                    "it cannot be appended; use another key"
+                )
         shape = tuple(self._shape[: self._level])
         point = tuple(self._iteration[: self._level])
         prepared = {key: _prepare(key, value, shape) for key, value in kwds.items()}

@@ -6,12 +6,19 @@ saved acquisition (``useful``) gives ``completed``; one holding data written wit
 (``aqm['x'] = …``) is marked ``useful`` and ``completed``; an empty one gives ``failed`` ("never
 saved") when nobody said it ended (left by the next acquisition, an extra file), ``completed``
 when its code said so (``%%acquisition``, ``with aqm.acquisition(…)``).
+
+An acquisition whose cell only started it (``acquisition_cell`` alone) stays ``running``, and so
+do its extra files, until the next acquisition starts: that one closes it by the same rules, also
+after a kernel restart (the acquisition ``temp.json`` names, read from its file). Whenever data is
+saved later (``save_acquisition``), the acquisition becomes ``completed`` and its error is cleared.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import traceback
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .acquisition_data import (
@@ -21,6 +28,7 @@ from .acquisition_data import (
     NotebookAcquisitionData,
     holds_data,
 )
+from .temp_data import read_temp_data
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +42,8 @@ class AcquisitionEndings:
     _current_acquisition: NotebookAcquisitionData | None
     _extra_acquisitions: list[NotebookAcquisitionData]
     _finished: bool
+    temp_file_path: Path
+    data_directory: Path
 
     if TYPE_CHECKING:  # provided by the manager
 
@@ -43,9 +53,12 @@ class AcquisitionEndings:
 
     def _close_superseded(self) -> None:
         """Before a new acquisition: close the extra files, and the current acquisition if it
-        was left running (its cell ended without a save): see :meth:`_record_end`."""
+        was left running (its cell ended without a save), also when it is only known from
+        ``temp.json`` (a restarted kernel): see :meth:`_record_end`."""
         self._close_extras(None)
         previous = self._current_acquisition
+        if previous is None:
+            previous = self._left_running_before_restart()
         if previous is None or previous.status != STATUS_RUNNING:
             return
         self._finished = True
@@ -53,6 +66,23 @@ class AcquisitionEndings:
             self._record_end(previous, None, empty_status=STATUS_FAILED)
         except Exception:
             logger.exception("Could not record the end of %s", previous.filepath)
+
+    def _left_running_before_restart(self) -> NotebookAcquisitionData | None:
+        """The acquisition ``temp.json`` names, if its file says it is still running."""
+        try:
+            tmp = read_temp_data(self.temp_file_path)
+            if tmp is None:
+                return None
+            prefix = tmp.prefix(self.data_directory)
+            if not os.path.exists(prefix + ".h5"):
+                return None
+            acquisition = NotebookAcquisitionData.open_existing(
+                prefix, experiment_name=tmp.experiment_name, configs=tmp.configs or None
+            )
+            return acquisition if acquisition.status == STATUS_RUNNING else None
+        except Exception:
+            logger.exception("Could not check the acquisition named by %s", self.temp_file_path)
+            return None
 
     def _close_extras(self, error: BaseException | None) -> None:
         extras, self._extra_acquisitions = self._extra_acquisitions, []

@@ -14,8 +14,6 @@ from typing import Any
 from .. import index
 from . import naming
 from .acquisition_data import (
-    STATUS_COMPLETED,
-    STATUS_RUNNING,
     NotebookAcquisitionData,
     check_user_keys,
     holds_data,
@@ -358,8 +356,7 @@ class AcquisitionManager(AcquisitionEndings, BackendLink):
             )
         if update_ is False:
             kwds = {key: value for key, value in kwds.items() if key not in acquisition}
-        status = STATUS_COMPLETED if acquisition.status == STATUS_RUNNING else None
-        acquisition.save_data(kwds, status=status)  # data, useful and status: one write
+        acquisition.save_data(kwds)  # data, useful and status completed: one write
         self._once_saved = True
         self._index("save", acquisition)
         self.hooks.dispatch_acquisition_saved(acquisition)
@@ -376,11 +373,11 @@ class AcquisitionManager(AcquisitionEndings, BackendLink):
     def acquisition_finished(self, error: BaseException | None = None) -> None:
         """Record in the file how the acquisition ended: ``info/status`` completed or failed,
         ``info/error`` the traceback (see :meth:`_record_end`); the extra files of
-        :meth:`create_acquisition` end with it. Safe to call twice: the first call wins."""
+        :meth:`create_acquisition` end with it (not while it is kept running). Safe to call
+        twice: the first call wins."""
         if self._finished:
             return
         acquisition = self._current_acquisition
-        self._close_extras(error)
         if (
             error is None
             and acquisition is not None
@@ -389,9 +386,10 @@ class AcquisitionManager(AcquisitionEndings, BackendLink):
         ):
             # labmate's pattern: the cell only started the acquisition, the measurement and
             # save_acquisition come in the next cells: it stays running (until a save, or the
-            # next acquisition)
+            # next acquisition), and so do its extra files
             self._last_acquisition_failed = False
             return
+        self._close_extras(error)
         self._finished = True
         self._last_acquisition_failed = error is not None
         if acquisition is not None:

@@ -12,7 +12,10 @@ from __future__ import annotations
 import contextlib
 import datetime
 import os
+import pathlib
 import re
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 from ..dh5.storage import lock_path
 
@@ -100,12 +103,49 @@ def validate_name(name: object) -> str:
     return checked
 
 
+def _as_file_paths(value: Any) -> Any:
+    """A result of ``pathlib.Path``'s API with its paths as :class:`FilePath`."""
+    if isinstance(value, pathlib.PurePath):
+        return FilePath(value)
+    if type(value) in (list, tuple):
+        return type(value)(_as_file_paths(v) for v in value)
+    if isinstance(value, Sequence) and not isinstance(value, (str, bytes, tuple)):  # .parents
+        return tuple(_as_file_paths(v) for v in value)
+    if isinstance(value, Iterator):  # glob, rglob, iterdir
+        return (_as_file_paths(v) for v in value)
+    return value
+
+
 class FilePath(str):
-    """A path that is a ``str`` (``+``, ``==``, ``open`` work as before) with the helpers of
-    labmate's ``dh5.path.Path``: ``basename``, ``dirname``, ``/``, ``str``, ``make_extension``,
-    ``makedirs``, and pathlib's ``name``, ``parent``, ``exists()``."""
+    """A path that is a ``str`` (``+``, ``==``, ``open``, str methods work as before) with the
+    helpers of labmate's ``dh5.path.Path``: ``basename``, ``dirname``, ``/``, ``str``,
+    ``make_extension``, ``makedirs``, and the rest of ``pathlib.Path``'s API (``stem``,
+    ``suffix``, ``with_suffix()``, ``as_posix()``, ``parts``, ``resolve()``, ``glob()``…: the
+    paths they give are :class:`FilePath` too). Where ``str`` and ``pathlib`` share a name
+    (``replace``…), the ``str`` method is kept."""
 
     __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        """The rest of ``pathlib.Path``'s API."""
+        try:
+            if name.startswith("__"):
+                raise AttributeError(name)
+            value = getattr(pathlib.Path(self), name)
+        except AttributeError:
+            raise AttributeError(f"'FilePath' object has no attribute {name!r}") from None
+        if callable(value):
+
+            def call(*args: Any, **kwargs: Any) -> Any:
+                return _as_file_paths(value(*args, **kwargs))
+
+            call.__name__ = name
+            call.__doc__ = value.__doc__
+            return call
+        return _as_file_paths(value)
+
+    def __dir__(self) -> list[str]:
+        return sorted(set(super().__dir__()) | set(dir(pathlib.Path)))
 
     def __fspath__(self) -> str:
         return str.__str__(self)

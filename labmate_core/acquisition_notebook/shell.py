@@ -7,8 +7,10 @@ being run) and ``post_run_cell`` (to record how an acquisition cell ended).
 
 from __future__ import annotations
 
+import io
 import logging
 import re
+import tokenize
 import weakref
 from typing import Any
 
@@ -16,12 +18,30 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["resolve_shell", "ShellLink"]
 
-#: What a cell that runs an acquisition contains: ``aqm.acquisition_cell(``, ``%%acquisition``,
-#: ``aqm.acquisition_started(`` or the context manager ``with aqm.acquisition(``
-#: (``save_acquisition(`` and ``create_acquisition(`` do not count).
-ACQUISITION_MARKERS = re.compile(
-    r"(?<![\w.])%%acquisition\b|\b(?:acquisition_cell|acquisition_started|acquisition)\s*\("
-)
+#: The methods whose call makes a cell an acquisition cell: ``aqm.acquisition_cell(``,
+#: ``aqm.acquisition_started(``, the context manager ``with aqm.acquisition(`` (``%%acquisition``
+#: too; ``save_acquisition(`` and ``create_acquisition(`` do not count).
+ACQUISITION_METHODS = frozenset({"acquisition", "acquisition_cell", "acquisition_started"})
+_CELL_MAGIC = re.compile(r"\s*%%acquisition\b")
+
+
+def runs_acquisition(raw_cell: str) -> bool:
+    """Whether ``raw_cell`` is an acquisition cell: ``%%acquisition`` or a real call
+    ``<obj>.acquisition(``/``.acquisition_cell(``/``.acquisition_started(`` (comments, strings
+    and functions of the user's named alike do not count)."""
+    if _CELL_MAGIC.match(raw_cell):
+        return True
+    code: list[str] = []  # the operators and names, without comments and strings
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(raw_cell).readline):
+            if token.type in (tokenize.OP, tokenize.NAME):
+                code.append(token.string)
+    except (tokenize.TokenError, SyntaxError):  # a cell that does not parse: what came before
+        pass
+    return any(
+        code[i] == "." and code[i + 1] in ACQUISITION_METHODS and code[i + 2] == "("
+        for i in range(len(code) - 2)
+    )
 
 
 def resolve_shell(shell: Any) -> Any:
@@ -142,4 +162,4 @@ class ShellLink:
         if result is None or getattr(result, "success", True):
             return False
         raw = getattr(getattr(result, "info", None), "raw_cell", None) or ""
-        return ACQUISITION_MARKERS.search(raw) is not None
+        return runs_acquisition(raw)

@@ -7,6 +7,7 @@ import contextlib
 import functools
 import logging
 import os
+import sys
 import threading
 import time
 import weakref
@@ -235,26 +236,24 @@ class BackendDispatcher:
         with contextlib.ExitStack() as held:  # workers in a fixed order: no deadlock
             for worker in workers:
                 held.enter_context(worker.lock)
-            # one journal file lists every backend that has no pending record yet
-            new = [worker for worker in workers if worker.needs_record(prefix)]
-            journaled = True
-            if new:
+            # one journal file write lists every backend with this submit's time, also over a
+            # pending record: a worker that delivered an older snapshot then keeps the record
+            if workers:
                 try:
                     self.journal.add_pending(
                         prefix,
-                        [worker.name for worker in new],
+                        [worker.name for worker in workers],
                         submitted=submitted,
                         experiment_name=experiment_name,
-                        specs={worker.name: worker.spec for worker in new},
+                        specs={worker.name: worker.spec for worker in workers},
                     )
                 except OSError:
-                    journaled = False
                     logger.exception(
                         "could not journal the snapshot of %s; it is queued in memory only",
                         prefix,
                     )
             for worker in workers:
-                worker.enqueue(prefix, experiment_name, submitted, journaled)
+                worker.enqueue(prefix, experiment_name, submitted)
 
     def status(
         self, filepath_prefix: str | os.PathLike | None = None
@@ -402,6 +401,11 @@ def _drain_at_exit() -> None:
             dispatcher.close(max(deadline - time.monotonic(), 0.0))
         except Exception:
             logger.exception("error while draining %r at exit", dispatcher)
+    # the statuses of the drain reach the index through its background writer, whose own exit
+    # flush may already have run (atexit order follows import order): wait for them here
+    events = sys.modules.get("labmate_core.index.events")
+    if events is not None:
+        events.flush(5.0)
 
 
 atexit.register(_drain_at_exit)

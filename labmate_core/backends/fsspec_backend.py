@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,13 @@ logger = logging.getLogger(__name__)
 
 # object stores (an object appears whole when its upload completes) and in-memory stores
 _ATOMIC_PUT = {"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl", "oss", "memory"}
+# the password of a URL's userinfo (``scheme://user:password@host``), in any chained part
+_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^/?#@:]*):[^/?#]*@")
+
+
+def _without_password(url: str) -> str:
+    """``url`` with the password of its userinfo (if any) replaced by ``***``."""
+    return _PASSWORD.sub(r"\g<head>:***@", url)
 
 
 class FsspecBackend(AcquisitionBackend):
@@ -39,11 +47,12 @@ class FsspecBackend(AcquisitionBackend):
         self._atomic_put = bool(set(protocols) & _ATOMIC_PUT)
 
     def default_name(self) -> str:
-        return f"fsspec:{self.url}"
+        return f"fsspec:{_without_password(self.url)}"
 
     def spec(self) -> dict[str, Any] | None:
-        """The URL alone; None with storage options (they may hold credentials, never journaled)."""
-        if self.storage_options:
+        """The URL alone; None with storage options or a password in the URL (credentials are
+        never journaled)."""
+        if self.storage_options or _without_password(self.url) != self.url:
             return None
         return {"kind": "fsspec", "args": [self.url], "kwargs": {}}
 

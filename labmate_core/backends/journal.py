@@ -74,6 +74,13 @@ def _close_fd(fd: int) -> None:
         os.close(fd)
 
 
+def _submitted(record: object, default: float | None = None) -> float | None:
+    """The ``submitted`` time of a stored record, or ``default`` when it has none."""
+    value = record.get("submitted") if isinstance(record, dict) else None
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    return float(value) if ok else default
+
+
 class Lease:
     """The ``flock`` of one (acquisition, backend) delivery, held while a worker copies it."""
 
@@ -101,6 +108,7 @@ class Journal:
         self._mutex = threading.Lock()
         self._lock_fd: int | None = None
         self._finalizer: weakref.finalize | None = None
+        self._lease_warned = False  # the fallback to delivering without a lease: logged once
 
     def _relative(self, prefix: Path) -> str:
         try:
@@ -150,7 +158,12 @@ class Journal:
         specs: Mapping[str, dict[str, Any] | None] | None = None,
     ) -> None:
         """Record ``prefix`` as pending for every backend of ``backends`` (one file write),
-        with the backend's spec (how to re-create it) when ``specs`` has one."""
+        with the backend's spec (how to re-create it; none when ``specs`` has none for it).
+
+        Written at every submit, even over a pending record: its ``submitted`` time is what a
+        worker that delivered an older snapshot compares with (:meth:`remove`). A record
+        submitted later than ``submitted`` keeps its (newer) time.
+        """
         now = time.time()
         record = {
             "state": "pending",
@@ -161,7 +174,11 @@ class Journal:
             "experiment_name": experiment_name,
         }
         specs = specs or {}
-        self._update(prefix, {name: {**record, "spec": specs.get(name)} for name in backends})
+        self._update(
+            prefix,
+            {name: {**record, "spec": specs.get(name)} for name in backends},
+            submit=True,
+        )
 
     def write(self, entry: JournalEntry, prefix: Path) -> None:
         """Write (or replace) the record of ``entry.backend`` for ``prefix``."""
@@ -188,9 +205,15 @@ class Journal:
         prefix: Path,
         changes: dict[str, dict[str, Any] | None],
         delivered: float | None = None,
+        submit: bool = False,
     ) -> None:
-        """Apply ``changes`` (a record, or None to drop it) to the file of ``prefix``; a record
-        submitted after ``delivered`` (if given) is not dropped."""
+        """Apply ``changes`` (a record, or None to drop it) to the file of ``prefix``.
+
+        A record submitted after ``delivered`` (if given) is not dropped, nor replaced by the
+        status of an older snapshot. A status update (not ``submit``) without a spec keeps
+        the recorded one; a submit writes its own spec (None included) and keeps a later
+        ``submitted`` time.
+        """
         target = self.path(prefix)
         with self._locked():
             data = self._load(target)
@@ -198,21 +221,21 @@ class Journal:
             if not records and all(change is None for change in changes.values()):
                 return  # nothing recorded, nothing to add: no file write
             for name, record in changes.items():
+                kept = records.get(name)
+                kept_time = _submitted(kept)
                 if record is None:
-                    kept = records.get(name)
-                    newer = (
-                        delivered is not None
-                        and isinstance(kept, dict)
-                        and isinstance(kept.get("submitted"), (int, float))
-                        and kept["submitted"] > delivered
-                    )
-                    if not newer:
+                    if delivered is None or kept_time is None or kept_time <= delivered:
                         records.pop(name, None)
-                else:
-                    kept = records.get(name)
-                    if record.get("spec") is None and isinstance(kept, dict) and kept.get("spec"):
-                        record = {**record, "spec": kept["spec"]}  # a status update keeps it
-                    records[name] = record
+                    continue
+                later = kept_time is not None and kept_time > _submitted(record, 0.0)
+                if submit:
+                    if later:  # e.g. a resumed older record, while a newer submit landed
+                        record = {**record, "submitted": kept_time}
+                elif later:
+                    continue  # the status of an older snapshot: the newer one stays pending
+                elif record.get("spec") is None and isinstance(kept, dict) and kept.get("spec"):
+                    record = {**record, "spec": kept["spec"]}  # a status update keeps it
+                records[name] = record
             if not records:
                 with contextlib.suppress(FileNotFoundError):
                     target.unlink()
@@ -257,18 +280,28 @@ class Journal:
                 fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    try:
+                        same = os.path.samestat(os.fstat(fd), os.stat(path))
+                    except FileNotFoundError:
+                        same = False
                 except BlockingIOError:
                     os.close(fd)
                     return None
-                try:
-                    same = os.path.samestat(os.fstat(fd), os.stat(path))
-                except FileNotFoundError:
-                    same = False
+                except BaseException:  # ENOLCK (NFS), fstat errors...: never leak the fd
+                    os.close(fd)
+                    raise
                 if same:
                     return Lease(path, fd)
                 os.close(fd)  # removed by its last holder meanwhile: take the new file
-        except OSError:
-            logger.debug("no lease file for %s / %r: delivering without", prefix, backend)
+        except OSError as error:
+            if not self._lease_warned:
+                self._lease_warned = True
+                logger.warning(
+                    "cannot take delivery leases in %s (%s): delivering without them, so two "
+                    "workers of one backend name may copy one acquisition at the same time",
+                    folder,
+                    error,
+                )
             return Lease(None, None)
 
     # --- reading -----------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from .copying import (
     temporary_name,
 )
 from .files import acquisition_files
-from .staging import copy_consistently, copy_set, local_staging_root, new_token_dir
+from .staging import copy_consistently, copy_set, private_staging_dir
 
 logger = logging.getLogger(__name__)
 
@@ -78,8 +78,8 @@ class MirrorDirectoryBackend(AcquisitionBackend):
         copies: list[tuple[Path, Path]] = []  # (temporary, final) of the current try
         counts = [0, 0]
         was_staged = [False]
-        token_dir = new_token_dir(local_staging_root())
-        staged = token_dir / source.parent.name
+        staging = contextlib.ExitStack()
+        staged_in: list[Path] = []  # the private staging folder, made when first needed
 
         def copy_from(folder: Path) -> bool:
             _discard(copies)
@@ -96,6 +96,9 @@ class MirrorDirectoryBackend(AcquisitionBackend):
 
         def stage() -> bool:  # under the shared lock: a local copy only
             _discard(copies)
+            if not staged_in:
+                staged_in.append(staging.enter_context(private_staging_dir()) / source.parent.name)
+            staged = staged_in[0]
             if staged.exists():
                 shutil.rmtree(staged)
             staged.mkdir(parents=True)
@@ -108,7 +111,7 @@ class MirrorDirectoryBackend(AcquisitionBackend):
         remove_stale_temporaries(destination)
         try:
             copy_consistently(h5, lambda: copy_from(source.parent), locked_copy=stage)
-            if was_staged[0] and not copy_from(staged):
+            if was_staged[0] and not copy_from(staged_in[0]):
                 raise OSError(f"staged copy of {source} changed while being shipped")
             for tmp, final in copies:  # the .h5 is the last of the files
                 os.replace(tmp, final)
@@ -117,7 +120,7 @@ class MirrorDirectoryBackend(AcquisitionBackend):
                 sync_directory(destination)
         finally:
             _discard(copies)
-            shutil.rmtree(token_dir, ignore_errors=True)
+            staging.close()
         logger.debug("mirrored %s: %d/%d file(s) copied", source.name, *counts)
 
     def copy_file(self, source: Path, target: Path) -> None:

@@ -75,10 +75,23 @@ def using_staging_root(root: Path) -> Iterator[None]:
         _STAGING_ROOT.reset(token)
 
 
-def local_staging_root() -> Path:
-    """Where a backend stages a local copy: its worker's folder, else the temporary folder."""
+@contextlib.contextmanager
+def private_staging_dir() -> Iterator[Path]:
+    """A fresh private folder for a backend's local copy, removed afterwards.
+
+    Under its worker's staging folder (``<pid>-<token>``, created on first use: a dead process's
+    are removed at the next start), else (a backend called directly) a new temporary folder
+    of its own (``tempfile.mkdtemp``).
+    """
     root = _STAGING_ROOT.get()
-    return root if root is not None else Path(tempfile.gettempdir()) / "labmate-staging"
+    if root is not None:
+        folder = new_token_dir(root)
+    else:
+        folder = Path(tempfile.mkdtemp(prefix="labmate-staging-"))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def new_token_dir(staging_root: Path) -> Path:

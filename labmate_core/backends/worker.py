@@ -35,6 +35,7 @@ class _Job:
     attempts: int = 0
     not_before: float = 0.0
     last_error: str | None = None
+    waited: bool = False  # for another worker's lease (logged once)
 
 
 class BackendWorker:
@@ -71,7 +72,6 @@ class BackendWorker:
         self._pending: dict[Path, _Job] = {}
         self._current: _Job | None = None
         self._lease: Lease | None = None
-        self._journaled: set[Path] = set()  # prefixes whose pending record is on disk
         self._stopping = False
         #: False for built-in backends that read the source consistently themselves
         self.staged = needs_staging(backend)
@@ -86,33 +86,31 @@ class BackendWorker:
 
     @property
     def lock(self) -> threading.Condition:
-        """Held by the dispatcher across :meth:`needs_record` and :meth:`enqueue`."""
+        """Held by the dispatcher across its journal write and :meth:`enqueue`."""
         return self._cond
 
     def submit(
         self, prefix: Path, experiment_name: str | None = None, submitted: float | None = None
     ) -> None:
-        """Queue a snapshot of ``prefix`` (journaled first, if not already); returns at once."""
+        """Queue a snapshot of ``prefix`` (journaled first, with its submit time); returns at
+        once."""
         submitted = submitted if submitted is not None else time.time()
         with self._cond:
-            journaled = not self.needs_record(prefix)
-            if not journaled:
-                try:
-                    self._journal.add_pending(
-                        prefix,
-                        [self.name],
-                        submitted=submitted,
-                        experiment_name=experiment_name,
-                        specs={self.name: self.spec},
-                    )
-                    journaled = True
-                except OSError:
-                    logger.exception(
-                        "could not journal the snapshot of %s for %r; it is queued in memory only",
-                        prefix,
-                        self.name,
-                    )
-            self.enqueue(prefix, experiment_name, submitted, journaled)
+            try:
+                self._journal.add_pending(
+                    prefix,
+                    [self.name],
+                    submitted=submitted,
+                    experiment_name=experiment_name,
+                    specs={self.name: self.spec},
+                )
+            except OSError:
+                logger.exception(
+                    "could not journal the snapshot of %s for %r; it is queued in memory only",
+                    prefix,
+                    self.name,
+                )
+            self.enqueue(prefix, experiment_name, submitted)
 
     def configure(self, *, max_attempts: int, backoff: float, max_backoff: float) -> None:
         """New retry limits, used from the next failure on."""
@@ -121,14 +119,8 @@ class BackendWorker:
             self._backoff = backoff
             self._max_backoff = max_backoff
 
-    def needs_record(self, prefix: Path) -> bool:
-        """Whether a submit of ``prefix`` must journal it (no pending record on disk yet)."""
-        return prefix not in self._journaled
-
-    def enqueue(
-        self, prefix: Path, experiment_name: str | None, submitted: float, journaled: bool
-    ) -> None:
-        """Queue a snapshot whose pending record is on disk if ``journaled``; hold ``lock``."""
+    def enqueue(self, prefix: Path, experiment_name: str | None, submitted: float) -> None:
+        """Queue a snapshot (journaled by the caller, which holds ``lock``)."""
         job = _Job(prefix, experiment_name, submitted)
         with self._cond:
             if self._stopping:
@@ -136,8 +128,6 @@ class BackendWorker:
             previous = self._pending.get(prefix)
             if previous is not None:
                 job.last_error = previous.last_error
-            if journaled:
-                self._journaled.add(prefix)
             self._pending[prefix] = job
             self._emit(job, State.PENDING)
             self._cond.notify_all()
@@ -182,6 +172,14 @@ class BackendWorker:
                     # another worker of this name (a removed one, another process) copying it
                     lease = self._journal.lease(self.name, job.prefix)
                     if lease is None:
+                        if not job.waited:
+                            job.waited = True
+                            logger.info(
+                                "backend %r: %s is being delivered by another worker of that "
+                                "name (a removed one, or another process); waiting for it",
+                                self.name,
+                                job.prefix.name,
+                            )
                         job.not_before = now + LEASE_RETRY
                         continue
                     self._lease = lease
@@ -256,13 +254,14 @@ class BackendWorker:
             if self._stopping:  # removed or closed: a newer worker of this name may own it now
                 if error is None and newer is None:
                     self._journal.remove(self.name, job.prefix, submitted=job.submitted)
+                elif error is not None:
+                    self._log_failure(job, error, "the backend was stopped; it stays journaled")
                 self._cond.notify_all()
                 return
             if error is None:
                 job.last_error = None
                 if newer is None:
                     self._journal.remove(self.name, job.prefix, submitted=job.submitted)
-                    self._journaled.discard(job.prefix)
                     self._emit(job, State.DONE)
                 self._cond.notify_all()
                 return
@@ -281,7 +280,6 @@ class BackendWorker:
                 self._emit(job, State.PENDING)
             else:
                 self._record(job, State.FAILED)
-                self._journaled.discard(job.prefix)  # the next submit records it pending again
                 logger.error(  # one line; the traceback is in the status and at DEBUG above
                     "backend %r gave up on %s after %d attempt(s): %s; it stays in the "
                     "journal (labmate status / labmate sync)",

@@ -1,9 +1,13 @@
-"""The SQLite connection of an index: WAL, busy timeout, schema, corruption and rebuild.
+"""The SQLite connection of an index: WAL, busy waits, schema, corruption and rebuild.
 
 :class:`IndexConnection` opens ``<data>/.labmate/index.sqlite``; an unusable file (garbage,
 truncated, another schema version) is moved aside to ``index.sqlite.corrupt`` and recreated, a
 file replaced or deleted by another process is reopened, and a folder that cannot be written
 gives an in-memory index. After a (re)creation :meth:`IndexConnection._on_fresh` refills it.
+
+A database locked by another process is waited for (up to :data:`BUSY_TIMEOUT_MS`) in short
+SQLite busy waits with this object's lock released in between, so a reader in another thread
+(the panel, on the kernel's) is never queued behind a writer waiting for that lock.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
@@ -21,7 +26,10 @@ from typing import TypeVar
 logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 2
+#: How long an operation waits, in all, for a database locked by another process.
 BUSY_TIMEOUT_MS = 30_000
+#: One SQLite busy wait; between two, this object's lock is released.
+BUSY_STEP_MS = 100
 T = TypeVar("T")
 
 _SCHEMA = """
@@ -54,8 +62,7 @@ class IndexConnection:
         self._conn: sqlite3.Connection | None = None
         self._inode: tuple[int, int] | None = None
         self._memory = False
-        with self._lock:
-            self._connect()
+        self._retrying_busy(self._connect)
 
     def _on_fresh(self) -> None:
         """Called after the tables were (re)created: fill them."""
@@ -101,10 +108,10 @@ class IndexConnection:
 
     def _open_file(self) -> None:
         conn = sqlite3.connect(
-            self.path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False, isolation_level=None
+            self.path, timeout=BUSY_STEP_MS / 1000, check_same_thread=False, isolation_level=None
         )
         try:
-            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_STEP_MS}")
             conn.execute("PRAGMA journal_mode = WAL").fetchone()
             conn.execute("PRAGMA synchronous = NORMAL")
         except BaseException:
@@ -180,8 +187,27 @@ class IndexConnection:
                 self._conn.close()
         self._conn = None
 
+    def _retrying_busy(self, operation: Callable[[], T]) -> T:
+        """Run ``operation`` under this object's lock; while the database is locked by another
+        process, wait with the lock released and try again, for up to BUSY_TIMEOUT_MS."""
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        delay = 0.005
+        while True:
+            try:
+                with self._lock:
+                    return operation()
+            except sqlite3.OperationalError as error:
+                text = str(error).lower()
+                if ("locked" not in text and "busy" not in text) or time.monotonic() > deadline:
+                    raise
+            time.sleep(delay)
+            delay = min(2 * delay, 0.1)
+
     def _run(self, operation: Callable[[], T]) -> T:
         """Run ``operation``; on a corrupt index, rebuild once and run it again."""
+        return self._retrying_busy(lambda: self._run_once(operation))
+
+    def _run_once(self, operation: Callable[[], T]) -> T:
         with self._lock:
             if self._conn is None:
                 self._connect()

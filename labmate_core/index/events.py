@@ -8,9 +8,9 @@ index): ``record_start`` / ``record_save`` / ``record_end`` after the manager wr
 
 The managers pass ``data=`` (the DH5 that just wrote the file): the row is then made from it and
 the file's ``stat`` on the caller's thread (no file read), and written to SQLite by one background
-thread, in order, so the kernel never waits on the index (a rebuild, a busy database).
-:func:`flush` waits for those records; :func:`open_index` flushes first, so a reader sees every
-record made before it.
+thread, in order, so the kernel never waits on the index (a rebuild, a busy database); notes
+and backend statuses go the same way. :func:`flush` waits for those records (a reader that must
+see them calls it first; listeners are told once each record is written).
 """
 
 from __future__ import annotations
@@ -56,13 +56,8 @@ def is_open(data_directory: str | os.PathLike) -> bool:
 
 
 def open_index(data_directory: str | os.PathLike) -> AcquisitionIndex:
-    """The index of ``data_directory``, shared within this process, with every record queued
-    before this call written."""
-    flush()
-    return _open_index(data_directory)
-
-
-def _open_index(data_directory: str | os.PathLike) -> AcquisitionIndex:
+    """The index of ``data_directory``, shared within this process (records still queued for
+    the background writer are not in it yet: :func:`flush` first to wait for them)."""
     key = _key(data_directory)
     with _indexes_lock:
         index = _indexes.get(key)
@@ -170,6 +165,10 @@ class _Writer:
 
 
 _writer = _Writer()
+#: How long a synchronous call (a record without ``data``, ``reindex``) waits for the records
+#: queued before it, so that it applies after them; the background writer may be held up by a
+#: busy database, and the caller is not held longer than this.
+SYNC_FLUSH_TIMEOUT = 5.0
 
 
 def flush(timeout: float | None = None) -> bool:
@@ -192,7 +191,7 @@ def _write(
     kind: str, path: Path, folder: Path, status: str | None, summary: FileSummary | None
 ) -> Acquisition | None:
     try:
-        index = _open_index(folder)
+        index = open_index(folder)
         if summary is None:
             row = index.update(path, status=status, fetch=True)
         else:
@@ -232,7 +231,7 @@ def _record(
     except Exception:
         logger.warning("could not index acquisition %s", prefix, exc_info=True)
         return None
-    flush()  # after the records queued before this one
+    flush(SYNC_FLUSH_TIMEOUT)  # after the records queued before this one (bounded)
     return _write(kind, path, folder, status, None)
 
 
@@ -274,10 +273,12 @@ def record_end(
 
 
 def on_acquisition_saved(acquisition: Any, **_: Any) -> None:
-    """A manager ``acquisition_saved`` hook: ``aqm.hooks.add_acquisition_saved(...)``."""
+    """A manager ``acquisition_saved`` hook: ``aqm.hooks.add_acquisition_saved(...)``. The
+    row is made from the acquisition (a DH5) and written in the background."""
     filepath = getattr(acquisition, "filepath", None)
     if filepath:
-        record_save(filepath)
+        is_data = callable(getattr(acquisition, "keys", None))
+        record_save(filepath, data=acquisition if is_data else None)
 
 
 def on_backend_status(status: Any, *, data_directory: str | os.PathLike | None = None) -> None:
@@ -294,7 +295,7 @@ def on_backend_status(status: Any, *, data_directory: str | os.PathLike | None =
 
 def _write_sync(status: Any, path: Path, folder: Path) -> None:
     try:
-        index = _open_index(folder)
+        index = open_index(folder)
         index.set_sync(
             path,
             str(status.backend),
@@ -310,14 +311,28 @@ def _write_sync(status: Any, path: Path, folder: Path) -> None:
 
 
 def set_note(data_directory: str | os.PathLike, prefix: str | os.PathLike, text: str) -> None:
-    """Save a note on an acquisition and tell the listeners."""
-    index = open_index(data_directory)
-    index.set_note(prefix, text)
-    notify(IndexEvent("note", str(index.data_directory), str(_prefix(prefix))))
+    """Save a note on an acquisition (in the background: :func:`flush` waits for it) and tell
+    the listeners once it is written. A failure to write it is logged as a warning."""
+    if not isinstance(text, str):
+        raise TypeError(f"a note is text, got {type(text).__name__}")
+    path = _prefix(prefix)
+    _writer.put(lambda: _write_note(Path(data_directory), path, text))
+
+
+def _write_note(folder: Path, path: Path, text: str) -> None:
+    try:
+        index = open_index(folder)
+        index.set_note(path, text)
+    except Exception:
+        logger.warning("could not save the note of %s", path, exc_info=True)
+        return
+    notify(IndexEvent("note", str(index.data_directory), str(path)))
 
 
 def reindex(data_directory: str | os.PathLike) -> Any:
-    """Rebuild the index of ``data_directory`` from its files and tell the listeners."""
+    """Rebuild the index of ``data_directory`` from its files (after the queued records) and
+    tell the listeners."""
+    flush(SYNC_FLUSH_TIMEOUT)
     index = open_index(data_directory)
     report = index.reindex()
     notify(IndexEvent("reindex", str(index.data_directory)))

@@ -10,8 +10,8 @@ from ext_helpers import h5_files, only_h5, run
 from IPython.core.error import UsageError
 
 from labmate_core import DH5
+from labmate_core.acquisition.acquisition_data import RESERVED_KEYS
 from labmate_core.acquisition_notebook import AcquisitionAnalysisManager
-from labmate_ext.magics import RESERVED_KEYS
 
 
 def test_acquisition_writes_file_and_runnable_cell(shell, tmp_path: Path, capsys) -> None:
@@ -225,6 +225,12 @@ def test_top_level_await_runs_where_no_loop_is_busy(shell, tmp_path: Path) -> No
     code = "%%acquisition awaited --save x\nimport asyncio\nawait asyncio.sleep(0)\nx = 1"
     assert run(shell, code).success
     assert only_h5(tmp_path / "data")["x"] == 1
+
+
+def test_the_magic_refuses_the_library_s_reserved_keys_one_source() -> None:
+    from labmate_ext import magics
+
+    assert magics.RESERVED_KEYS is RESERVED_KEYS
 
 
 @pytest.mark.parametrize("key", sorted(RESERVED_KEYS))

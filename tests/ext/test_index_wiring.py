@@ -14,12 +14,13 @@ from labmate_core.backends import AcquisitionBackend
 
 
 def _rows(data_dir: Path) -> dict[str, index.Acquisition]:
+    assert index.flush(60)  # the records are written by the background writer
     return {row.name: row for row in index.open_index(data_dir).list()}
 
 
 def test_magic_acquisitions_are_indexed_with_status_and_sync(shell, tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    index.open_index(data_dir)  # open in this process: the records are written at once
+    index.open_index(data_dir)  # built before the first record
     assert run(shell, "%labmate_backend mirror ./mirror").success
 
     assert run(shell, "%%acquisition good --save x\nx = 1").success
@@ -96,6 +97,7 @@ def test_backend_options_and_configure_backends(tmp_path: Path) -> None:
     status = manager.backend_status(manager.current_filepath)["bad"]
     assert (status.state.value, status.attempts) == ("failed", 3)
     assert "ConnectionError: unreachable" in status.last_error
+    assert index.flush(60)  # statuses reach the index through its background writer
     row = index.open_index(tmp_path / "data").get(manager.current_filepath)
     assert row.sync["bad"].state == "failed" and row.sync["bad"].attempts == 3
     manager.dispatcher.close()

@@ -132,6 +132,7 @@ def test_notes_are_saved_to_the_index(data_dir, panel_of):
     prefix = write_acquisition(data_dir, "sine", 1)
     panel = panel_of(data_dir)
     panel.row_widgets(0).notes.value = "fridge at 10 mK"
+    assert index.flush(10)  # notes are written in the background
     assert index.open_index(data_dir).get(prefix).notes == "fridge at 10 mK"
     other = panel_of(data_dir)
     assert other.row_widgets(0).notes.value == "fridge at 10 mK"  # refreshed by the event

@@ -378,3 +378,51 @@ def test_marks_of_a_fast_loop_wait_but_every_point_is_written(
     assert _marks_on_disk(tmp_path) == [1, 2, 3, 4, 5]
     resumed = AcquisitionLoop(DH5(str(tmp_path / "acq"))["loop"])
     assert [resumed.already_saved() for _ in resumed(5)] == [True] * 5
+
+
+def _on_disk(tmp_path: Path) -> dict:
+    with h5py.File(str(tmp_path / "acq.h5"), "r") as f:
+        return {k: f["loop"][k][()] for k in f["loop"]}
+
+
+def test_refused_update_changes_nothing_and_later_appends_reach_the_disk(tmp_path: Path) -> None:
+    from labmate_core.dh5.errors import UnstorableValueError
+
+    class Unstorable:
+        pass
+
+    aq = _acq(tmp_path)
+    aq.loop = loop = AcquisitionLoop()
+    loop.update(axis=[1.0, 2.0])
+    for i in loop(3):
+        loop.append(x=i)
+    with pytest.raises(UnstorableValueError, match="bad"):
+        loop.update(axis=[5.0], bad=Unstorable())
+    assert "bad" not in loop.keys()
+    np.testing.assert_array_equal(loop["axis"], [1.0, 2.0])
+    for i in loop(2):
+        loop.append(x=10 + i)
+    disk = _on_disk(tmp_path)
+    np.testing.assert_array_equal(disk["x"], [0, 1, 2, 10, 11])
+    np.testing.assert_array_equal(disk["axis"], [1.0, 2.0])
+    assert "bad" not in disk
+    loop.save(force=True)
+    np.testing.assert_array_equal(_on_disk(tmp_path)["x"], [0, 1, 2, 10, 11])
+
+
+def test_appending_a_key_set_by_update_is_refused_and_nothing_is_lost(tmp_path: Path) -> None:
+    aq = _acq(tmp_path)
+    aq.loop = loop = AcquisitionLoop()
+    loop.update(freq=np.arange(5.0))
+    for i in loop(3):
+        with pytest.raises(ValueError, match="'freq' was set with update"):
+            loop.append(freq=i * 100, y=i)
+        loop.append(y=i)
+        if i == 1:
+            loop.update(other=1)
+    np.testing.assert_array_equal(_on_disk(tmp_path)["y"], [0, 1, 2])
+    loop.save(force=True)
+    disk = _on_disk(tmp_path)
+    np.testing.assert_array_equal(disk["freq"], np.arange(5.0))
+    np.testing.assert_array_equal(disk["y"], [0, 1, 2])
+    assert disk["other"] == 1

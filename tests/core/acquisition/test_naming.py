@@ -154,3 +154,41 @@ def test_an_acquisition_leaves_only_its_file_and_its_lock(tmp_path: Path) -> Non
     h5 = os.path.basename(aqm.current_filepath) + ".h5"
     assert names == sorted([h5, f".{h5}.lock"])
     assert storage.generation(aqm.current_filepath + ".h5") % 2 == 0
+
+
+def test_current_filepath_has_the_pathlib_api_of_labmates_path(tmp_path: Path) -> None:
+    labmate_path = pytest.importorskip("dh5.path")  # labmate 0.10.9's dependency
+    LabmatePath = labmate_path.Path  # noqa: N806
+
+    manager = AcquisitionManager(tmp_path)
+    manager.new_acquisition("sweep.v2", cell="c")
+    ours = manager.current_filepath
+    theirs = LabmatePath(str(ours))
+    assert isinstance(ours, str) and ours == str(theirs)
+    for attribute in ("stem", "suffix", "suffixes", "parts", "name", "anchor"):
+        assert getattr(ours, attribute) == getattr(theirs, attribute), attribute
+    for method, args in [
+        ("with_suffix", (".txt",)),
+        ("with_name", ("other",)),
+        ("as_posix", ()),
+        ("resolve", ()),
+        ("absolute", ()),
+        ("relative_to", (str(tmp_path),)),
+        ("joinpath", ("x", "y")),
+        ("is_absolute", ()),
+        ("is_file", ()),
+    ]:
+        mine, labmate = getattr(ours, method)(*args), getattr(theirs, method)(*args)
+        assert str(mine) == str(labmate), method
+        expected = naming.FilePath if isinstance(labmate, os.PathLike) else type(labmate)
+        assert type(mine) is expected, method
+    assert isinstance(ours.with_suffix(".h5"), naming.FilePath)
+    assert ours.with_suffix(".h5").name.endswith("__sweep.h5")  # pathlib's: ".v2" replaced
+    assert (ours + ".h5").is_file()  # the acquisition's file
+    found = sorted(ours.parent.glob("*.h5"))
+    assert found == sorted(str(p) for p in theirs.parent.glob("*.h5")) == [ours + ".h5"]
+    assert all(isinstance(p, naming.FilePath) for p in found)
+    assert [str(p) for p in ours.parents] == [str(p) for p in theirs.parents]
+    assert ours.replace("sweep", "x") == str(ours).replace("sweep", "x")  # str's method kept
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        ours.nope  # noqa: B018

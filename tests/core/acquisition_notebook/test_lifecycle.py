@@ -123,3 +123,48 @@ def test_create_acquisition_files_end_with_their_cell(data_dir: Path) -> None:
     aqm.acquisition_finished(RuntimeError("fridge"))
     d = DH5(extra.filepath)
     assert d["info"]["status"] == "failed" and "RuntimeError: fridge" in d["info"]["error"]
+
+
+def test_saving_data_into_a_failed_acquisition_completes_it(data_dir: Path) -> None:
+    aqm = _aqm(data_dir)
+    aqm.acquisition_cell("main", cell="c")
+    extra = aqm.create_acquisition()
+    aqm.acquisition_finished(None)
+    assert DH5(extra.filepath)["info"]["status"] == "failed"  # never saved
+    extra.save_acquisition(v=1)
+    d = DH5(extra.filepath)
+    assert d["info"]["status"] == "completed" and "error" not in d["info"] and d["v"] == 1
+    assert extra.status == "completed"
+
+    aqm.acquisition_cell("crash", cell="c")
+    aqm.acquisition_finished(RuntimeError("fridge"))
+    assert DH5(aqm.current_filepath)["info"]["status"] == "failed"
+    aqm.save_acquisition(x=1)  # the data is saved after all
+    d = DH5(aqm.current_filepath)
+    assert d["info"]["status"] == "completed" and "error" not in d["info"] and d["x"] == 1
+
+
+def test_acquisition_left_running_before_a_restart_is_closed_by_the_next_one(
+    data_dir: Path,
+) -> None:
+    before = _aqm(data_dir)
+    before.acquisition_cell("empty", cell="c")
+    empty = before.current_filepath
+    after = _aqm(data_dir)  # a restarted kernel: nothing in memory, temp.json names "empty"
+    after.acquisition_cell("edited", cell="c")
+    d = DH5(empty)
+    assert d["info"]["status"] == "failed" and "never saved" in d["info"]["error"]
+    after["x"] = 5  # written without save_acquisition, then the kernel restarts again
+    edited = after.current_filepath
+    again = _aqm(data_dir)
+    again.acquisition_cell("next", cell="c")
+    d = DH5(edited)
+    assert d["info"]["status"] == "completed" and bool(d["useful"]) is True and d["x"] == 5
+    assert DH5(again.current_filepath)["info"]["status"] == "running"
+    third = _aqm(data_dir)  # what temp.json names has already ended: left alone
+    before_bytes = _h5(again.current_filepath)
+    again.save_acquisition(y=1)
+    saved = _h5(again.current_filepath)
+    assert saved != before_bytes
+    third.acquisition_cell("last", cell="c")
+    assert _h5(again.current_filepath) == saved

@@ -131,3 +131,59 @@ def test_cell_with_only_acquisition_cell_stays_running_until_saved(shell, data_d
     assert _run(shell, "aqm.acquisition_cell('edited')\naqm['v'] = 3").success
     d = DH5(aqm.current_filepath)
     assert d["info"]["status"] == "completed" and bool(d["useful"]) is True
+
+
+def test_extra_file_of_a_kept_open_acquisition_stays_running_and_its_save_completes_it(
+    shell, data_dir: Path
+) -> None:
+    aqm = AcquisitionAnalysisManager(data_dir, shell=True)
+    shell.user_ns["aqm"] = aqm
+    assert _run(
+        shell, "aqm.acquisition_cell('main')\nitem = aqm.create_acquisition('item')"
+    ).success
+    item = shell.user_ns["item"]
+    info = DH5(item.filepath)["info"]
+    assert info["status"] == "running" and "error" not in info
+    assert _run(shell, "item.save_acquisition(y=2)\naqm.save_acquisition(x=1)").success
+    d = DH5(item.filepath)
+    assert d["info"]["status"] == "completed" and "error" not in d["info"]
+    assert bool(d["useful"]) is True and d["y"] == 2
+    assert DH5(aqm.current_filepath)["info"]["status"] == "completed"
+
+
+@pytest.mark.parametrize(
+    "failing",
+    [
+        "data = {'k': 1}\nprint(data['missing'])  # plot the acquisition (x vs y)",
+        "msg = 'call aqm.acquisition_cell(name) first'\nraise KeyError(msg)",
+        "def acquisition(n):\n    raise KeyError(n)\nacquisition (1)",
+        '"""aqm.acquisition("x")"""\nraise KeyError(1)',
+    ],
+)
+def test_failed_cell_that_only_mentions_an_acquisition_does_not_guard_analysis(
+    shell, data_dir: Path, failing: str
+) -> None:
+    aqm = AcquisitionAnalysisManager(data_dir, shell=True)
+    shell.user_ns["aqm"] = aqm
+    assert _run(shell, "aqm.acquisition_cell('a')\naqm.save_acquisition(x=1)").success
+    assert not _run(shell, failing).success
+    assert _run(shell, "aqm.analysis_cell()\nassert aqm.d.x == 1").success
+
+
+@pytest.mark.parametrize(
+    ("cell", "expected"),
+    [
+        ("aqm.acquisition_cell('a')", True),
+        ("%%acquisition a\nx = 1", True),
+        ("x = 1\nwith aqm.acquisition('a'):\n    pass", True),
+        ("%time aqm.acquisition_started ('a')", True),
+        ("aqm.acquisition_cell('a'\n", True),  # does not parse: what came before counts
+        ("aqm.save_acquisition(x=1)\naqm.create_acquisition()", False),
+        ("acquisition_cell('a')  # not a method", False),
+        ("print('aqm.acquisition(1)')  # aqm.acquisition_cell(", False),
+    ],
+)
+def test_runs_acquisition_sees_only_real_calls(cell: str, expected: bool) -> None:
+    from labmate_core.acquisition_notebook.shell import runs_acquisition
+
+    assert runs_acquisition(cell) is expected

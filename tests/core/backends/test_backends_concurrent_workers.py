@@ -3,6 +3,7 @@ acquisition at the same time, and a removed worker's late statuses are ignored."
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 import threading
@@ -171,3 +172,111 @@ def test_another_process_copying_an_entry_is_not_resumed_concurrently(
     assert [name for name, _ in store.deliveries] == [other.name, busy.name]
     assert not any(overlap for name, overlap in store.deliveries if name == busy.name)
     assert dispatcher.journal.entries() == []
+
+
+def _record_of(dispatcher, prefix: Path):
+    relative = prefix.relative_to(dispatcher.data_directory).as_posix()
+    return [e for e in dispatcher.journal.entries("store") if e.prefix == relative]
+
+
+def test_a_removed_worker_finishing_late_keeps_the_newer_snapshots_record(
+    data_dir, dispatchers, lab
+):
+    prefix = lab.write_acquisition(data_dir, version=1)
+    landed: list[int] = []
+    old_gate, new_gate = threading.Event(), threading.Event()
+    old = Store(landed, old_gate)
+    dispatcher = dispatchers(data_dir, [old], gates_to_open=[old_gate, new_gate], max_attempts=1)
+    dispatcher.submit(prefix)  # T1
+    assert old.started.wait(60)
+    dispatcher.remove("store")  # keeps copying T1
+    new = Store(landed, new_gate)
+    dispatcher.add(new)  # resumes T1: waits for the old worker's lease
+    lab.rewrite_h5(prefix, 2)
+    dispatcher.submit(prefix)  # T2, for the new worker only
+    old_gate.set()
+    assert new.started.wait(60)  # the old worker delivered T1 and released its lease
+    assert len(_record_of(dispatcher, prefix)) == 1  # T2 is still undelivered: journaled
+    new_gate.set()
+    assert dispatcher.wait(60)
+    assert landed == [1, 2]
+    assert dispatcher.journal.entries() == []
+
+
+def test_another_dispatcher_delivering_an_older_snapshot_keeps_the_newer_record(
+    data_dir, dispatchers, lab
+):
+    """= a kernel and `labmate sync` in another process, on one data directory."""
+    busy = lab.write_acquisition(data_dir, stamp="2026_11_24__16_56_30")
+    prefix = lab.write_acquisition(data_dir, stamp="2026_11_24__16_56_31", version=1)
+    landed: list[int] = []
+    kernel_gate, sync_gate = threading.Event(), threading.Event()
+    kernel_store = Store(landed, kernel_gate)
+    kernel = dispatchers(data_dir, [kernel_store], gates_to_open=[kernel_gate, sync_gate])
+    kernel.submit(busy)
+    assert kernel_store.started.wait(60)  # the kernel's worker is busy on `busy`
+    kernel.submit(prefix)  # T1: journaled, queued
+    sync_store = Store(landed, sync_gate)
+    sync = dispatchers(data_dir, gates_to_open=[sync_gate])
+    sync.add(sync_store)  # resumes both; `busy` is leased by the kernel: copies `prefix`
+    for _ in range(6000):  # a bound only (2 min), never a timing assertion
+        if sync.status(prefix)["store"].state == State.COPYING:
+            break
+        time.sleep(0.02)
+    assert sync.status(prefix)["store"].state == State.COPYING
+    lab.rewrite_h5(prefix, 2)
+    kernel.submit(prefix)  # T2 in the kernel
+    sync_gate.set()
+    _wait_done(sync, prefix)  # sync delivered T1 (version 1)
+    assert len(_record_of(kernel, prefix)) == 1  # T2 is still undelivered: journaled
+    kernel_gate.set()
+    assert kernel.wait(60)
+    assert landed[-1] == 2
+    assert _record_of(kernel, prefix) == []
+
+
+def test_a_removed_worker_failing_logs_one_warning(data_dir, dispatchers, lab, caplog):
+    prefix = lab.write_acquisition(data_dir)
+    gate = threading.Event()
+    old = Store([], gate, fail=True)
+    dispatcher = dispatchers(data_dir, [old], gates_to_open=[gate], max_attempts=1)
+    dispatcher.submit(prefix)
+    assert old.started.wait(60)
+    dispatcher.remove("store")
+    with caplog.at_level(logging.WARNING, logger="labmate_core.backends.worker"):
+        gate.set()  # fails after its removal
+        assert old.finished.wait(60)
+        assert old_worker_done(dispatcher, prefix)
+    (record,) = [r for r in caplog.records if "the backend was stopped" in r.getMessage()]
+    assert record.levelno == logging.WARNING
+    assert "the old destination is gone" in record.getMessage()
+    assert len(dispatcher.journal.entries("store")) == 1  # it stays journaled
+
+
+def old_worker_done(dispatcher, prefix: Path) -> bool:
+    """The removed worker settled: its lease on ``prefix`` is free again."""
+    for _ in range(6000):  # a bound only (2 min), never a timing assertion
+        lease = dispatcher.journal.lease("store", prefix)
+        if lease is not None:
+            lease.release()
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_waiting_for_another_workers_lease_is_logged_once(data_dir, dispatchers, lab, caplog):
+    prefix = lab.write_acquisition(data_dir, version=1)
+    landed: list[int] = []
+    gate = threading.Event()
+    old = Store(landed, gate)
+    dispatcher = dispatchers(data_dir, [old], gates_to_open=[gate], max_attempts=1)
+    dispatcher.submit(prefix)
+    assert old.started.wait(60)
+    dispatcher.remove("store")
+    with caplog.at_level(logging.INFO, logger="labmate_core.backends.worker"):
+        dispatcher.add(Store(landed))  # resumes it: waits for the old worker's lease
+        time.sleep(0.6)  # lets it look at the lease a few times (not a timing assertion)
+        gate.set()
+        assert dispatcher.wait(60)
+    waits = [r for r in caplog.records if "being delivered by another worker" in r.getMessage()]
+    assert len(waits) == 1 and waits[0].levelno == logging.INFO

@@ -6,14 +6,16 @@ import json
 import subprocess
 import sys
 
+from labmate_core import index
 from labmate_core.backends import BackendDispatcher, MirrorDirectoryBackend, State
 
 # The mirror's copies wait until the interpreter is exiting (an atexit hook registered last,
 # so it runs first): every delivery happens during the dispatcher's exit drain.
 EXIT_SCRIPT = """
-import atexit, os, sys, threading
+import atexit, functools, os, sys, threading
 from labmate_core.backends import BackendDispatcher, MirrorDirectoryBackend
 from labmate_core.dh5 import storage
+from labmate_core import index
 import numpy as np
 
 exiting = threading.Event()
@@ -27,6 +29,7 @@ data, mirror_root, prefix = sys.argv[1:4]
 mirror = MirrorAfterExit(mirror_root)
 mirror.name = "mirror"
 dispatcher = BackendDispatcher(data, [mirror], drain_timeout=60)
+dispatcher.add_listener(functools.partial(index.on_backend_status, data_directory=data))
 
 def journal_lock_still_open():  # runs after weakref's exit hooks, before the exit drain
     journal = dispatcher.journal
@@ -67,6 +70,8 @@ def test_normal_exit_delivers_the_last_version_and_empties_the_journal(data_dir,
     assert "stay journaled" not in result.stderr
     assert lab.read_version(root / "sine" / f"{prefix.name}.h5") == 5
     assert _pending_files(data_dir) == []
+    # the index heard of the delivery made during the drain
+    assert index.open_index(data_dir).get(prefix).sync["mirror"].state == "done"
 
 
 HANG_SCRIPT = """

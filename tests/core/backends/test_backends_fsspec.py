@@ -114,3 +114,23 @@ def test_bad_url():
         FsspecBackend(None)
     with pytest.raises(ValueError):
         FsspecBackend("nosuchprotocol://x")
+
+
+def test_a_password_in_the_url_is_never_journaled(data_dir, lab):
+    class Unreachable(FsspecBackend):
+        def save_snapshot(self, acquisition):
+            raise OSError("the server is down")
+
+    secret = f"pw-{uuid.uuid4().hex[:8]}"
+    backend = Unreachable(f"memory://user:{secret}@host/lab")
+    assert backend.spec() is None
+    assert secret not in backend.name
+    plain = FsspecBackend("memory://user@host/lab")  # a user without a password: a spec
+    assert plain.spec() == {"kind": "fsspec", "args": ["memory://user@host/lab"], "kwargs": {}}
+    prefix = lab.write_acquisition(data_dir)
+    with BackendDispatcher(data_dir, [backend], max_attempts=1) as dispatcher:
+        dispatcher.submit(prefix)
+        assert dispatcher.wait(30)
+    (record,) = (data_dir / ".labmate" / "pending").glob("*.json")
+    text = record.read_text()
+    assert "memory://user:***@host/lab" in text and secret not in text

@@ -52,3 +52,42 @@ def test_bad_roots(tmp_path, data_dir, lab):
         MirrorDirectoryBackend(tmp_path / "m").save_snapshot(
             AcquisitionSnapshot.from_prefix(data_dir / "sine" / "missing")
         )
+
+
+class RewritingMirror(MirrorDirectoryBackend):
+    """Each copy from the live folder is overtaken by a save: the mirror must stage locally."""
+
+    def __init__(self, root, live_folder, rewrite):
+        super().__init__(root)
+        self.live_folder = live_folder
+        self.rewrite = rewrite
+        self.shipped_from: list = []
+
+    def copy_file(self, source, target):
+        if source.parent == self.live_folder:
+            self.rewrite()
+        else:
+            self.shipped_from.append(source)
+        super().copy_file(source, target)
+
+
+def test_called_directly_it_stages_in_a_private_folder_removed_after(
+    data_dir, tmp_path, lab, monkeypatch
+):
+    import tempfile
+
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))  # the documented override
+    prefix = lab.write_acquisition(data_dir, version=1)
+    versions = iter(range(2, 1000))
+    mirror = RewritingMirror(
+        tmp_path / "m", prefix.parent, lambda: lab.rewrite_h5(prefix, next(versions))
+    )
+    mirror.save_snapshot(AcquisitionSnapshot.from_prefix(prefix))
+    assert mirror.shipped_from  # shipped from a local staging copy
+    (folder,) = {p.parent.parent for p in mirror.shipped_from}
+    assert folder.parent == temp and folder.name.startswith("labmate-staging-")
+    assert list(temp.iterdir()) == []  # removed after use, nothing shared left behind
+    copied = lab.read_version(tmp_path / "m" / "sine" / f"{prefix.name}.h5")
+    assert copied == lab.read_version(prefix.with_name(prefix.name + ".h5"))

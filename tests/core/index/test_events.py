@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 import numpy as np
+import pytest
 from acquisition_files import stamp, write_acquisition
 
 from labmate_core import index
@@ -27,6 +28,7 @@ def test_acquisition_lifecycle_through_the_hooks(data_dir):
     assert index.record_end(prefix, "failed").status == "failed"
     index.on_backend_status(SnapshotStatus(str(prefix), "mirror", State.FAILED, 2, "boom", 5.0))
     index.set_note(data_dir, prefix, "retry later")
+    assert index.flush(10)  # backend statuses and notes are written in the background
 
     assert [(e.kind, e.prefix) for e in events] == [
         (kind, str(prefix)) for kind in ("start", "save", "end", "sync", "note")
@@ -121,16 +123,25 @@ def test_a_locked_index_does_not_hold_up_the_acquisition(data_dir):
         index.record_start(prefix, data_directory=data_dir, data=data)
         index.record_end(prefix, "completed", data_directory=data_dir, data=data)
         index.on_backend_status(SnapshotStatus(str(prefix), "mirror", State.DONE, 1, None, 5.0))
-        # returned while the database is locked: the records wait in the writer's queue
+        index.set_note(data_dir, prefix, "noisy run")
+        # returned while the database is locked: the records wait in the writer's queue, and a
+        # reader (the panel) is not made to wait for them
         assert not index.flush(0) and events == []
+        assert index.open_index(data_dir).get(prefix) is None
         other.execute("COMMIT")
         assert index.flush(60)
     finally:
         unsubscribe()
         other.close()
-    assert [e.kind for e in events] == ["start", "end", "sync"]
+    assert [e.kind for e in events] == ["start", "end", "sync", "note"]
     row = index.open_index(data_dir).get(prefix)
     assert row.status == "completed" and row.sync["mirror"].state == "done"
+    assert row.notes == "noisy run"
+
+
+def test_a_note_that_is_not_text_is_refused_at_once(data_dir):
+    with pytest.raises(TypeError, match="text"):
+        index.set_note(data_dir, data_dir / "sine" / "x", 3)
 
 
 def test_a_listener_may_read_the_index_from_the_writer_thread(data_dir):
