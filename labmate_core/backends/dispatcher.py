@@ -236,24 +236,27 @@ class BackendDispatcher:
         with contextlib.ExitStack() as held:  # workers in a fixed order: no deadlock
             for worker in workers:
                 held.enter_context(worker.lock)
-            # one journal file write lists every backend with this submit's time, also over a
-            # pending record: a worker that delivered an older snapshot then keeps the record
-            if workers:
+            # one journal file write lists every backend that has no pending record yet (a
+            # record stays until the current files are delivered: BackendWorker._drop_record)
+            new = [worker for worker in workers if worker.needs_record(prefix)]
+            journaled = True
+            if new:
                 try:
                     self.journal.add_pending(
                         prefix,
-                        [worker.name for worker in workers],
+                        [worker.name for worker in new],
                         submitted=submitted,
                         experiment_name=experiment_name,
-                        specs={worker.name: worker.spec for worker in workers},
+                        specs={worker.name: worker.spec for worker in new},
                     )
                 except OSError:
+                    journaled = False
                     logger.exception(
                         "could not journal the snapshot of %s; it is queued in memory only",
                         prefix,
                     )
             for worker in workers:
-                worker.enqueue(prefix, experiment_name, submitted)
+                worker.enqueue(prefix, experiment_name, submitted, journaled)
 
     def status(
         self, filepath_prefix: str | os.PathLike | None = None

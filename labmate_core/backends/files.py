@@ -58,3 +58,16 @@ def normalize_prefix(filepath_prefix: str | os.PathLike) -> Path:
     if not text or not Path(text).name or Path(text).name in {".", ".."}:
         raise ValueError(f"not an acquisition path prefix: {filepath_prefix!r}")
     return _strip_h5(Path(text).expanduser().absolute())
+
+
+def files_signature(prefix: str | os.PathLike) -> tuple:
+    """What the acquisition's own files are now (names, sizes, modification times): equal
+    signatures taken before and after a copy mean the copy is of the current content."""
+    signature = []
+    for path in acquisition_files(prefix):
+        try:
+            stat = path.stat()
+        except OSError:
+            continue
+        signature.append((path.name, stat.st_size, stat.st_mtime_ns, stat.st_ino))
+    return tuple(signature)

@@ -160,9 +160,8 @@ class Journal:
         """Record ``prefix`` as pending for every backend of ``backends`` (one file write),
         with the backend's spec (how to re-create it; none when ``specs`` has none for it).
 
-        Written at every submit, even over a pending record: its ``submitted`` time is what a
-        worker that delivered an older snapshot compares with (:meth:`remove`). A record
-        submitted later than ``submitted`` keeps its (newer) time.
+        Written by a worker's first submit of ``prefix`` (later submits find it pending). A
+        record submitted later than ``submitted`` keeps its (newer) time.
         """
         now = time.time()
         record = {

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .base import backend_spec
+from .files import files_signature
 from .journal import Journal, JournalEntry, Lease, safe_slug
 from .staging import (
     AcquisitionMissingError,
@@ -36,6 +37,9 @@ class _Job:
     not_before: float = 0.0
     last_error: str | None = None
     waited: bool = False  # for another worker's lease (logged once)
+    #: the acquisition's files when the copy began (files_signature): unchanged at its end,
+    #: the copy is of the current content and the journal record may go
+    signature: tuple | None = None
 
 
 class BackendWorker:
@@ -72,6 +76,7 @@ class BackendWorker:
         self._pending: dict[Path, _Job] = {}
         self._current: _Job | None = None
         self._lease: Lease | None = None
+        self._journaled: set[Path] = set()  # prefixes whose pending record this worker wrote
         self._stopping = False
         #: False for built-in backends that read the source consistently themselves
         self.staged = needs_staging(backend)
@@ -86,31 +91,35 @@ class BackendWorker:
 
     @property
     def lock(self) -> threading.Condition:
-        """Held by the dispatcher across its journal write and :meth:`enqueue`."""
+        """Held by the dispatcher across :meth:`needs_record`, its journal write and
+        :meth:`enqueue`."""
         return self._cond
 
     def submit(
         self, prefix: Path, experiment_name: str | None = None, submitted: float | None = None
     ) -> None:
-        """Queue a snapshot of ``prefix`` (journaled first, with its submit time); returns at
-        once."""
+        """Queue a snapshot of ``prefix`` (journaled first, unless its record is pending
+        already); returns at once."""
         submitted = submitted if submitted is not None else time.time()
         with self._cond:
-            try:
-                self._journal.add_pending(
-                    prefix,
-                    [self.name],
-                    submitted=submitted,
-                    experiment_name=experiment_name,
-                    specs={self.name: self.spec},
-                )
-            except OSError:
-                logger.exception(
-                    "could not journal the snapshot of %s for %r; it is queued in memory only",
-                    prefix,
-                    self.name,
-                )
-            self.enqueue(prefix, experiment_name, submitted)
+            journaled = not self.needs_record(prefix)
+            if not journaled:
+                try:
+                    self._journal.add_pending(
+                        prefix,
+                        [self.name],
+                        submitted=submitted,
+                        experiment_name=experiment_name,
+                        specs={self.name: self.spec},
+                    )
+                    journaled = True
+                except OSError:
+                    logger.exception(
+                        "could not journal the snapshot of %s for %r; it is queued in memory only",
+                        prefix,
+                        self.name,
+                    )
+            self.enqueue(prefix, experiment_name, submitted, journaled)
 
     def configure(self, *, max_attempts: int, backoff: float, max_backoff: float) -> None:
         """New retry limits, used from the next failure on."""
@@ -119,8 +128,16 @@ class BackendWorker:
             self._backoff = backoff
             self._max_backoff = max_backoff
 
-    def enqueue(self, prefix: Path, experiment_name: str | None, submitted: float) -> None:
-        """Queue a snapshot (journaled by the caller, which holds ``lock``)."""
+    def needs_record(self, prefix: Path) -> bool:
+        """Whether a submit of ``prefix`` must journal it (no pending record of ours yet). A
+        record stays until a delivery of the current files: one that another worker (a removed
+        one, another process) made of older files does not drop it (:meth:`_settle`)."""
+        return prefix not in self._journaled
+
+    def enqueue(
+        self, prefix: Path, experiment_name: str | None, submitted: float, journaled: bool
+    ) -> None:
+        """Queue a snapshot whose pending record is on disk if ``journaled``; hold ``lock``."""
         job = _Job(prefix, experiment_name, submitted)
         with self._cond:
             if self._stopping:
@@ -128,6 +145,8 @@ class BackendWorker:
             previous = self._pending.get(prefix)
             if previous is not None:
                 job.last_error = previous.last_error
+            if journaled:
+                self._journaled.add(prefix)
             self._pending[prefix] = job
             self._emit(job, State.PENDING)
             self._cond.notify_all()
@@ -205,6 +224,7 @@ class BackendWorker:
                 return
             error: BaseException | None = None
             try:
+                job.signature = files_signature(job.prefix)
                 with using_staging_root(self._staging_root):
                     self._deliver(job)
             except BaseException as exc:  # a backend may raise anything: record it, never lose it
@@ -253,7 +273,7 @@ class BackendWorker:
             newer = self._pending.get(job.prefix)
             if self._stopping:  # removed or closed: a newer worker of this name may own it now
                 if error is None and newer is None:
-                    self._journal.remove(self.name, job.prefix, submitted=job.submitted)
+                    self._drop_record(job)
                 elif error is not None:
                     self._log_failure(job, error, "the backend was stopped; it stays journaled")
                 self._cond.notify_all()
@@ -261,7 +281,7 @@ class BackendWorker:
             if error is None:
                 job.last_error = None
                 if newer is None:
-                    self._journal.remove(self.name, job.prefix, submitted=job.submitted)
+                    self._drop_record(job)
                     self._emit(job, State.DONE)
                 self._cond.notify_all()
                 return
@@ -280,6 +300,7 @@ class BackendWorker:
                 self._emit(job, State.PENDING)
             else:
                 self._record(job, State.FAILED)
+                self._journaled.discard(job.prefix)  # the next submit records it pending again
                 logger.error(  # one line; the traceback is in the status and at DEBUG above
                     "backend %r gave up on %s after %d attempt(s): %s; it stays in the "
                     "journal (labmate status / labmate sync)",
@@ -290,6 +311,25 @@ class BackendWorker:
                 )
                 self._emit(job, State.FAILED)
             self._cond.notify_all()
+
+    def _drop_record(self, job: _Job) -> None:
+        """After a delivery: drop the pending record, unless the files changed since the copy
+        began (it copied older content; whoever delivers the current files drops it, or the
+        next start delivers it again) or a later submit rewrote it."""
+        self._journaled.discard(job.prefix)
+        try:
+            current = files_signature(job.prefix) == job.signature
+        except OSError:
+            current = False
+        if current:
+            self._journal.remove(self.name, job.prefix, submitted=job.submitted)
+        else:
+            self._journaled.add(job.prefix)
+            logger.debug(
+                "backend %r: %s changed while it was copied; its record stays pending",
+                self.name,
+                job.prefix.name,
+            )
 
     def _record(self, job: _Job, state: State) -> None:
         entry = JournalEntry(

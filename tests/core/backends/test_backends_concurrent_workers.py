@@ -280,3 +280,24 @@ def test_waiting_for_another_workers_lease_is_logged_once(data_dir, dispatchers,
         assert dispatcher.wait(60)
     waits = [r for r in caplog.records if "being delivered by another worker" in r.getMessage()]
     assert len(waits) == 1 and waits[0].levelno == logging.INFO
+
+
+def test_a_copy_of_files_that_changed_meanwhile_keeps_the_record_until_the_next(
+    data_dir, dispatchers, lab
+):
+    """A delivery drops the pending record only when the files are still what it copied: a
+    save during the copy (no submit yet, e.g. a loop's appends) keeps it for the next one."""
+    prefix = lab.write_acquisition(data_dir, version=1)
+    landed: list[int] = []
+    gate = threading.Event()
+    store = Store(landed, gate)
+    dispatcher = dispatchers(data_dir, [store], gates_to_open=[gate])
+    dispatcher.submit(prefix)
+    assert store.started.wait(60)
+    lab.rewrite_h5(prefix, 2)  # saved while being copied
+    gate.set()
+    assert dispatcher.wait(60) and landed == [1]
+    assert len(_record_of(dispatcher, prefix)) == 1  # version 2 is not delivered: journaled
+    dispatcher.submit(prefix)  # the submit that follows the save
+    assert dispatcher.wait(60) and landed == [1, 2]
+    assert dispatcher.journal.entries() == []
