@@ -14,7 +14,8 @@ import datetime
 import os
 import pathlib
 import re
-from collections.abc import Iterator, Sequence
+import types
+from collections.abc import Sequence
 from typing import Any
 
 from ..dh5.storage import lock_path
@@ -111,7 +112,7 @@ def _as_file_paths(value: Any) -> Any:
         return type(value)(_as_file_paths(v) for v in value)
     if isinstance(value, Sequence) and not isinstance(value, (str, bytes, tuple)):  # .parents
         return tuple(_as_file_paths(v) for v in value)
-    if isinstance(value, Iterator):  # glob, rglob, iterdir
+    if isinstance(value, types.GeneratorType):  # glob, rglob, iterdir (not open()'s file)
         return (_as_file_paths(v) for v in value)
     return value
 

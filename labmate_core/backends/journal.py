@@ -186,6 +186,21 @@ class Journal:
         record = {name: getattr(entry, name) for name in _RECORD_FIELDS if name != "prefix"}
         self._update(prefix, {entry.backend: record})
 
+    def is_pending(self, backend: str, prefix: Path, seen: tuple | None = None) -> tuple | None:
+        """The identity of the record file of ``prefix`` when it holds a record for
+        ``backend``, else None. ``seen``, an identity returned before, spares the read when
+        the file was not replaced since (records are replaced whole, never edited)."""
+        target = self.path(prefix)
+        try:
+            stat = target.stat()
+        except OSError:
+            return None
+        identity = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        if seen is not None and identity == seen:
+            return identity
+        data = self._load(target)
+        return identity if data is not None and backend in data.get("backends", {}) else None
+
     def remove(self, backend: str, prefix: Path, submitted: float | None = None) -> None:
         """Forget a delivered snapshot (a failure to delete is logged: it would only repeat it).
 

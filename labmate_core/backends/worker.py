@@ -76,7 +76,9 @@ class BackendWorker:
         self._pending: dict[Path, _Job] = {}
         self._current: _Job | None = None
         self._lease: Lease | None = None
-        self._journaled: set[Path] = set()  # prefixes whose pending record this worker wrote
+        #: prefixes whose pending record this worker wrote -> the record file's identity when
+        #: last seen holding it (None: not looked at since)
+        self._journaled: dict[Path, tuple | None] = {}
         self._stopping = False
         #: False for built-in backends that read the source consistently themselves
         self.staged = needs_staging(backend)
@@ -131,8 +133,17 @@ class BackendWorker:
     def needs_record(self, prefix: Path) -> bool:
         """Whether a submit of ``prefix`` must journal it (no pending record of ours yet). A
         record stays until a delivery of the current files: one that another worker (a removed
-        one, another process) made of older files does not drop it (:meth:`_settle`)."""
-        return prefix not in self._journaled
+        one, another process) made of older files does not drop it (:meth:`_drop_record`);
+        one it made of the current files does, and the next submit (newer files) writes it
+        again."""
+        if prefix not in self._journaled:
+            return True
+        seen = self._journal.is_pending(self.name, prefix, self._journaled[prefix])
+        if seen is not None:
+            self._journaled[prefix] = seen
+            return False
+        del self._journaled[prefix]  # delivered by another worker of this name
+        return True
 
     def enqueue(
         self, prefix: Path, experiment_name: str | None, submitted: float, journaled: bool
@@ -146,7 +157,7 @@ class BackendWorker:
             if previous is not None:
                 job.last_error = previous.last_error
             if journaled:
-                self._journaled.add(prefix)
+                self._journaled.setdefault(prefix, None)
             self._pending[prefix] = job
             self._emit(job, State.PENDING)
             self._cond.notify_all()
@@ -300,7 +311,7 @@ class BackendWorker:
                 self._emit(job, State.PENDING)
             else:
                 self._record(job, State.FAILED)
-                self._journaled.discard(job.prefix)  # the next submit records it pending again
+                self._journaled.pop(job.prefix, None)  # the next submit records it again
                 logger.error(  # one line; the traceback is in the status and at DEBUG above
                     "backend %r gave up on %s after %d attempt(s): %s; it stays in the "
                     "journal (labmate status / labmate sync)",
@@ -316,7 +327,7 @@ class BackendWorker:
         """After a delivery: drop the pending record, unless the files changed since the copy
         began (it copied older content; whoever delivers the current files drops it, or the
         next start delivers it again) or a later submit rewrote it."""
-        self._journaled.discard(job.prefix)
+        self._journaled.pop(job.prefix, None)
         try:
             current = files_signature(job.prefix) == job.signature
         except OSError:
@@ -324,7 +335,7 @@ class BackendWorker:
         if current:
             self._journal.remove(self.name, job.prefix, submitted=job.submitted)
         else:
-            self._journaled.add(job.prefix)
+            self._journaled[job.prefix] = None
             logger.debug(
                 "backend %r: %s changed while it was copied; its record stays pending",
                 self.name,

@@ -187,6 +187,10 @@ def test_current_filepath_has_the_pathlib_api_of_labmates_path(tmp_path: Path) -
     assert (ours + ".h5").is_file()  # the acquisition's file
     found = sorted(ours.parent.glob("*.h5"))
     assert found == sorted(str(p) for p in theirs.parent.glob("*.h5")) == [ours + ".h5"]
+    text_file = naming.FilePath(ours + "_notes.txt")
+    Path(text_file).write_text("c")
+    with text_file.open() as mine, LabmatePath(str(text_file)).open() as labmate:  # a file
+        assert mine.read() == labmate.read() == "c"
     assert all(isinstance(p, naming.FilePath) for p in found)
     assert [str(p) for p in ours.parents] == [str(p) for p in theirs.parents]
     assert ours.replace("sweep", "x") == str(ours).replace("sweep", "x")  # str's method kept

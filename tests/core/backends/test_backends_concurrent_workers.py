@@ -301,3 +301,29 @@ def test_a_copy_of_files_that_changed_meanwhile_keeps_the_record_until_the_next(
     dispatcher.submit(prefix)  # the submit that follows the save
     assert dispatcher.wait(60) and landed == [1, 2]
     assert dispatcher.journal.entries() == []
+
+
+def test_a_record_another_worker_delivered_is_written_again_by_the_next_submit(
+    data_dir, dispatchers, lab
+):
+    """`labmate sync` delivers the current files and drops the record while the kernel's worker
+    still queues that acquisition; the kernel's next submit (newer files) must journal it."""
+    busy = lab.write_acquisition(data_dir, stamp="2026_11_24__16_56_30")
+    prefix = lab.write_acquisition(data_dir, stamp="2026_11_24__16_56_31", version=1)
+    landed: list[int] = []
+    kernel_gate = threading.Event()
+    kernel_store = Store(landed, kernel_gate)
+    kernel = dispatchers(data_dir, [kernel_store], gates_to_open=[kernel_gate])
+    kernel.submit(busy)
+    assert kernel_store.started.wait(60)  # the kernel's worker is busy on `busy`
+    kernel.submit(prefix)  # journaled, queued behind `busy`
+    sync = dispatchers(data_dir)
+    sync.add(Store(landed))  # resumes `prefix` (`busy` is leased by the kernel)
+    _wait_done(sync, prefix)
+    assert _record_of(kernel, prefix) == []  # delivered as it is: dropped
+    lab.rewrite_h5(prefix, 2)
+    kernel.submit(prefix)  # newer files, while the kernel still queues the older submit
+    assert len(_record_of(kernel, prefix)) == 1  # journaled again: a crash now loses nothing
+    kernel_gate.set()
+    assert kernel.wait(60) and landed[-1] == 2
+    assert _record_of(kernel, prefix) == []
