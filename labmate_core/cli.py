@@ -202,10 +202,17 @@ def _sync_journaled(args: argparse.Namespace, entries: Sequence[Any]) -> int:
 
 def _deliver(args: argparse.Namespace, backends: list[Any], journal_before: Sequence[Any]) -> int:
     """Resume the journaled snapshots of ``backends`` (named by ``args.name``) and wait."""
+    import functools
+
+    from . import index
     from .backends import BackendDispatcher
 
     dispatcher = BackendDispatcher(
         args.directory, max_attempts=args.max_attempts, backoff=args.backoff, drain_timeout=0
+    )
+    # the index (labmate ls, the panel) hears of every delivery, as in a kernel
+    dispatcher.add_listener(
+        functools.partial(index.on_backend_status, data_directory=args.directory)
     )
     try:
         names = [
@@ -236,6 +243,7 @@ def _deliver(args: argparse.Namespace, backends: list[Any], journal_before: Sequ
         return _report_sync(dispatcher.status(), finished)
     finally:
         dispatcher.close(0)
+        index.flush(30)
 
 
 def _report_sync(status: dict[str, Any], finished: bool) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import secrets
 from pathlib import Path
 
 
@@ -13,11 +13,13 @@ def write_text_atomically(
 ) -> None:
     """Replace ``path`` by ``text``: readers see the old or the new file, never a partial one.
 
-    The temporary is hidden (``.<name>.*.tmp``) so that ``glob(prefix*)`` never picks it up;
-    ``keep_mode`` keeps the permissions of the file being replaced.
+    The temporary is hidden (``.<name>.*.tmp``) so that ``glob(prefix*)`` never picks it up.
+    The file gets the usual permissions (0o666 less the umask, as ``open`` gives: colleagues on a
+    shared server can read a run's code); ``keep_mode`` keeps those of the file being replaced.
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline=newline) as handle:
             handle.write(text)

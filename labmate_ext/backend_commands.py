@@ -97,12 +97,19 @@ def _add(session: Any, kind: str, values: list[str], options: dict[str, Any], na
 
 
 def _check_mirror(values: list[str], manager: Any) -> None:
-    """The mirror's one directory: not the data directory, not a file (nothing created)."""
+    """The mirror's one directory: not the data directory nor inside it, not a file (nothing
+    created)."""
     if len(values) != 1 or not values[0].strip():
         raise UsageError("%labmate_backend mirror takes one directory: mirror PATH")
     path = Path(values[0]).expanduser().absolute()
-    if path.resolve() == Path(manager.data_directory).resolve():
+    data = Path(manager.data_directory).resolve()
+    if path.resolve() == data:
         raise UsageError("%labmate_backend mirror: the mirror cannot be the data directory")
+    if data in path.resolve().parents:
+        raise UsageError(
+            f"%labmate_backend mirror: the mirror {path} is inside the data directory {data}: "
+            "its copies would be taken for acquisitions; choose a directory outside it"
+        )
     for parent in (path, *path.parents):
         if parent.exists():
             if parent == path and not path.is_dir():

@@ -95,9 +95,29 @@ class CellRunner:
             return False  # terminal IPython: run_cell starts a loop for it
         return True
 
+    def ends_with_semicolon(self, code: str) -> bool:
+        """Whether ``code`` ends with ``;``: IPython then shows no value, as for any cell
+        (its display hook looks at the text of the outer cell, the magic call)."""
+        try:
+            transformed = self.shell.transform_cell(code)
+            return bool(self.shell.displayhook.semicolon_at_end_of_expression(transformed))
+        except Exception:  # the code does not tokenize: run_cell reports it
+            return False
+
     def run(self, code: str) -> BaseException | None:
-        """Run ``code`` as a cell (not stored in history); return its error, if any."""
-        result = self.shell.run_cell(code, store_history=False)
+        """Run ``code`` as a cell (not stored in history); return its error, if any.
+
+        A trailing ``;`` hides the value of the last expression, as in a normal cell.
+        """
+        if self.ends_with_semicolon(code):
+            interactivity = self.shell.ast_node_interactivity
+            self.shell.ast_node_interactivity = "none"
+            try:
+                result = self.shell.run_cell(code, store_history=False)
+            finally:
+                self.shell.ast_node_interactivity = interactivity
+        else:
+            result = self.shell.run_cell(code, store_history=False)
         if result.error_before_exec is not None:
             return result.error_before_exec
         return result.error_in_exec

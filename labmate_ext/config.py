@@ -13,8 +13,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from IPython.core.error import UsageError
 from traitlets import Bool, Float, Int, List, TraitError, Unicode, default, validate
-from traitlets.config import Configurable
+from traitlets.config import Config, Configurable
 
 __all__ = ["Labmate", "check_writable_directory"]
 
@@ -92,6 +93,21 @@ class Labmate(Configurable):
         help="If set, a directory every acquisition is mirrored to "
         "(same as %labmate_backend mirror PATH).",
     ).tag(config=True)
+
+    def update_config(self, config: Config) -> None:
+        """Apply ``config`` (``%config Labmate.x = ...``); a refused value keeps the old one.
+
+        The refusal is shown as one ``UsageError:`` line by the shell: IPython's ``%config``
+        would log it with ``logging.error``, which configures the root logger of the kernel.
+        Without a shell the ``TraitError`` is raised.
+        """
+        try:
+            super().update_config(config)
+        except TraitError as error:
+            show = getattr(self.parent, "show_usage_error", None)
+            if show is None:
+                raise
+            show(UsageError(str(error)))
 
     @default("data_directory")
     def _default_data_directory(self) -> str:

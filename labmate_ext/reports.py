@@ -7,7 +7,14 @@ import dataclasses
 import os
 from typing import Any
 
-__all__ = ["BackendRow", "BackendReport", "LabmateReport", "Message", "current_prefix"]
+__all__ = [
+    "BackendRow",
+    "BackendReport",
+    "LabmateReport",
+    "Message",
+    "current_prefix",
+    "earlier_snapshots",
+]
 
 
 def current_prefix(manager: Any) -> str | None:
@@ -16,6 +23,26 @@ def current_prefix(manager: Any) -> str | None:
         return os.fspath(manager.current_filepath)
     except (ValueError, OSError, KeyError):
         return None
+
+
+def earlier_snapshots(manager: Any) -> list[Any]:
+    """The journal entries of the data directory (``.labmate/pending``) that this manager's
+    backends do not track: snapshots an earlier kernel left undelivered or failed (what
+    ``labmate status DATA`` lists). Read-only."""
+    from labmate_core.backends.journal import Journal
+
+    status = manager.backend_status() or {}
+    tracked = {(name, os.path.abspath(prefix)) for prefix, per in status.items() for name in per}
+    journal = Journal(manager.data_directory)
+    try:
+        entries = journal.entries()
+    except OSError:
+        return []
+    return [
+        entry
+        for entry in entries
+        if (entry.backend, os.path.abspath(journal.absolute(entry.prefix))) not in tracked
+    ]
 
 
 def _last_line(text: str | None) -> str:
@@ -117,6 +144,9 @@ class LabmateReport:
     current: str | None
     current_status: str | None
     backends: BackendReport
+    #: journaled snapshots not tracked by this manager (left by an earlier kernel)
+    earlier_undelivered: int = 0
+    earlier_failed: int = 0
 
     def __repr__(self) -> str:
         lines = [f"labmate: manager `{self.manager_name}`, data in {self.data_directory}"]
@@ -132,5 +162,11 @@ class LabmateReport:
         else:
             lines.append("  current acquisition: none")
         lines.append(f"  pending copies: {self.backends.pending}, failed: {self.backends.failed}")
+        if self.earlier_undelivered:
+            failed = f" ({self.earlier_failed} failed)" if self.earlier_failed else ""
+            lines.append(
+                f"  undelivered from earlier runs: {self.earlier_undelivered}{failed} "
+                f"(labmate sync {self.data_directory}, or add the same backend)"
+            )
         lines.extend("  " + line for line in repr(self.backends).splitlines())
         return "\n".join(lines)

@@ -11,7 +11,7 @@ from labmate_core.acquisition_notebook import AcquisitionAnalysisManager
 
 from .cells import CellRunner
 from .config import Labmate, check_writable_directory
-from .reports import BackendReport, LabmateReport, current_prefix
+from .reports import BackendReport, LabmateReport, current_prefix, earlier_snapshots
 
 logger = logging.getLogger(__name__)
 
@@ -104,12 +104,15 @@ class LabmateSession:
     def _create_manager(self) -> AcquisitionAnalysisManager:
         config = self.config
         directory = check_writable_directory(config.data_directory)
-        return AcquisitionAnalysisManager(
+        manager = AcquisitionAnalysisManager(
             directory,
             config_files=list(config.config_files) or None,
             save_files=config.save_files,
             shell=self.shell,
         )
+        if config.config_files:
+            _set_default_config_files(manager, config.config_files)
+        return manager
 
     def _on_setting(self, change: Any) -> None:
         name, value = change["name"], change["new"]
@@ -127,6 +130,7 @@ class LabmateSession:
             manager.save_files = bool(value)
         elif name == "config_files":
             manager.set_config_file(list(value))
+            _set_default_config_files(manager, value)
         logger.info("Labmate.%s = %r", name, value)
 
     # -- backends -----------------------------------------------------------------------------
@@ -160,6 +164,7 @@ class LabmateSession:
                 status = None if acquisition is None else acquisition.status
             except (ValueError, OSError, KeyError):
                 status = "missing"
+        earlier = earlier_snapshots(manager)
         return LabmateReport(
             manager_name=self.config.manager_name,
             data_directory=os.fspath(manager.data_directory),
@@ -169,4 +174,12 @@ class LabmateSession:
             current=prefix,
             current_status=status,
             backends=BackendReport.of(manager),
+            earlier_undelivered=len(earlier),
+            earlier_failed=sum(1 for entry in earlier if entry.state == "failed"),
         )
+
+
+def _set_default_config_files(manager: AcquisitionAnalysisManager, files: list[str]) -> None:
+    """``Labmate.config_files`` are also what ``aqm.cfg`` and ``aqm.parse_config_str`` read
+    (by file name, as the acquisition stores them), as ``aqm.set_default_config_files``."""
+    manager.set_default_config_files([os.path.basename(os.fspath(file)) for file in files])

@@ -12,6 +12,7 @@ from ..dh5.keys import join_key, split_key
 from ..textfiles import write_text_atomically
 from .acquisition_loop import AcquisitionLoop
 from .configs import read_config_files
+from .owner import this_process
 
 logger = logging.getLogger(__name__)
 
@@ -105,7 +106,11 @@ class NotebookAcquisitionData(DH5):
             self._current_step = max(self._cells, default=1)
             return
         self._cells[1] = cell
-        staged: dict[str, Any] = {"useful": False, "info/status": STATUS_RUNNING}
+        staged: dict[str, Any] = {
+            "useful": False,
+            "info/status": STATUS_RUNNING,
+            "info/owner": this_process(),  # who may still be running it (a restart: owner.py)
+        }
         if experiment_name is not None:
             staged["experiment_name"] = experiment_name
         if self._config:

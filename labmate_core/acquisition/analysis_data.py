@@ -59,6 +59,18 @@ class AnalysisData(DH5):
         self._analysis_cell = cell
         self.save_analysis_cell()
 
+    def save(self, *args: Any, **kwargs: Any) -> Any:
+        """``DH5.save``; then, if the file changed, the callback set by the manager
+        (``_on_saved``: the acquisition goes to the backends, so a fit saved with
+        ``aqm.d['fit'] = …`` in any cell reaches the mirror)."""
+        root: Any = self._root
+        before = getattr(root, "_signature", None)
+        result = super().save(*args, **kwargs)
+        callback = root.__dict__.get("_on_saved")
+        if callback is not None and getattr(root, "_signature", None) != before:
+            callback()
+        return result
+
     def _reset_attrs(self) -> None:
         self._fig_index = 0
         self._figure_saved = False

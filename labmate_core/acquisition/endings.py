@@ -8,8 +8,10 @@ saved") when nobody said it ended (left by the next acquisition, an extra file),
 when its code said so (``%%acquisition``, ``with aqm.acquisition(…)``).
 
 An acquisition whose cell only started it (``acquisition_cell`` alone) stays ``running``, and so
-do its extra files, until the next acquisition starts: that one closes it by the same rules, also
-after a kernel restart (the acquisition ``temp.json`` names, read from its file). Whenever data is
+do its extra files, until the next acquisition starts: that one closes it by the same rules.
+After a kernel restart, the acquisition ``temp.json`` names, if still ``running`` and its process
+(``info/owner``, see owner.py) is gone, is closed as ``failed`` (:data:`ORPHANED`): a measurement
+cut short by a restart or a crash; one of another live kernel is left alone. Whenever data is
 saved later (``save_acquisition``), the acquisition becomes ``completed`` and its error is cleared.
 """
 
@@ -28,11 +30,18 @@ from .acquisition_data import (
     NotebookAcquisitionData,
     holds_data,
 )
+from .owner import owner_alive
 from .temp_data import read_temp_data
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["AcquisitionEndings"]
+__all__ = ["ORPHANED", "AcquisitionEndings"]
+
+#: The error recorded for an acquisition whose process ended while it was running.
+ORPHANED = (
+    "The process running this acquisition ended before it finished (the kernel was restarted "
+    "or died); what was saved is kept"
+)
 
 
 class AcquisitionEndings:
@@ -57,18 +66,21 @@ class AcquisitionEndings:
         ``temp.json`` (a restarted kernel): see :meth:`_record_end`."""
         self._close_extras(None)
         previous = self._current_acquisition
+        orphan: BaseException | None = None
         if previous is None:
             previous = self._left_running_before_restart()
+            orphan = RuntimeError(ORPHANED)
         if previous is None or previous.status != STATUS_RUNNING:
             return
         self._finished = True
         try:
-            self._record_end(previous, None, empty_status=STATUS_FAILED)
+            self._record_end(previous, orphan, empty_status=STATUS_FAILED)
         except Exception:
             logger.exception("Could not record the end of %s", previous.filepath)
 
     def _left_running_before_restart(self) -> NotebookAcquisitionData | None:
-        """The acquisition ``temp.json`` names, if its file says it is still running."""
+        """The acquisition ``temp.json`` names, if its file says it is still running and the
+        process that ran it is gone (not another live kernel on this data directory)."""
         try:
             tmp = read_temp_data(self.temp_file_path)
             if tmp is None:
@@ -79,7 +91,13 @@ class AcquisitionEndings:
             acquisition = NotebookAcquisitionData.open_existing(
                 prefix, experiment_name=tmp.experiment_name, configs=tmp.configs or None
             )
-            return acquisition if acquisition.status == STATUS_RUNNING else None
+            if acquisition.status != STATUS_RUNNING:
+                return None
+            info = acquisition.get("info")
+            owner = info["owner"] if info is not None and "owner" in info else None
+            if owner_alive(owner) is not False:  # another live kernel's, or cannot tell
+                return None
+            return acquisition
         except Exception:
             logger.exception("Could not check the acquisition named by %s", self.temp_file_path)
             return None

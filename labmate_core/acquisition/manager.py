@@ -231,6 +231,7 @@ class AcquisitionManager(AcquisitionEndings, BackendLink):
         self.acquisition_tmp_data = tmp
         self._current_acquisition = acquisition
         self._finished = False
+        self._kept_open = False
         self._last_acquisition_failed = False
         return acquisition
 
@@ -361,6 +362,8 @@ class AcquisitionManager(AcquisitionEndings, BackendLink):
         self._index("save", acquisition)
         self.hooks.dispatch_acquisition_saved(acquisition)
         self._submit(acquisition.filepath)
+        if self.__dict__.pop("_kept_open", False):  # saved in a later cell: its extras end now
+            self._close_extras(None)
         return self
 
     # -- how an acquisition ended -----------------------------------------------------------------
@@ -388,6 +391,7 @@ class AcquisitionManager(AcquisitionEndings, BackendLink):
             # save_acquisition come in the next cells: it stays running (until a save, or the
             # next acquisition), and so do its extra files
             self._last_acquisition_failed = False
+            self._kept_open = True
             return
         self._close_extras(error)
         self._finished = True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -277,6 +278,7 @@ class AcquisitionAnalysisManager(ShellLink, ConfigLinks, AcquisitionManager):
         )
         if self._default_config_files:
             data.set_default_config_files(self._default_config_files)
+        data._on_saved = functools.partial(self._submit, prefix)  # results reach the backends
         return data
 
     def _load_analysis_data(self, filepath: str | None = None) -> AnalysisData:

@@ -44,6 +44,18 @@ def runs_acquisition(raw_cell: str) -> bool:
     )
 
 
+def _is_usage_error(error: BaseException | None) -> bool:
+    """Whether ``error`` is IPython's ``UsageError``: a magic refusing its arguments. A magic
+    that ends an acquisition with a failure records it itself (``acquisition_finished``)."""
+    if error is None:
+        return False
+    try:
+        from IPython.core.error import UsageError
+    except ImportError:
+        return False
+    return isinstance(error, UsageError)
+
+
 def resolve_shell(shell: Any) -> Any:
     """``True``/``False`` -> the running IPython or None; anything else is taken as given."""
     if shell is True or shell is False:
@@ -161,5 +173,7 @@ class ShellLink:
         result = getattr(self.shell, "last_execution_result", None) if self.shell else None
         if result is None or getattr(result, "success", True):
             return False
+        if _is_usage_error(getattr(result, "error_in_exec", None)):
+            return False  # a magic refused its line before starting anything
         raw = getattr(getattr(result, "info", None), "raw_cell", None) or ""
         return runs_acquisition(raw)

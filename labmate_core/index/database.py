@@ -7,7 +7,8 @@ gives an in-memory index. After a (re)creation :meth:`IndexConnection._on_fresh`
 
 A database locked by another process is waited for (up to :data:`BUSY_TIMEOUT_MS`) in short
 SQLite busy waits with this object's lock released in between, so a reader in another thread
-(the panel, on the kernel's) is never queued behind a writer waiting for that lock.
+(the panel, on the kernel's) is not queued behind a record waiting for that lock (a reindex,
+which runs as one operation, still holds the lock while it waits).
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ class IndexConnection:
 
     def _connect(self) -> None:
         """Open (creating or rebuilding when needed) the index file."""
+        self._close_conn()  # a try that failed (busy) may have left one open
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             with self._rebuild_lock():
@@ -96,8 +98,10 @@ class IndexConnection:
             self._memory = True
             self._ensure_schema()
             fresh = True
-        if fresh:
+        if fresh or self.__dict__.get("_unfilled"):
+            self._unfilled = True  # until the fill succeeds (a busy database: tried again)
             self._on_fresh()
+            self._unfilled = False
 
     @staticmethod
     def _unwritable(error: Exception) -> bool:

@@ -1,5 +1,6 @@
 """The `labmate` command: status and sync of the journal of pending backend snapshots."""
 
+import functools
 import signal
 import subprocess
 import sys
@@ -7,6 +8,7 @@ import sys
 import numpy as np
 import pytest
 
+from labmate_core import index
 from labmate_core.backends import AcquisitionBackend, BackendDispatcher
 from labmate_core.backends.journal import Journal
 from labmate_core.cli import _backend_arguments, main
@@ -161,9 +163,18 @@ def test_sync_without_backend_recreates_the_journaled_backends(data_dir, tmp_pat
     prefixes = [_acquisition(data_dir, f"2026_11_24__16_56_3{i}") for i in range(2)]
     root.rmdir()  # the disk is unplugged: every snapshot fails and stays journaled
     with BackendDispatcher(data_dir, [mirror], max_attempts=1) as dispatcher:
+        dispatcher.add_listener(  # the kernel's index hears of the failures
+            functools.partial(index.on_backend_status, data_directory=data_dir)
+        )
         for prefix in prefixes:
             dispatcher.submit(prefix)
         assert dispatcher.wait(60)
+    assert index.flush(60)
+    states = {
+        row.stem: [s.state for s in row.sync.values()]
+        for row in index.open_index(data_dir).list()
+    }
+    assert states == {p.name: ["failed"] for p in prefixes}
     assert main(["status", str(data_dir)]) == 1
     result = _sync_process(data_dir)  # still unplugged: the spec never re-creates the root
     assert result.returncode == 1, result.stderr
@@ -176,6 +187,12 @@ def test_sync_without_backend_recreates_the_journaled_backends(data_dir, tmp_pat
         assert (root / "sine" / f"{prefix.name}.h5").exists()
     assert main(["status", str(data_dir)]) == 0
     assert Journal(data_dir).entries() == []
+    # labmate ls / the panel see the deliveries of the sync process
+    states = {
+        row.stem: [s.state for s in row.sync.values()]
+        for row in index.open_index(data_dir).list()
+    }
+    assert states == {p.name: ["done"] for p in prefixes}
 
 
 def test_sync_without_backend_says_what_is_missing(data_dir, tmp_path, leave_pending):

@@ -86,3 +86,41 @@ def test_error_in_analysis_body_fails_the_cell(shell, acquired: Path, capsys) ->
     # an analysis failure does not block the next analysis
     assert run(shell, "%%analysis\npass").success
     assert only_h5(acquired.parent)["useful"]
+
+
+@pytest.mark.parametrize(
+    "line", ["sine --step two", "sine --step 1 --save info", "sine --step 0", "sine --bad"]
+)
+def test_a_refused_acquisition_line_does_not_block_the_analysis(
+    shell, acquired: Path, line: str
+) -> None:
+    result = run(shell, f"%%acquisition {line}\nx = 2")
+    assert isinstance(result.error_in_exec, UsageError)
+    assert run(shell, "%%analysis\nassert aqm.d.x[0] == 0").success
+    assert len(h5_files(acquired.parent)) == 1
+
+
+def test_a_failed_acquisition_still_blocks_the_analysis(shell, acquired: Path) -> None:
+    assert not run(shell, "%%acquisition sine\nraise RuntimeError('boom')").success
+    result = run(shell, "%%analysis\npass")
+    assert isinstance(result.error_in_exec, UsageError)
+    assert "failed" in str(result.error_in_exec)
+
+
+def test_a_trailing_semicolon_hides_the_value_as_in_a_normal_cell(
+    shell, acquired: Path, capsys
+) -> None:
+    interactivity = shell.ast_node_interactivity
+    capsys.readouterr()
+    assert run(shell, "%%analysis\nplt_value = 40\nplt_value + 2;").success
+    assert "42" not in capsys.readouterr().out
+    assert run(shell, "%%analysis\naqm.save_analysis_cell();  # as in the quickstart").success
+    assert "AcquisitionAnalysisManager" not in capsys.readouterr().out
+    assert run(shell, "%%acquisition quiet --save x\nx = 1\nx + 122;").success
+    assert "123" not in capsys.readouterr().out
+    assert shell.ast_node_interactivity == interactivity
+    # without it the value is shown; a ';' in a string or a comment does not count
+    assert run(shell, "%%analysis\n40 + 3").success
+    assert "43" in capsys.readouterr().out
+    assert run(shell, "%%analysis\n'4;4'  # ;").success
+    assert "4;4" in capsys.readouterr().out

@@ -126,6 +126,8 @@ def test_failure_is_visible_then_retry_recovers(shell) -> None:
         ("%labmate_backend mirror ./a_file/sub", "cannot create"),
         ("%labmate_backend mirror ./a_file", "not a directory"),
         ("%labmate_backend mirror ./data", "cannot be the data directory"),
+        ("%labmate_backend mirror ./data/backup", "inside the data directory"),
+        ("%labmate_backend mirror data/../data/x/backup", "inside the data directory"),
         ("%labmate_backend fsspec", "cannot create the backend"),
         ("%labmate_backend fsspec nosuchproto://x", "cannot create the backend"),
         ("%labmate_backend mirror ./ok --option novalue", "KEY=VALUE"),
@@ -201,3 +203,21 @@ def test_mirror_writability_is_tried_not_guessed_from_os_access(shell) -> None:
     message = _error(run(shell, "%labmate_backend mirror /proc"))
     assert "not writable" in message
     assert shell.user_ns["aqm"].backends == {}
+
+
+def test_labmate_reports_what_an_earlier_kernel_left_undelivered(shell, tmp_path: Path) -> None:
+    kind = _kind("gone")
+    register_backend(kind, Collecting)
+    shell.run_line_magic("config", "Labmate.max_attempts = 1")
+    assert run(shell, f"%labmate_backend {kind} --option tag=away --option broken=true").success
+    assert run(shell, "%%acquisition left --save x\nx = 1").success
+    assert run(shell, "%labmate_backend wait 60").result.failed == 1
+    assert "earlier runs" not in repr(run(shell, "%labmate").result)  # this kernel's own copy
+    # a new kernel: the extension (and its manager) again, without the backend
+    shell.run_line_magic("unload_ext", "labmate_ext")
+    shell.run_line_magic("load_ext", "labmate_ext")
+    report = run(shell, "%labmate").result
+    text = repr(report)
+    assert "pending copies: 0, failed: 0" in text
+    assert report.earlier_undelivered == 1 and report.earlier_failed == 1
+    assert f"undelivered from earlier runs: 1 (1 failed) (labmate sync {tmp_path / 'data'}" in text

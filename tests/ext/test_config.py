@@ -30,14 +30,27 @@ def test_data_directory_applies_to_next_acquisition(shell, tmp_path: Path) -> No
     assert shell.user_ns["aqm"].data_directory == tmp_path / "second_dir"
 
 
+def _refused(shell, capsys, caplog, line: str) -> str:
+    """Run ``%config line``; the one-line refusal shown. Nothing reaches the root logger (IPython's
+    ``%config`` logs errors with ``logging.error``, which would configure it for the kernel)."""
+    handlers = list(logging.getLogger().handlers)
+    capsys.readouterr()
+    with caplog.at_level(logging.DEBUG):
+        shell.run_line_magic("config", line)
+    err = capsys.readouterr().err
+    assert [r for r in caplog.records if r.name == "root"] == []
+    assert logging.getLogger().handlers == handlers
+    assert err.startswith("UsageError: Labmate.") and err.count("\n") == 1, err
+    return err
+
+
 def test_bad_data_directory_is_refused_and_changes_nothing(
-    shell, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    shell, tmp_path: Path, capsys, caplog: pytest.LogCaptureFixture
 ) -> None:
     (tmp_path / "a_file").write_text("keep")
-    with caplog.at_level(logging.ERROR):
-        shell.run_line_magic("config", "Labmate.data_directory = 'a_file'")
-        shell.run_line_magic("config", "Labmate.data_directory = 'a_file/sub'")
-    assert "not a directory" in caplog.text
+    assert "not a directory" in _refused(shell, capsys, caplog, "Labmate.data_directory = 'a_file'")
+    err = _refused(shell, capsys, caplog, "Labmate.data_directory = 'a_file/sub/data'")
+    assert "Not a directory" in err or "not a directory" in err
     assert _config(shell).data_directory == str(tmp_path / "data")
     assert shell.user_ns["aqm"].data_directory == tmp_path / "data"
     assert (tmp_path / "a_file").read_text() == "keep"
@@ -56,33 +69,28 @@ def test_save_files_at_run_time(shell, tmp_path: Path) -> None:
     assert len(list((tmp_path / "data").rglob("*_CELL.py"))) == 1
 
 
-def test_config_files_are_snapshotted(shell, tmp_path: Path, caplog) -> None:
+def test_config_files_are_snapshotted(shell, tmp_path: Path, capsys, caplog) -> None:
     (tmp_path / "cfg.py").write_text("freq = 5e9\n")
     shell.run_line_magic("config", f"Labmate.config_files = ['{tmp_path / 'cfg.py'}']")
     assert run(shell, "%%acquisition c --save x\nx = 1").success
     d = only_h5(tmp_path / "data")
     assert d["configs"]["cfg.py"] == "freq = 5e9\n"
-    with caplog.at_level(logging.ERROR):
-        shell.run_line_magic("config", "Labmate.config_files = ['missing.py']")
-    assert "missing.py" in caplog.text
+    assert "missing.py" in _refused(shell, capsys, caplog, "Labmate.config_files = ['missing.py']")
     assert _config(shell).config_files == [str(tmp_path / "cfg.py")]
 
 
-def test_manager_name(shell, caplog) -> None:
+def test_manager_name(shell, capsys, caplog) -> None:
     manager = shell.user_ns["aqm"]
     shell.run_line_magic("config", "Labmate.manager_name = 'lab'")
     assert shell.user_ns["lab"] is manager
     assert run(shell, "%%acquisition n\nlab.save_acquisition(v=1)").success
-    with caplog.at_level(logging.ERROR):
-        shell.run_line_magic("config", "Labmate.manager_name = 'not an identifier'")
-    assert "identifier" in caplog.text
+    line = "Labmate.manager_name = 'not an identifier'"
+    assert "identifier" in _refused(shell, capsys, caplog, line)
 
 
-def test_retry_limits_are_validated(shell, caplog) -> None:
-    with caplog.at_level(logging.ERROR):
-        shell.run_line_magic("config", "Labmate.max_attempts = 0")
-        shell.run_line_magic("config", "Labmate.backoff = -1.0")
-    assert ">= 1" in caplog.text and ">= 0" in caplog.text
+def test_retry_limits_are_validated(shell, capsys, caplog) -> None:
+    assert ">= 1" in _refused(shell, capsys, caplog, "Labmate.max_attempts = 0")
+    assert ">= 0" in _refused(shell, capsys, caplog, "Labmate.backoff = -1.0")
     assert _config(shell).max_attempts == 5 and _config(shell).backoff == 1.0
 
 
@@ -142,12 +150,29 @@ def test_labmate_panel_shows_the_recent_acquisitions(shell, capsys) -> None:
     not os.path.isdir("/proc") or not os.access("/proc", os.W_OK | os.X_OK),
     reason="needs a directory that os.access calls writable but where files cannot be made",
 )
-def test_writability_is_tried_with_a_file(shell, tmp_path: Path, caplog) -> None:
+def test_writability_is_tried_with_a_file(shell, tmp_path: Path, capsys, caplog) -> None:
     with pytest.raises(ValueError, match="not writable"):
         check_writable_directory("/proc")
-    with caplog.at_level(logging.ERROR):
-        run(shell, "%config Labmate.data_directory = '/proc'")
-    assert "/proc is not writable" in caplog.text
+    err = _refused(shell, capsys, caplog, "Labmate.data_directory = '/proc'")
+    assert "/proc is not writable" in err
     assert shell.user_ns["aqm"].data_directory == tmp_path / "data"
     check_writable_directory(tmp_path / "fine")
     assert list((tmp_path / "fine").iterdir()) == []  # the probe file is gone
+
+
+def test_config_files_feed_cfg_in_analysis(shell, tmp_path: Path) -> None:
+    (tmp_path / "cfg.py").write_text("freq = 5.2e9\npower = -20\n")
+    shell.run_line_magic("config", f"Labmate.config_files = ['{tmp_path / 'cfg.py'}']")
+    assert run(shell, "%%acquisition withcfg --save x\nx = 1").success
+    body = "assert aqm.cfg.freq == 5.2e9\nassert 'power' in aqm.parse_config_str(['freq', 'power'])"
+    result = run(shell, "%%analysis\n" + body)
+    assert result.success, result.error_in_exec
+
+
+def test_config_files_from_ipython_config_feed_cfg(bare_shell, tmp_path: Path) -> None:
+    (tmp_path / "lab.py").write_text("freq = 6e9\n")
+    bare_shell.config.Labmate.data_directory = str(tmp_path / "data")
+    bare_shell.config.Labmate.config_files = [str(tmp_path / "lab.py")]
+    bare_shell.run_line_magic("load_ext", "labmate_ext")
+    assert run(bare_shell, "%%acquisition c --save x\nx = 1").success
+    assert run(bare_shell, "%%analysis\nassert aqm.cfg.freq == 6e9").success

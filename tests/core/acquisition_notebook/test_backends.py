@@ -41,6 +41,24 @@ def test_mirror_receives_acquisition_figure_and_cells(data_dir: Path, tmp_path: 
     assert aqm.backend_status() is not None
 
 
+def test_analysis_results_saved_in_any_cell_reach_the_mirror(data_dir: Path, tmp_path: Path):
+    """A fit saved with aqm.d[...] in a plain cell after the analysis cell is not lost."""
+    from labmate_core import DH5
+
+    mirror = tmp_path / "mirror"
+    aqm = AcquisitionAnalysisManager(data_dir, shell=None, backend=MirrorDirectoryBackend(mirror))
+    aqm.acquisition_cell("s", cell="c")
+    aqm.save_acquisition(x=1)
+    aqm.analysis_cell(cell="aqm.analysis_cell()")
+    assert aqm.wait_backends(timeout=60)
+    aqm.d["fit2"] = 43.0  # a later cell
+    assert aqm.wait_backends(timeout=60)
+    copy = mirror / "s" / (os.path.basename(aqm.current_filepath) + ".h5")
+    assert DH5(copy)["fit2"] == 43.0
+    (status,) = aqm.backend_status(aqm.current_filepath).values()
+    assert status.state.value == "done"
+
+
 def test_missing_file_is_loaded_from_backend(data_dir: Path, tmp_path: Path) -> None:
     mirror = tmp_path / "mirror"
     aqm = AcquisitionAnalysisManager(data_dir, shell=None, backend=[MirrorDirectoryBackend(mirror)])

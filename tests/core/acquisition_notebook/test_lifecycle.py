@@ -3,6 +3,8 @@ acquisitions that end without a save, extra files from ``create_acquisition``.""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,7 @@ import pytest
 from labmate_core import DH5
 from labmate_core.acquisition import AcquisitionManager
 from labmate_core.acquisition.acquisition_data import RESERVED_KEYS
+from labmate_core.acquisition.endings import ORPHANED
 from labmate_core.acquisition_notebook import AcquisitionAnalysisManager
 
 
@@ -144,27 +147,55 @@ def test_saving_data_into_a_failed_acquisition_completes_it(data_dir: Path) -> N
     assert d["info"]["status"] == "completed" and "error" not in d["info"] and d["x"] == 1
 
 
-def test_acquisition_left_running_before_a_restart_is_closed_by_the_next_one(
-    data_dir: Path,
+_KERNEL = """
+import sys
+from labmate_core.acquisition_notebook import AcquisitionAnalysisManager
+aqm = AcquisitionAnalysisManager(sys.argv[1], shell=None)
+aqm.acquisition_cell(sys.argv[2], cell="c")
+if sys.argv[3] == "data":
+    aqm["x"] = 5  # written without save_acquisition
+sys.stdout.write(aqm.current_filepath + "\\n")
+sys.stdout.flush()
+if sys.argv[4] == "stay":
+    sys.stdin.readline()  # a live kernel, until told to go
+"""
+
+
+def _kernel(data_dir: Path, name: str, data: bool, stay: bool) -> subprocess.Popen:
+    args = [str(data_dir), name, "data" if data else "-", "stay" if stay else "-"]
+    return subprocess.Popen(
+        [sys.executable, "-c", _KERNEL, *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+
+@pytest.mark.parametrize("data", [False, True])
+def test_acquisition_left_running_by_a_dead_kernel_is_failed_by_the_next_one(
+    data_dir: Path, data: bool
 ) -> None:
-    before = _aqm(data_dir)
-    before.acquisition_cell("empty", cell="c")
-    empty = before.current_filepath
-    after = _aqm(data_dir)  # a restarted kernel: nothing in memory, temp.json names "empty"
-    after.acquisition_cell("edited", cell="c")
-    d = DH5(empty)
-    assert d["info"]["status"] == "failed" and "never saved" in d["info"]["error"]
-    after["x"] = 5  # written without save_acquisition, then the kernel restarts again
-    edited = after.current_filepath
-    again = _aqm(data_dir)
-    again.acquisition_cell("next", cell="c")
-    d = DH5(edited)
-    assert d["info"]["status"] == "completed" and bool(d["useful"]) is True and d["x"] == 5
-    assert DH5(again.current_filepath)["info"]["status"] == "running"
-    third = _aqm(data_dir)  # what temp.json names has already ended: left alone
-    before_bytes = _h5(again.current_filepath)
-    again.save_acquisition(y=1)
-    saved = _h5(again.current_filepath)
-    assert saved != before_bytes
+    before = _kernel(data_dir, "cut", data, stay=False)  # a kernel killed mid-measurement
+    prefix = before.stdout.readline().strip()
+    assert before.wait(120) == 0
+    assert DH5(prefix)["info"]["status"] == "running"
+    after = _aqm(data_dir)  # the restarted kernel: nothing in memory, temp.json names "cut"
+    after.acquisition_cell("next", cell="c")
+    d = DH5(prefix)
+    assert d["info"]["status"] == "failed" and ORPHANED in d["info"]["error"]
+    assert ("x" in d) is data  # what was written stays
+    third = _aqm(data_dir)  # what temp.json names now is this process's: left alone
     third.acquisition_cell("last", cell="c")
-    assert _h5(again.current_filepath) == saved
+    assert DH5(after.current_filepath)["info"]["status"] != "failed"
+
+
+def test_a_live_kernel_s_running_acquisition_is_left_alone(data_dir: Path) -> None:
+    other = _kernel(data_dir, "theirs", False, stay=True)  # another notebook, same data dir
+    try:
+        prefix = other.stdout.readline().strip()
+        mine = _aqm(data_dir)
+        mine.acquisition_cell("mine", cell="c")
+        assert DH5(prefix)["info"]["status"] == "running"  # not ours to end
+    finally:
+        other.communicate("\n", timeout=120)
+    assert other.returncode == 0

@@ -151,6 +151,19 @@ def test_extra_file_of_a_kept_open_acquisition_stays_running_and_its_save_comple
     assert DH5(aqm.current_filepath)["info"]["status"] == "completed"
 
 
+def test_extras_of_a_kept_open_acquisition_end_when_it_is_saved(shell, data_dir: Path) -> None:
+    """Not left running until some later acquisition (or forever, after a restart)."""
+    aqm = AcquisitionAnalysisManager(data_dir, shell=True)
+    shell.user_ns["aqm"] = aqm
+    assert _run(
+        shell, "aqm.acquisition_cell('main')\nitem = aqm.create_acquisition('item')"
+    ).success
+    item = shell.user_ns["item"]
+    assert _run(shell, "item['y'] = 2\naqm.save_acquisition(x=1)").success
+    d = DH5(item.filepath)
+    assert d["info"]["status"] == "completed" and d["y"] == 2 and bool(d["useful"])
+
+
 @pytest.mark.parametrize(
     "failing",
     [

@@ -1,0 +1,56 @@
+"""Which process runs an acquisition: ``info/owner`` = ``host:pid:start``.
+
+A restarted kernel closes the acquisition it left running only when that process is gone: a
+second notebook on the same data directory (same ``temp.json``) never ends another live
+kernel's measurement.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import socket
+
+__all__ = ["owner_alive", "this_process"]
+
+
+def _start_time(pid: int) -> str:
+    """The process's start time in clock ticks since boot (Linux), '' where unknown."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
+            text = handle.read()
+    except OSError:
+        return ""
+    fields = text[text.rfind(")") + 2 :].split()  # the name may hold spaces and parentheses
+    return fields[19] if len(fields) > 19 else ""
+
+
+@functools.lru_cache(maxsize=1)
+def _this(pid: int) -> str:
+    return f"{socket.gethostname()}:{pid}:{_start_time(pid)}"
+
+
+def this_process() -> str:
+    """``host:pid:start`` of this process."""
+    return _this(os.getpid())
+
+
+def owner_alive(owner: object) -> bool | None:
+    """Whether the process ``owner`` names is still running: True / False, None when this
+    cannot be told (another host, an unreadable value)."""
+    if not isinstance(owner, str) or owner.count(":") < 2:
+        return None
+    host, pid_text, start = owner.rsplit(":", 2)
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return None
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return start == _start_time(pid) or not start
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    current = _start_time(pid)
+    return not (start and current and current != start)  # a reused pid is another process
