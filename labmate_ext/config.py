@@ -103,11 +103,12 @@ class Labmate(Configurable):
         """
         try:
             super().update_config(config)
-        except TraitError as error:
+        except (TraitError, UsageError) as error:
             show = getattr(self.parent, "show_usage_error", None)
             if show is None:
                 raise
-            show(UsageError(str(error)))
+            show(error if isinstance(error, UsageError) else UsageError(str(error)))
+
 
     @default("data_directory")
     def _default_data_directory(self) -> str:
@@ -154,6 +155,13 @@ class Labmate(Configurable):
     @validate("mirror")
     def _check_mirror(self, proposal: Any) -> str:
         if proposal["value"]:
+            mirror = Path(proposal["value"]).expanduser().resolve()
+            data = Path(self.data_directory).expanduser().resolve()
+            if mirror == data or data in mirror.parents:
+                raise TraitError(
+                    f"Labmate.mirror: {mirror} is the data directory or inside it: its copies "
+                    "would be taken for acquisitions; choose a directory outside it"
+                )
             try:
                 check_writable_directory(proposal["value"], "mirror directory")
             except ValueError as error:

@@ -39,6 +39,12 @@ def parse_line(magic: str, function: Any, line: str) -> Any:
         return parse_argstring(function, line)
     except ValueError as error:  # raised by shlex before argparse sees the line
         raise UsageError(f"%{magic}: {error} in {line.strip()!r}") from None
+    except UsageError as error:
+        text = str(error)
+        if magic == "%acquisition" and ("required: name" in text or "unrecognized" in text):
+            hint = " (NAME comes first and is one word: %%acquisition NAME --save X Y)"
+            raise UsageError(f"{error}{hint}") from None
+        raise
 
 
 def _one_line(error: BaseException) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import logging
 import sys
+import threading
 from typing import TextIO
 
 __all__ = ["OutputCapture"]
@@ -38,6 +39,15 @@ class _Tee(io.TextIOBase):
         return getattr(self.original, name)
 
 
+class _ThreadFilter(logging.Filter):
+    def __init__(self, thread: int) -> None:
+        super().__init__()
+        self.thread = thread
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.thread == self.thread
+
+
 class OutputCapture:
     """Collects log records of ``logger_name`` and, while :meth:`start`-ed, ``sys.stdout``."""
 
@@ -52,8 +62,10 @@ class OutputCapture:
         self._saved_level: int | None = None
 
     def start(self) -> None:
-        """Forget what was captured and start capturing again."""
+        """Forget what was captured and start capturing again (the logs of this thread only:
+        background work, index or backends, is not part of the acquisition)."""
         self.stop()
+        self._handler.filters = [_ThreadFilter(threading.get_ident())]
         self._logs.seek(0)
         self._logs.truncate()
         self._prints = io.StringIO()

@@ -123,6 +123,8 @@ def test_unstorable_value_is_refused_and_loses_nothing(shell, tmp_path: Path) ->
         ("%%acquisition x --step two", "invalid int"),
         ("%%acquisition x --save 1abc", "--save"),
         ("%%acquisition x --bogus", "unrecognized"),
+        ("%%acquisition --save x y sine", "NAME comes first"),  # --save took the name
+        ("%%acquisition my run", "is one word"),
     ],
 )
 def test_bad_arguments_give_one_line_and_write_nothing(

@@ -176,3 +176,13 @@ def test_config_files_from_ipython_config_feed_cfg(bare_shell, tmp_path: Path) -
     bare_shell.run_line_magic("load_ext", "labmate_ext")
     assert run(bare_shell, "%%acquisition c --save x\nx = 1").success
     assert run(bare_shell, "%%analysis\nassert aqm.cfg.freq == 6e9").success
+
+
+def test_a_mirror_inside_the_data_directory_is_refused(
+    shell, tmp_path: Path, capsys, caplog: pytest.LogCaptureFixture
+) -> None:
+    """As `%labmate_backend mirror`: its copies would be indexed as acquisitions."""
+    err = _refused(shell, capsys, caplog, "Labmate.mirror = 'data/backup'")
+    assert "inside it" in err
+    assert _config(shell).mirror == "" and not shell.user_ns["aqm"].backends
+    assert not (tmp_path / "data" / "backup").exists()

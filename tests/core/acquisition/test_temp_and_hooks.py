@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
+import threading
 import types
 from pathlib import Path
 
@@ -69,6 +71,23 @@ def test_capture_tees_stdout_and_restores() -> None:
     capture.stop()
     print("not seen")
     assert sys.stdout is original and capture.prints() == "seen\n"
+
+
+def test_capture_keeps_the_logs_of_its_thread_only() -> None:
+    """Background work (the index writer, backend workers) logging meanwhile is not part of the
+    acquisition's info/logs."""
+    capture = OutputCapture()
+    logger = logging.getLogger("labmate_core.test_capture")
+    capture.start()
+    try:
+        logger.info("from the cell")
+        worker = threading.Thread(target=logger.info, args=("from a background thread",))
+        worker.start()
+        worker.join()
+    finally:
+        capture.stop()
+    assert "from the cell" in capture.logs()
+    assert "background" not in capture.logs()
 
 
 def test_snapshot_with_evaluation_module(tmp_path: Path) -> None:
