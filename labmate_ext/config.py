@@ -8,6 +8,7 @@ c.Labmate.data_directory = "~/measurements"       # ipython_config.py
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -18,6 +19,8 @@ from traitlets import Bool, Float, Int, List, TraitError, Unicode, default, vali
 from traitlets.config import Config, Configurable
 
 __all__ = ["Labmate", "check_writable_directory"]
+
+logger = logging.getLogger(__name__)
 
 
 def check_writable_directory(value: str | os.PathLike, what: str = "data directory") -> Path:
@@ -103,10 +106,12 @@ class Labmate(Configurable):
         """
         try:
             super().update_config(config)
-        except (TraitError, UsageError) as error:
+        except Exception as error:  # a refused value, or a change that could not be applied
             show = getattr(self.parent, "show_usage_error", None)
             if show is None:
                 raise
+            if not isinstance(error, (TraitError, UsageError)):
+                logger.debug("a Labmate setting could not be applied", exc_info=True)
             show(error if isinstance(error, UsageError) else UsageError(str(error)))
 
 
@@ -116,6 +121,14 @@ class Labmate(Configurable):
 
     @validate("data_directory")
     def _check_data_directory(self, proposal: Any) -> str:
+        if self.mirror:
+            mirror = Path(self.mirror).expanduser().resolve()
+            data = Path(proposal["value"]).expanduser().resolve()
+            if mirror == data or data in mirror.parents:
+                raise TraitError(
+                    f"Labmate.data_directory: {data} is the mirror {mirror} or holds it: the "
+                    "copies would be taken for acquisitions (or be the files themselves)"
+                )
         try:
             check_writable_directory(proposal["value"])
         except ValueError as error:

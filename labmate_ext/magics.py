@@ -41,7 +41,10 @@ def parse_line(magic: str, function: Any, line: str) -> Any:
         raise UsageError(f"%{magic}: {error} in {line.strip()!r}") from None
     except UsageError as error:
         text = str(error)
-        if magic == "%acquisition" and ("required: name" in text or "unrecognized" in text):
+        extra = text.partition("unrecognized arguments: ")[2]
+        if magic == "%acquisition" and (
+            "required: name" in text or (extra and not extra.startswith("-"))
+        ):
             hint = " (NAME comes first and is one word: %%acquisition NAME --save X Y)"
             raise UsageError(f"{error}{hint}") from None
         raise

@@ -7,6 +7,9 @@ import os
 import weakref
 from typing import Any
 
+from IPython.core.error import UsageError
+from traitlets import TraitError
+
 from labmate_core.acquisition_notebook import AcquisitionAnalysisManager
 
 from .cells import CellRunner
@@ -34,7 +37,10 @@ class LabmateSession:
 
     def __init__(self, shell: Any) -> None:
         self.shell = shell
-        self.config = Labmate(parent=shell)
+        try:
+            self.config = Labmate(parent=shell)
+        except TraitError as error:  # a bad value in ipython_config.py: one line, not loaded
+            raise UsageError(f"labmate_ext is not loaded: {error}") from None
         self.runner = CellRunner(shell)
         self._manager: AcquisitionAnalysisManager | None = None
         self._config_mirror: str | None = None
@@ -144,13 +150,22 @@ class LabmateSession:
 
     def _set_config_mirror(self, path: str) -> None:
         from labmate_core.backends import MirrorDirectoryBackend
+        from labmate_core.backends.base import backend_name
 
         manager = self.manager
-        if self._config_mirror is not None and self._config_mirror in manager.backends:
-            manager.remove_backend(self._config_mirror)
+        backends = manager.backends
+        old = self._config_mirror if self._config_mirror in backends else None
+        new = MirrorDirectoryBackend(path) if path else None
+        if new is not None and backend_name(new) in backends and backend_name(new) != old:
+            raise ValueError(  # checked before the configured mirror is removed
+                f"Labmate.mirror: a backend named {backend_name(new)!r} is already configured "
+                "(%labmate_backend remove NAME first)"
+            )
+        if old is not None:
+            manager.remove_backend(old)
         self._config_mirror = None
-        if path:
-            self._config_mirror = self.add_backend(MirrorDirectoryBackend(path))
+        if new is not None:
+            self._config_mirror = self.add_backend(new)
 
     # -- reports --------------------------------------------------------------------------------
     def report(self) -> LabmateReport:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import logging
 import sys
-import threading
 from typing import TextIO
 
 __all__ = ["OutputCapture"]
@@ -39,13 +38,13 @@ class _Tee(io.TextIOBase):
         return getattr(self.original, name)
 
 
-class _ThreadFilter(logging.Filter):
-    def __init__(self, thread: int) -> None:
-        super().__init__()
-        self.thread = thread
+#: Loggers of background work (the index writer, backend workers): not the acquisition's logs.
+BACKGROUND_LOGGERS = ("labmate_core.index", "labmate_core.backends")
 
+
+class _BackgroundFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        return record.thread == self.thread
+        return not record.name.startswith(BACKGROUND_LOGGERS)
 
 
 class OutputCapture:
@@ -62,10 +61,10 @@ class OutputCapture:
         self._saved_level: int | None = None
 
     def start(self) -> None:
-        """Forget what was captured and start capturing again (the logs of this thread only:
-        background work, index or backends, is not part of the acquisition)."""
+        """Forget what was captured and start capturing again (not the logs of background
+        work, index or backends: they are not part of the acquisition)."""
         self.stop()
-        self._handler.filters = [_ThreadFilter(threading.get_ident())]
+        self._handler.filters = [_BackgroundFilter()]
         self._logs.seek(0)
         self._logs.truncate()
         self._prints = io.StringIO()

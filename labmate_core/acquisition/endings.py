@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import os
 import traceback
+import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +31,7 @@ from .acquisition_data import (
     NotebookAcquisitionData,
     holds_data,
 )
-from .owner import owner_alive
+from .owner import owner_alive, this_process
 from .temp_data import read_temp_data
 
 logger = logging.getLogger(__name__)
@@ -42,6 +43,17 @@ ORPHANED = (
     "The process running this acquisition ended before it finished (the kernel was restarted "
     "or died); what was saved is kept"
 )
+
+
+#: The managers of this process that started an acquisition (a recreated manager must not end
+#: an acquisition another live manager still holds).
+_MANAGERS: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def _current_prefix(manager: Any) -> str | None:
+    acquisition = manager.__dict__.get("_current_acquisition")
+    filepath = getattr(acquisition, "filepath", None)
+    return None if filepath is None else os.path.abspath(os.fspath(filepath).removesuffix(".h5"))
 
 
 class AcquisitionEndings:
@@ -64,6 +76,7 @@ class AcquisitionEndings:
         """Before a new acquisition: close the extra files, and the current acquisition if it
         was left running (its cell ended without a save), also when it is only known from
         ``temp.json`` (a restarted kernel): see :meth:`_record_end`."""
+        _MANAGERS.add(self)
         self._close_extras(None)
         previous = self._current_acquisition
         orphan: BaseException | None = None
@@ -95,6 +108,14 @@ class AcquisitionEndings:
                 return None
             info = acquisition.get("info")
             owner = info["owner"] if info is not None and "owner" in info else None
+            if owner is None:  # written before owners were recorded: its process is gone
+                return acquisition
+            if owner == this_process():  # a manager of this process: gone unless one holds it
+                held = any(
+                    other is not self and _current_prefix(other) == os.path.abspath(prefix)
+                    for other in list(_MANAGERS)
+                )
+                return None if held else acquisition
             if owner_alive(owner) is not False:  # another live kernel's, or cannot tell
                 return None
             return acquisition
@@ -102,9 +123,14 @@ class AcquisitionEndings:
             logger.exception("Could not check the acquisition named by %s", self.temp_file_path)
             return None
 
-    def _close_extras(self, error: BaseException | None) -> None:
+    def _close_extras(self, error: BaseException | None, *, only_with_data: bool = False) -> None:
+        """End the extra files; ``only_with_data``: those still empty stay running (and listed)
+        until the next acquisition, as data may still be written to them."""
         extras, self._extra_acquisitions = self._extra_acquisitions, []
         for extra in extras:
+            if only_with_data and extra.status == STATUS_RUNNING and not holds_data(extra):
+                self._extra_acquisitions.append(extra)
+                continue
             try:
                 if extra.status == STATUS_RUNNING:
                     self._record_end(extra, error, empty_status=STATUS_FAILED)

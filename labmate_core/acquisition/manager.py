@@ -362,8 +362,8 @@ class AcquisitionManager(AcquisitionEndings, BackendLink):
         self._index("save", acquisition)
         self.hooks.dispatch_acquisition_saved(acquisition)
         self._submit(acquisition.filepath)
-        if self.__dict__.pop("_kept_open", False):  # saved in a later cell: its extras end now
-            self._close_extras(None)
+        if self.__dict__.pop("_kept_open", False):  # saved in a later cell: its extras that
+            self._close_extras(None, only_with_data=True)  # hold data end now
         return self
 
     # -- how an acquisition ended -----------------------------------------------------------------

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import io
 import os
 import pathlib
 import re
-import types
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ..dh5.storage import lock_path
@@ -112,8 +112,8 @@ def _as_file_paths(value: Any) -> Any:
         return type(value)(_as_file_paths(v) for v in value)
     if isinstance(value, Sequence) and not isinstance(value, (str, bytes, tuple)):  # .parents
         return tuple(_as_file_paths(v) for v in value)
-    if isinstance(value, types.GeneratorType):  # glob, rglob, iterdir (not open()'s file)
-        return (_as_file_paths(v) for v in value)
+    if isinstance(value, Iterator) and not isinstance(value, io.IOBase):
+        return (_as_file_paths(v) for v in value)  # glob, rglob, iterdir (not open()'s file)
     return value
 
 

@@ -40,6 +40,7 @@ class _Job:
     #: the acquisition's files when the copy began (files_signature): unchanged at its end,
     #: the copy is of the current content and the journal record may go
     signature: tuple | None = None
+    unchanged: bool = False  # the files were still ``signature`` when the copy ended
 
 
 class BackendWorker:
@@ -249,6 +250,8 @@ class BackendWorker:
                     self._max_attempts,
                     exc_info=True,
                 )
+            if error is None:  # outside the lock: a folder listing must not hold up a submit
+                job.unchanged = _unchanged(job)
             self._finish(job, error)
 
     def _deliver(self, job: _Job) -> None:
@@ -328,11 +331,7 @@ class BackendWorker:
         began (it copied older content; whoever delivers the current files drops it, or the
         next start delivers it again) or a later submit rewrote it."""
         self._journaled.pop(job.prefix, None)
-        try:
-            current = files_signature(job.prefix) == job.signature
-        except OSError:
-            current = False
-        if current:
+        if job.unchanged:
             self._journal.remove(self.name, job.prefix, submitted=job.submitted)
         else:
             self._journaled[job.prefix] = None
@@ -362,3 +361,11 @@ def _one_line(error: BaseException) -> str:
     """``Type: first line of the message`` (the traceback stays in the status)."""
     text = str(error).strip().splitlines()
     return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
+
+
+def _unchanged(job: _Job) -> bool:
+    """Whether the acquisition's files are still what they were when ``job``'s copy began."""
+    try:
+        return files_signature(job.prefix) == job.signature
+    except OSError:
+        return False

@@ -186,3 +186,24 @@ def test_a_mirror_inside_the_data_directory_is_refused(
     assert "inside it" in err
     assert _config(shell).mirror == "" and not shell.user_ns["aqm"].backends
     assert not (tmp_path / "data" / "backup").exists()
+
+
+def test_a_data_directory_holding_the_mirror_is_refused(
+    shell, tmp_path: Path, capsys, caplog: pytest.LogCaptureFixture
+) -> None:
+    shell.run_line_magic("config", "Labmate.mirror = 'backup/mirror'")
+    assert "holds it" in _refused(shell, capsys, caplog, "Labmate.data_directory = 'backup'")
+    assert "holds it" in _refused(shell, capsys, caplog, "Labmate.data_directory = 'backup/mirror'")
+    assert _config(shell).data_directory == str(tmp_path / "data")
+
+
+def test_a_mirror_setting_whose_name_is_taken_keeps_the_configured_one(
+    shell, tmp_path: Path, capsys, caplog: pytest.LogCaptureFixture
+) -> None:
+    shell.run_line_magic("config", "Labmate.mirror = 'm1'")
+    shell.run_line_magic("labmate_backend", "mirror m2")
+    before = set(shell.user_ns["aqm"].backends)
+    err = _refused(shell, capsys, caplog, "Labmate.mirror = 'm2'")
+    assert "already configured" in err
+    assert set(shell.user_ns["aqm"].backends) == before  # m1 is still there
+

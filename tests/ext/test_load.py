@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from ext_helpers import run
-from traitlets import TraitError
+from IPython.core.error import UsageError
 
 import labmate_ext
 from labmate_core.acquisition_notebook import AcquisitionAnalysisManager
@@ -108,9 +108,10 @@ def test_env_default_data_directory(bare_shell, tmp_path: Path, monkeypatch) -> 
 def test_bad_data_directory_in_config_fails_load_cleanly(bare_shell, tmp_path: Path) -> None:
     (tmp_path / "a_file").write_text("x")
     bare_shell.config.Labmate.data_directory = str(tmp_path / "a_file")
-    with pytest.raises(TraitError, match="not a directory"):
-        labmate_ext.load_ipython_extension(bare_shell)
+    with pytest.raises(UsageError, match="labmate_ext is not loaded: .*not a directory"):
+        labmate_ext.load_ipython_extension(bare_shell)  # one line, not a traitlets traceback
     assert labmate_ext.session.SESSIONS.get(bare_shell) is None
+    assert "aqm" not in bare_shell.user_ns
     assert "acquisition" not in bare_shell.magics_manager.magics["cell"]
     assert (tmp_path / "a_file").read_text() == "x"
 

@@ -73,21 +73,26 @@ def test_capture_tees_stdout_and_restores() -> None:
     assert sys.stdout is original and capture.prints() == "seen\n"
 
 
-def test_capture_keeps_the_logs_of_its_thread_only() -> None:
-    """Background work (the index writer, backend workers) logging meanwhile is not part of the
-    acquisition's info/logs."""
+def test_capture_keeps_the_cell_s_logs_not_the_background_work_s() -> None:
+    """Logs of the user's threads are the acquisition's (as in labmate); the index writer's and
+    the backend workers' are not."""
     capture = OutputCapture()
-    logger = logging.getLogger("labmate_core.test_capture")
     capture.start()
     try:
-        logger.info("from the cell")
-        worker = threading.Thread(target=logger.info, args=("from a background thread",))
+        logging.getLogger("labmate_core.test_capture").info("from the cell")
+        worker = threading.Thread(
+            target=logging.getLogger("labmate_core.test_capture").info,
+            args=("from a measurement thread",),
+        )
         worker.start()
         worker.join()
+        logging.getLogger("labmate_core.index.store").info("reindexed 3 files")
+        logging.getLogger("labmate_core.backends.worker").warning("backend failed")
     finally:
         capture.stop()
-    assert "from the cell" in capture.logs()
-    assert "background" not in capture.logs()
+    logs = capture.logs()
+    assert "from the cell" in logs and "from a measurement thread" in logs
+    assert "reindexed" not in logs and "backend failed" not in logs
 
 
 def test_snapshot_with_evaluation_module(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@ acquisitions that end without a save, extra files from ``create_acquisition``.""
 
 from __future__ import annotations
 
+import gc
 import subprocess
 import sys
 from pathlib import Path
@@ -184,9 +185,22 @@ def test_acquisition_left_running_by_a_dead_kernel_is_failed_by_the_next_one(
     d = DH5(prefix)
     assert d["info"]["status"] == "failed" and ORPHANED in d["info"]["error"]
     assert ("x" in d) is data  # what was written stays
-    third = _aqm(data_dir)  # what temp.json names now is this process's: left alone
+    third = _aqm(data_dir)  # what temp.json names is held by a live manager here: left alone
     third.acquisition_cell("last", cell="c")
-    assert DH5(after.current_filepath)["info"]["status"] != "failed"
+    assert DH5(after.current_filepath)["info"]["status"] == "running"
+
+
+def test_a_recreated_manager_ends_what_the_dropped_one_left_running(data_dir: Path) -> None:
+    """`aqm = AcquisitionAnalysisManager(...)` run again, or %reload_ext: same process."""
+    first = _aqm(data_dir)
+    first.acquisition_cell("first", cell="c")
+    prefix = first.current_filepath
+    del first
+    gc.collect()
+    second = _aqm(data_dir)
+    second.acquisition_cell("second", cell="c")
+    d = DH5(prefix)
+    assert d["info"]["status"] == "failed" and ORPHANED in d["info"]["error"]
 
 
 def test_a_live_kernel_s_running_acquisition_is_left_alone(data_dir: Path) -> None:

@@ -152,16 +152,20 @@ def test_extra_file_of_a_kept_open_acquisition_stays_running_and_its_save_comple
 
 
 def test_extras_of_a_kept_open_acquisition_end_when_it_is_saved(shell, data_dir: Path) -> None:
-    """Not left running until some later acquisition (or forever, after a restart)."""
+    """Not left running until some later acquisition (or forever, after a restart); one still
+    empty at that save is not "never saved": data may follow, the next acquisition ends it."""
     aqm = AcquisitionAnalysisManager(data_dir, shell=True)
     shell.user_ns["aqm"] = aqm
-    assert _run(
-        shell, "aqm.acquisition_cell('main')\nitem = aqm.create_acquisition('item')"
-    ).success
-    item = shell.user_ns["item"]
-    assert _run(shell, "item['y'] = 2\naqm.save_acquisition(x=1)").success
+    cell = "aqm.acquisition_cell('main')\nitem = aqm.create_acquisition('item')\n"
+    assert _run(shell, cell + "late = aqm.create_acquisition('late')").success
+    item, late = shell.user_ns["item"], shell.user_ns["late"]
+    assert _run(shell, "item['y'] = 2\naqm.save_acquisition(x=1)\nlate['w'] = 3").success
     d = DH5(item.filepath)
     assert d["info"]["status"] == "completed" and d["y"] == 2 and bool(d["useful"])
+    assert DH5(late.filepath)["info"]["status"] == "running"
+    assert _run(shell, "aqm.acquisition_cell('next')").success
+    d = DH5(late.filepath)
+    assert d["info"]["status"] == "completed" and d["w"] == 3
 
 
 @pytest.mark.parametrize(
