@@ -104,9 +104,14 @@ class Labmate(Configurable):
         would log it with ``logging.error``, which configures the root logger of the kernel.
         Without a shell the ``TraitError`` is raised.
         """
+        before = dict(self._trait_values)
         try:
             super().update_config(config)
         except Exception as error:  # a refused value, or a change that could not be applied
+            # the setting keeps its old value (a change handler may have failed after the set)
+            for name, value in before.items():
+                if self._trait_values.get(name) is not value:
+                    self._trait_values[name] = value
             show = getattr(self.parent, "show_usage_error", None)
             if show is None:
                 raise

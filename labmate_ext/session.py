@@ -52,7 +52,10 @@ class LabmateSession:
         """Create and publish the manager, listen to the shell and to setting changes."""
         self.manager  # noqa: B018 - creates and publishes it
         if self.config.mirror:
-            self._set_config_mirror(self.config.mirror)
+            try:
+                self._set_config_mirror(self.config.mirror)
+            except ValueError as error:
+                raise UsageError(f"labmate_ext is not loaded: {error}") from None
         self.runner.register()
         if self.config not in self.shell.configurables:
             self.shell.configurables.append(self.config)
@@ -62,6 +65,10 @@ class LabmateSession:
         """Undo :meth:`start`: events, ``%config`` entry, the published manager (under every
         name it was given, where it is still bound), its shell events and its copies."""
         self.runner.unregister()
+        bound = self.shell.user_ns.get(self.config.manager_name)
+        if isinstance(bound, AcquisitionAnalysisManager) and self._config_mirror in bound.backends:
+            bound.remove_backend(self._config_mirror)  # a user's manager outlives the session
+        self._config_mirror = None
         panels, self.panels = self.panels, []
         for panel in panels:
             try:

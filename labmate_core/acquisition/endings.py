@@ -8,11 +8,13 @@ saved") when nobody said it ended (left by the next acquisition, an extra file),
 when its code said so (``%%acquisition``, ``with aqm.acquisition(…)``).
 
 An acquisition whose cell only started it (``acquisition_cell`` alone) stays ``running``, and so
-do its extra files, until the next acquisition starts: that one closes it by the same rules.
-After a kernel restart, the acquisition ``temp.json`` names, if still ``running`` and its process
-(``info/owner``, see owner.py) is gone, is closed as ``failed`` (:data:`ORPHANED`): a measurement
-cut short by a restart or a crash; one of another live kernel is left alone. Whenever data is
-saved later (``save_acquisition``), the acquisition becomes ``completed`` and its error is cleared.
+do its extra files, until its first save in a later cell (the extras then end, an empty one
+``completed``) or the next acquisition, which closes it by the same rules. When a manager starts
+with nothing in memory, the acquisition ``temp.json`` names, if still ``running``, is closed as
+``failed`` when its process (``info/owner``, see owner.py) is gone (:data:`ORPHANED`: cut short by
+a restart or a crash) or is this one (:data:`REPLACED`: the manager was created again); one of
+another live kernel is left alone. Whenever data is saved later (``save_acquisition``), the
+acquisition becomes ``completed`` and its error is cleared.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ from __future__ import annotations
 import logging
 import os
 import traceback
-import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,24 +37,19 @@ from .temp_data import read_temp_data
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["ORPHANED", "AcquisitionEndings"]
+__all__ = ["ORPHANED", "REPLACED", "AcquisitionEndings"]
 
+#: The error recorded for an acquisition a new manager of the same kernel found running (the
+#: manager was created again, the extension reloaded): one acquisition at a time per kernel.
+REPLACED = (
+    "Another manager of this kernel started an acquisition while this one was still running "
+    "(the manager was created again or the extension reloaded); what was saved is kept"
+)
 #: The error recorded for an acquisition whose process ended while it was running.
 ORPHANED = (
     "The process running this acquisition ended before it finished (the kernel was restarted "
     "or died); what was saved is kept"
 )
-
-
-#: The managers of this process that started an acquisition (a recreated manager must not end
-#: an acquisition another live manager still holds).
-_MANAGERS: weakref.WeakSet[Any] = weakref.WeakSet()
-
-
-def _current_prefix(manager: Any) -> str | None:
-    acquisition = manager.__dict__.get("_current_acquisition")
-    filepath = getattr(acquisition, "filepath", None)
-    return None if filepath is None else os.path.abspath(os.fspath(filepath).removesuffix(".h5"))
 
 
 class AcquisitionEndings:
@@ -76,13 +72,14 @@ class AcquisitionEndings:
         """Before a new acquisition: close the extra files, and the current acquisition if it
         was left running (its cell ended without a save), also when it is only known from
         ``temp.json`` (a restarted kernel): see :meth:`_record_end`."""
-        _MANAGERS.add(self)
         self._close_extras(None)
         previous = self._current_acquisition
         orphan: BaseException | None = None
         if previous is None:
-            previous = self._left_running_before_restart()
-            orphan = RuntimeError(ORPHANED)
+            found = self._left_running_before_restart()
+            if found is not None:
+                previous, reason = found
+                orphan = RuntimeError(reason)
         if previous is None or previous.status != STATUS_RUNNING:
             return
         self._finished = True
@@ -91,9 +88,10 @@ class AcquisitionEndings:
         except Exception:
             logger.exception("Could not record the end of %s", previous.filepath)
 
-    def _left_running_before_restart(self) -> NotebookAcquisitionData | None:
-        """The acquisition ``temp.json`` names, if its file says it is still running and the
-        process that ran it is gone (not another live kernel on this data directory)."""
+    def _left_running_before_restart(self) -> tuple[NotebookAcquisitionData, str] | None:
+        """The acquisition ``temp.json`` names and why it ends, if its file says it is still
+        running and what ran it is gone: its process, or (this process) a manager that was
+        replaced; never another live kernel's."""
         try:
             tmp = read_temp_data(self.temp_file_path)
             if tmp is None:
@@ -109,31 +107,25 @@ class AcquisitionEndings:
             info = acquisition.get("info")
             owner = info["owner"] if info is not None and "owner" in info else None
             if owner is None:  # written before owners were recorded: its process is gone
-                return acquisition
-            if owner == this_process():  # a manager of this process: gone unless one holds it
-                held = any(
-                    other is not self and _current_prefix(other) == os.path.abspath(prefix)
-                    for other in list(_MANAGERS)
-                )
-                return None if held else acquisition
+                return acquisition, ORPHANED
+            if owner == this_process():  # another manager of this kernel (recreated, reloaded)
+                return acquisition, REPLACED
             if owner_alive(owner) is not False:  # another live kernel's, or cannot tell
                 return None
-            return acquisition
+            return acquisition, ORPHANED
         except Exception:
             logger.exception("Could not check the acquisition named by %s", self.temp_file_path)
             return None
 
-    def _close_extras(self, error: BaseException | None, *, only_with_data: bool = False) -> None:
-        """End the extra files; ``only_with_data``: those still empty stay running (and listed)
-        until the next acquisition, as data may still be written to them."""
+    def _close_extras(
+        self, error: BaseException | None, *, empty_status: str = STATUS_FAILED
+    ) -> None:
+        """End the extra files; an empty one ends ``empty_status`` (see :meth:`_record_end`)."""
         extras, self._extra_acquisitions = self._extra_acquisitions, []
         for extra in extras:
-            if only_with_data and extra.status == STATUS_RUNNING and not holds_data(extra):
-                self._extra_acquisitions.append(extra)
-                continue
             try:
                 if extra.status == STATUS_RUNNING:
-                    self._record_end(extra, error, empty_status=STATUS_FAILED)
+                    self._record_end(extra, error, empty_status=empty_status)
                 else:  # saved (completed) by its own save_acquisition
                     self._index("end", extra, extra.status)
                     self._submit(extra.filepath)

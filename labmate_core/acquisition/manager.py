@@ -14,6 +14,7 @@ from typing import Any
 from .. import index
 from . import naming
 from .acquisition_data import (
+    STATUS_COMPLETED,
     NotebookAcquisitionData,
     check_user_keys,
     holds_data,
@@ -362,8 +363,8 @@ class AcquisitionManager(AcquisitionEndings, BackendLink):
         self._index("save", acquisition)
         self.hooks.dispatch_acquisition_saved(acquisition)
         self._submit(acquisition.filepath)
-        if self.__dict__.pop("_kept_open", False):  # saved in a later cell: its extras that
-            self._close_extras(None, only_with_data=True)  # hold data end now
+        if self.__dict__.pop("_kept_open", False):  # saved in a later cell: its extras end
+            self._close_extras(None, empty_status=STATUS_COMPLETED)  # now (not "never saved")
         return self
 
     # -- how an acquisition ended -----------------------------------------------------------------

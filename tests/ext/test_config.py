@@ -206,4 +206,8 @@ def test_a_mirror_setting_whose_name_is_taken_keeps_the_configured_one(
     err = _refused(shell, capsys, caplog, "Labmate.mirror = 'm2'")
     assert "already configured" in err
     assert set(shell.user_ns["aqm"].backends) == before  # m1 is still there
+    assert _config(shell).mirror == "m1"  # and the setting says so
+    shell.run_line_magic("labmate_backend", f"remove mirror:{tmp_path / 'm2'}")
+    shell.run_line_magic("config", "Labmate.mirror = 'm2'")  # the retry after the hint works
+    assert set(shell.user_ns["aqm"].backends) == {f"mirror:{tmp_path / 'm2'}"}
 

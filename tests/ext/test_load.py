@@ -179,3 +179,19 @@ def test_unload_leaves_a_name_rebound_by_the_user(bare_shell) -> None:
     shell.user_ns["aqm"] = 42  # the old name now holds the user's value
     shell.run_line_magic("unload_ext", "labmate_ext")
     assert shell.user_ns["aqm"] == 42 and "lab" not in shell.user_ns
+
+
+def test_reload_with_the_user_s_own_manager_and_a_configured_mirror(bare_shell, tmp_path: Path):
+    """The session's mirror is taken off a manager that outlives it, so a reload adds it again
+    instead of failing on its name."""
+    shell = bare_shell
+    shell.config.Labmate.data_directory = str(tmp_path / "data")
+    shell.config.Labmate.mirror = str(tmp_path / "m")
+    code = "from labmate_core.acquisition_notebook import AcquisitionAnalysisManager as A\n"
+    assert run(shell, code + "aqm = A('data', shell=True);").success
+    shell.run_line_magic("load_ext", "labmate_ext")
+    names = set(shell.user_ns["aqm"].backends)
+    assert len(names) == 1
+    assert run(shell, "%reload_ext labmate_ext").success
+    assert labmate_ext.session.SESSIONS.get(shell) is not None
+    assert set(shell.user_ns["aqm"].backends) == names
