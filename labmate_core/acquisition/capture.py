@@ -43,8 +43,15 @@ BACKGROUND_LOGGERS = ("labmate_core.index", "labmate_core.backends")
 
 
 class _BackgroundFilter(logging.Filter):
+    """Drops the records of our background threads (named ``labmate-…``) and loggers."""
+
     def filter(self, record: logging.LogRecord) -> bool:
-        return not record.name.startswith(BACKGROUND_LOGGERS)
+        if str(record.threadName).startswith("labmate-"):
+            return False
+        return not any(
+            record.name == name or record.name.startswith(name + ".")
+            for name in BACKGROUND_LOGGERS
+        )
 
 
 class OutputCapture:

@@ -88,11 +88,19 @@ def test_capture_keeps_the_cell_s_logs_not_the_background_work_s() -> None:
         worker.join()
         logging.getLogger("labmate_core.index.store").info("reindexed 3 files")
         logging.getLogger("labmate_core.backends.worker").warning("backend failed")
+        ours = threading.Thread(  # a background thread of ours, logging through the store
+            target=logging.getLogger("labmate_core.dh5.storage").warning,
+            args=("waiting for the lock",),
+            name="labmate-backend[mirror]",
+        )
+        ours.start()
+        ours.join()
     finally:
         capture.stop()
     logs = capture.logs()
     assert "from the cell" in logs and "from a measurement thread" in logs
     assert "reindexed" not in logs and "backend failed" not in logs
+    assert "waiting for the lock" not in logs
 
 
 def test_snapshot_with_evaluation_module(tmp_path: Path) -> None:
