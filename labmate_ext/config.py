@@ -112,6 +112,12 @@ class Labmate(Configurable):
             for name, value in before.items():
                 if self._trait_values.get(name) is not value:
                     self._trait_values[name] = value
+            # and so does the shell's config, into which %config merged it (the next load)
+            section = getattr(getattr(self.parent, "config", None), "Labmate", None)
+            if section is not None:
+                for name in list(section):
+                    if name in self._trait_values:
+                        section[name] = self._trait_values[name]
             show = getattr(self.parent, "show_usage_error", None)
             if show is None:
                 raise

@@ -259,6 +259,8 @@ class NotebookAcquisitionData(DH5):
 
     def _status_changes(self, status: str, error: str | None) -> dict[str, Any]:
         """The keys to write to record ``status`` (empty when the file already says so)."""
+        if self.filepath and self.pull_available():  # another object wrote it (a manager
+            self._reload_info()  # of this kernel ended it, say): what does it say now?
         info = self.get("info")
         stored = None if info is None or "status" not in info else info["status"]
         has_error = info is not None and "error" in info
@@ -272,6 +274,12 @@ class NotebookAcquisitionData(DH5):
             changes["info/error"] = None
             changes["info/status"] = status
         return changes
+
+    def _reload_info(self) -> None:
+        try:
+            self.load(key="info")
+        except (OSError, KeyError):
+            logger.debug("could not reload info of %s", self.filepath, exc_info=True)
 
     def save_additional_info(self) -> None:
         """Mark the data useful; with save_files also refresh the cell and config copies."""

@@ -10,11 +10,12 @@ when its code said so (``%%acquisition``, ``with aqm.acquisition(…)``).
 An acquisition whose cell only started it (``acquisition_cell`` alone) stays ``running``, and so
 do its extra files, until its first save in a later cell (the extras then end, an empty one
 ``completed``) or the next acquisition, which closes it by the same rules. When a manager starts
-with nothing in memory, the acquisition ``temp.json`` names, if still ``running``, is closed as
-``failed`` when its process (``info/owner``, see owner.py) is gone (:data:`ORPHANED`: cut short by
-a restart or a crash) or is this one (:data:`REPLACED`: the manager was created again); one of
-another live kernel is left alone. Whenever data is saved later (``save_acquisition``), the
-acquisition becomes ``completed`` and its error is cleared.
+with nothing in memory, the acquisition ``temp.json`` names, if still ``running``: when its
+process (``info/owner``, see owner.py) is gone, it ends ``failed`` (:data:`ORPHANED`: cut short by
+a restart or a crash); when it is this process (a manager created again), it ends by the same
+rules; another live kernel's is left alone. Whenever data is saved later (``save_acquisition``),
+the acquisition becomes ``completed`` and its error is cleared, also when another object of this
+kernel wrote the status meanwhile.
 """
 
 from __future__ import annotations
@@ -37,14 +38,8 @@ from .temp_data import read_temp_data
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["ORPHANED", "REPLACED", "AcquisitionEndings"]
+__all__ = ["ORPHANED", "AcquisitionEndings"]
 
-#: The error recorded for an acquisition a new manager of the same kernel found running (the
-#: manager was created again, the extension reloaded): one acquisition at a time per kernel.
-REPLACED = (
-    "Another manager of this kernel started an acquisition while this one was still running "
-    "(the manager was created again or the extension reloaded); what was saved is kept"
-)
 #: The error recorded for an acquisition whose process ended while it was running.
 ORPHANED = (
     "The process running this acquisition ended before it finished (the kernel was restarted "
@@ -79,7 +74,7 @@ class AcquisitionEndings:
             found = self._left_running_before_restart()
             if found is not None:
                 previous, reason = found
-                orphan = RuntimeError(reason)
+                orphan = None if reason is None else RuntimeError(reason)
         if previous is None or previous.status != STATUS_RUNNING:
             return
         self._finished = True
@@ -88,7 +83,9 @@ class AcquisitionEndings:
         except Exception:
             logger.exception("Could not record the end of %s", previous.filepath)
 
-    def _left_running_before_restart(self) -> tuple[NotebookAcquisitionData, str] | None:
+    def _left_running_before_restart(
+        self,
+    ) -> tuple[NotebookAcquisitionData, str | None] | None:
         """The acquisition ``temp.json`` names and why it ends, if its file says it is still
         running and what ran it is gone: its process, or (this process) a manager that was
         replaced; never another live kernel's."""
@@ -108,8 +105,8 @@ class AcquisitionEndings:
             owner = info["owner"] if info is not None and "owner" in info else None
             if owner is None:  # written before owners were recorded: its process is gone
                 return acquisition, ORPHANED
-            if owner == this_process():  # another manager of this kernel (recreated, reloaded)
-                return acquisition, REPLACED
+            if owner == this_process():  # another manager of this kernel (recreated, reloaded):
+                return acquisition, None  # nothing was cut short, the usual rules apply
             if owner_alive(owner) is not False:  # another live kernel's, or cannot tell
                 return None
             return acquisition, ORPHANED

@@ -186,6 +186,8 @@ def test_a_mirror_inside_the_data_directory_is_refused(
     assert "inside it" in err
     assert _config(shell).mirror == "" and not shell.user_ns["aqm"].backends
     assert not (tmp_path / "data" / "backup").exists()
+    assert shell.run_cell("%reload_ext labmate_ext").success  # the refused value is not kept
+    assert "aqm" in shell.user_ns and _config(shell).mirror == ""
 
 
 def test_a_data_directory_holding_the_mirror_is_refused(
