@@ -122,8 +122,17 @@ class Journal:
         return path if path.is_absolute() else self.data_directory / path
 
     def path(self, prefix: Path) -> Path:
-        """Where the record of ``prefix`` (all its backends) lives."""
-        return self.root / (safe_slug(self._relative(prefix), length=80) + ".json")
+        """Where the record of ``prefix`` (all its backends) lives (remembered: a submit of an
+        acquisition already journaled costs a ``stat``)."""
+        paths = self.__dict__.setdefault("_paths", {})
+        found = paths.get(prefix)
+        if found is None:
+            if len(paths) > 256:
+                paths.clear()
+            found = paths[prefix] = self.root / (
+                safe_slug(self._relative(prefix), length=80) + ".json"
+            )
+        return found
 
     def legacy_path(self, backend: str, prefix: Path) -> Path:
         """Where the first journal layout kept the record of ``backend`` for ``prefix``."""
@@ -192,7 +201,7 @@ class Journal:
         the file was not replaced since (records are replaced whole, never edited)."""
         target = self.path(prefix)
         try:
-            stat = target.stat()
+            stat = os.stat(target)
         except OSError:
             return None
         identity = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
