@@ -9,6 +9,7 @@ from pathlib import Path
 import matplotlib
 import numpy as np
 
+from labmate_core import index
 from labmate_core.acquisition import AcquisitionBackend, AcquisitionManager
 from labmate_core.acquisition_notebook import AcquisitionAnalysisManager
 from labmate_core.backends.mirror import MirrorDirectoryBackend
@@ -66,6 +67,7 @@ def test_missing_file_is_loaded_from_backend(data_dir: Path, tmp_path: Path) -> 
     aqm.save_acquisition(x=np.arange(4))
     prefix = aqm.current_filepath
     assert aqm.wait_backends(timeout=60)
+    assert index.flush(60)  # the index's first build may still read the folder (lock files)
     shutil.rmtree(data_dir / "gone")
     aqm.analysis_cell(os.path.basename(prefix))
     np.testing.assert_array_equal(aqm.d.x, np.arange(4))

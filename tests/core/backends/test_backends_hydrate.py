@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from labmate_core import index
 from labmate_core.acquisition import AcquisitionBackend
 from labmate_core.acquisition_notebook import AcquisitionAnalysisManager
 from labmate_core.backends import MirrorDirectoryBackend, SnapshotUnavailableError
@@ -38,6 +39,7 @@ def _lost_acquisition(data_dir: Path, backends: list) -> tuple[AcquisitionAnalys
     aqm.save_acquisition(x=np.arange(4))
     prefix = aqm.current_filepath
     assert aqm.wait_backends(timeout=60)
+    assert index.flush(60)  # the index's first build may still read the folder (lock files)
     shutil.rmtree(data_dir / "lost")
     return aqm, prefix
 
