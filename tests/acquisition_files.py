@@ -44,3 +44,21 @@ def write_acquisition(
 def stamp(i: int) -> str:
     """A distinct, increasing time stamp for acquisition number ``i``."""
     return f"2026_11_{1 + i // 86400:02d}__{i // 3600 % 24:02d}_{i // 60 % 60:02d}_{i % 60:02d}"
+
+
+def lost_acquisition(data_dir: Path, backends: list, name: str = "lost") -> tuple[object, str]:
+    """An acquisition saved through a manager with ``backends``, delivered, then deleted here
+    (the data directory lost it: only the backends have it); returns (manager, prefix)."""
+    import shutil
+
+    from labmate_core import index
+    from labmate_core.acquisition_notebook import AcquisitionAnalysisManager
+
+    aqm = AcquisitionAnalysisManager(data_dir, shell=None, backend=backends)
+    aqm.acquisition_cell(name, cell="c")
+    aqm.save_acquisition(x=np.arange(4))
+    prefix = aqm.current_filepath
+    assert aqm.wait_backends(timeout=60)
+    assert index.flush(60)  # the index's first build may still read the folder (lock files)
+    shutil.rmtree(data_dir / name)
+    return aqm, prefix

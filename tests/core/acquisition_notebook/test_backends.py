@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import matplotlib
 import numpy as np
+from acquisition_files import lost_acquisition
 
-from labmate_core import index
 from labmate_core.acquisition import AcquisitionBackend, AcquisitionManager
 from labmate_core.acquisition_notebook import AcquisitionAnalysisManager
 from labmate_core.backends.mirror import MirrorDirectoryBackend
@@ -61,14 +60,7 @@ def test_analysis_results_saved_in_any_cell_reach_the_mirror(data_dir: Path, tmp
 
 
 def test_missing_file_is_loaded_from_backend(data_dir: Path, tmp_path: Path) -> None:
-    mirror = tmp_path / "mirror"
-    aqm = AcquisitionAnalysisManager(data_dir, shell=None, backend=[MirrorDirectoryBackend(mirror)])
-    aqm.acquisition_cell("gone", cell="c")
-    aqm.save_acquisition(x=np.arange(4))
-    prefix = aqm.current_filepath
-    assert aqm.wait_backends(timeout=60)
-    assert index.flush(60)  # the index's first build may still read the folder (lock files)
-    shutil.rmtree(data_dir / "gone")
+    aqm, prefix = lost_acquisition(data_dir, [MirrorDirectoryBackend(tmp_path / "mirror")], "gone")
     aqm.analysis_cell(os.path.basename(prefix))
     np.testing.assert_array_equal(aqm.d.x, np.arange(4))
 

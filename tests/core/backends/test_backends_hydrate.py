@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+from acquisition_files import lost_acquisition
 
-from labmate_core import index
 from labmate_core.acquisition import AcquisitionBackend
-from labmate_core.acquisition_notebook import AcquisitionAnalysisManager
 from labmate_core.backends import MirrorDirectoryBackend, SnapshotUnavailableError
 
 
@@ -33,21 +31,10 @@ class EmptyArchive(AcquisitionBackend):
         return False
 
 
-def _lost_acquisition(data_dir: Path, backends: list) -> tuple[AcquisitionAnalysisManager, str]:
-    aqm = AcquisitionAnalysisManager(data_dir, shell=None, backend=backends)
-    aqm.acquisition_cell("lost", cell="c")
-    aqm.save_acquisition(x=np.arange(4))
-    prefix = aqm.current_filepath
-    assert aqm.wait_backends(timeout=60)
-    assert index.flush(60)  # the index's first build may still read the folder (lock files)
-    shutil.rmtree(data_dir / "lost")
-    return aqm, prefix
-
-
 def test_load_errors_of_every_backend_are_named(data_dir: Path, tmp_path: Path) -> None:
     broken, empty = BrokenArchive(), EmptyArchive()
     broken.name, empty.name = "archive", "empty"
-    aqm, prefix = _lost_acquisition(data_dir, [empty, broken])
+    aqm, prefix = lost_acquisition(data_dir, [empty, broken])
     with pytest.raises(SnapshotUnavailableError) as info:
         aqm.load_file(os.path.basename(prefix))
     message = str(info.value)
@@ -63,7 +50,7 @@ def test_load_errors_of_every_backend_are_named(data_dir: Path, tmp_path: Path) 
 
 def test_backends_that_simply_lack_it_give_the_usual_not_found(data_dir: Path) -> None:
     empty = EmptyArchive()
-    aqm, prefix = _lost_acquisition(data_dir, [empty])
+    aqm, prefix = lost_acquisition(data_dir, [empty])
     with pytest.raises(FileNotFoundError, match="cannot be found") as info:
         aqm.load_file(os.path.basename(prefix))
     assert not isinstance(info.value, SnapshotUnavailableError)
@@ -72,6 +59,6 @@ def test_backends_that_simply_lack_it_give_the_usual_not_found(data_dir: Path) -
 def test_a_later_backend_that_has_it_wins_over_a_failing_one(data_dir: Path, tmp_path: Path):
     broken = BrokenArchive()
     broken.name = "archive"
-    aqm, prefix = _lost_acquisition(data_dir, [broken, MirrorDirectoryBackend(tmp_path / "m")])
+    aqm, prefix = lost_acquisition(data_dir, [broken, MirrorDirectoryBackend(tmp_path / "m")])
     data = aqm.load_file(os.path.basename(prefix))
     np.testing.assert_array_equal(data.x, np.arange(4))
