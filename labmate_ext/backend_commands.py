@@ -12,7 +12,7 @@ from typing import Any
 from IPython.core.error import UsageError
 from IPython.display import display
 
-from .config import check_writable_directory
+from .config import check_writable_directory, holds
 from .reports import BackendReport, Message
 
 logger = logging.getLogger(__name__)
@@ -105,7 +105,7 @@ def _check_mirror(values: list[str], manager: Any) -> None:
     data = Path(manager.data_directory).resolve()
     if path.resolve() == data:
         raise UsageError("%labmate_backend mirror: the mirror cannot be the data directory")
-    if data in path.resolve().parents:
+    if holds(data, path):
         raise UsageError(
             f"%labmate_backend mirror: the mirror {path} is inside the data directory {data}: "
             "its copies would be taken for acquisitions; choose a directory outside it"

@@ -18,7 +18,7 @@ from IPython.core.error import UsageError
 from traitlets import Bool, Float, Int, List, TraitError, Unicode, default, validate
 from traitlets.config import Config, Configurable
 
-__all__ = ["Labmate", "check_writable_directory"]
+__all__ = ["Labmate", "check_writable_directory", "holds"]
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +36,14 @@ def check_writable_directory(value: str | os.PathLike, what: str = "data directo
         raise ValueError(f"cannot create the {what} {path}: {error.strerror or error}") from None
     _try_writing(path, what)
     return path
+
+
+def holds(folder: str | os.PathLike, path: str | os.PathLike) -> bool:
+    """Whether ``path`` is ``folder`` or inside it (both resolved): a mirror there would have
+    its copies taken for acquisitions, or be the files themselves."""
+    folder = Path(folder).expanduser().resolve()
+    path = Path(path).expanduser().resolve()
+    return path == folder or folder in path.parents
 
 
 def _try_writing(path: Path, what: str) -> None:
@@ -132,14 +140,12 @@ class Labmate(Configurable):
 
     @validate("data_directory")
     def _check_data_directory(self, proposal: Any) -> str:
-        if self.mirror:
-            mirror = Path(self.mirror).expanduser().resolve()
-            data = Path(proposal["value"]).expanduser().resolve()
-            if mirror == data or data in mirror.parents:
-                raise TraitError(
-                    f"Labmate.data_directory: {data} is the mirror {mirror} or holds it: the "
-                    "copies would be taken for acquisitions (or be the files themselves)"
-                )
+        if self.mirror and holds(proposal["value"], self.mirror):
+            raise TraitError(
+                f"Labmate.data_directory: {Path(proposal['value']).expanduser().resolve()} is "
+                f"the mirror {Path(self.mirror).expanduser().resolve()} or holds it: the "
+                "copies would be taken for acquisitions (or be the files themselves)"
+            )
         try:
             check_writable_directory(proposal["value"])
         except ValueError as error:
@@ -179,12 +185,11 @@ class Labmate(Configurable):
     @validate("mirror")
     def _check_mirror(self, proposal: Any) -> str:
         if proposal["value"]:
-            mirror = Path(proposal["value"]).expanduser().resolve()
-            data = Path(self.data_directory).expanduser().resolve()
-            if mirror == data or data in mirror.parents:
+            if holds(self.data_directory, proposal["value"]):
                 raise TraitError(
-                    f"Labmate.mirror: {mirror} is the data directory or inside it: its copies "
-                    "would be taken for acquisitions; choose a directory outside it"
+                    f"Labmate.mirror: {Path(proposal['value']).expanduser().resolve()} is the "
+                    "data directory or inside it: its copies would be taken for acquisitions; "
+                    "choose a directory outside it"
                 )
             try:
                 check_writable_directory(proposal["value"], "mirror directory")
