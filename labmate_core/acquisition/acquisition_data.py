@@ -246,8 +246,6 @@ class NotebookAcquisitionData(DH5):
 
     def set_status(self, status: str, error: str | None = None) -> None:
         """Record how the acquisition ended (``info/status``, ``info/error``) and save."""
-        if status not in (STATUS_RUNNING, STATUS_COMPLETED, STATUS_FAILED):
-            raise ValueError(f"Unknown status {status!r}")
         changes = self._status_changes(status, error)
         if changes:
             super().update(changes)
@@ -259,6 +257,8 @@ class NotebookAcquisitionData(DH5):
 
     def _status_changes(self, status: str, error: str | None) -> dict[str, Any]:
         """The keys to write to record ``status`` (empty when the file already says so)."""
+        if status not in (STATUS_RUNNING, STATUS_COMPLETED, STATUS_FAILED):
+            raise ValueError(f"Unknown status {status!r}")
         if self.filepath and self.pull_available():  # another object wrote it (a manager
             self._reload_info()  # of this kernel ended it, say): what does it say now?
         info = self.get("info")
@@ -296,18 +296,14 @@ class NotebookAcquisitionData(DH5):
         ``completed``, clearing ``info/error``, as the data is now saved), in one write of the
         file (with ``save_on_edit`` or not). A value that cannot be stored raises
         ``TypeError`` before anything is written."""
-        if status is None and self.status != STATUS_COMPLETED:
-            status = STATUS_COMPLETED
+        changes = self._status_changes(status or STATUS_COMPLETED, None)  # {} if already so
         items = dict(data or {})
         if any(isinstance(value, AcquisitionLoop) for value in items.values()):
             self.update(items)  # loops are attached (and written) by update itself
             items = {}
         self.close_loops()
         items["useful"] = True
-        if status is not None:
-            if status not in (STATUS_RUNNING, STATUS_COMPLETED, STATUS_FAILED):
-                raise ValueError(f"Unknown status {status!r}")
-            items.update(self._status_changes(status, None))
+        items.update(changes)
         super().update(items)
         if not self.save_on_edit:
             self.save()

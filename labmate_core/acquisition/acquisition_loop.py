@@ -323,11 +323,12 @@ class AcquisitionLoop:
         items.update(kwds)
         prefix = f"{self._sink.key}/" if self._sink is not None and self._sink.key else ""
         for key, value in items.items():  # all checked before anything changes
-            if not isinstance(key, str) or not key or "/" in key:
-                raise ValueError(f"A loop key must be a plain name, not {key!r}")
+            try:
+                codec.check_key(key)
+            except (TypeError, ValueError) as error:
+                raise ValueError(f"A loop key must be a plain name: {error}") from None
             if key in self._arrays or key == LOOP_SHAPE_KEY or key.startswith("__index_"):
                 raise ValueError(f"The key {key!r} is appended by the loop: it cannot be set")
-            codec.check_key(key)
             if value is not None:
                 codec.encode(value, prefix + key)  # UnstorableValueError: nothing changed
         old_extra, old_pending = dict(self._extra), self._rewrite_pending

@@ -72,6 +72,7 @@ class AcquisitionManager(AcquisitionEndings, BackendLink):
         self._finished = True
         self._last_acquisition_failed = False
         self._extra_acquisitions: list[NotebookAcquisitionData] = []
+        self._kept_open = False  # the current acquisition outlived the cell that started it
         self.cell: str | None = None
         if config_files is not None:
             self.set_config_file(config_files)
@@ -363,8 +364,9 @@ class AcquisitionManager(AcquisitionEndings, BackendLink):
         self._index("save", acquisition)
         self.hooks.dispatch_acquisition_saved(acquisition)
         self._submit(acquisition.filepath)
-        if self.__dict__.pop("_kept_open", False):  # saved in a later cell: its extras end
-            self._close_extras(None, empty_status=STATUS_COMPLETED)  # now (not "never saved")
+        if self._kept_open:  # saved in a later cell: its extras end now (not "never saved")
+            self._kept_open = False
+            self._close_extras(None, empty_status=STATUS_COMPLETED)
         return self
 
     # -- how an acquisition ended -----------------------------------------------------------------

@@ -74,6 +74,7 @@ class AcquisitionAnalysisManager(ShellLink, ConfigLinks, AcquisitionManager):
         self._analysis_pending: str | None = None  # saved acquisition opened on first use
         self._analysis_cell_str: str | None = None
         self._is_old_data = False
+        self._ends_with_cell = False  # the current acquisition ends with its shell cell
         self._default_config_files: tuple[str, ...] = ()
         self._linting_external_vars: set[str] | None = None
         self._linting_init_code: str | None = None
@@ -228,7 +229,7 @@ class AcquisitionAnalysisManager(ShellLink, ConfigLinks, AcquisitionManager):
             self._capture.stop()
 
     def _keep_open_if_empty(self) -> bool:
-        return bool(getattr(self, "_ends_with_cell", False))
+        return self._ends_with_cell
 
     def save_acquisition(
         self, update_: bool = True, /, file_suffix: str | None = None, **kwds: Any

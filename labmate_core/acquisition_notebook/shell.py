@@ -114,12 +114,13 @@ class ShellLink:
         self.shell = resolve_shell(shell)
         self._running_cell: str | None = None
         self._acquisition_cell_pending = False
+        self._acquisition_ended_in_cell = False
         self._shell_callbacks = None if self.shell is None else _register(self.shell, self)
 
     def detach_shell(self) -> None:
         """Stop listening to the shell's cell events (safe to call twice), e.g. when the
         extension that created this manager is unloaded."""
-        callbacks = self.__dict__.pop("_shell_callbacks", None)
+        callbacks, self._shell_callbacks = self._shell_callbacks, None
         events = getattr(self.shell, "events", None)
         if callbacks is not None and events is not None:
             _unregister(events, *callbacks)
@@ -140,7 +141,7 @@ class ShellLink:
                 self.acquisition_finished(error)  # type: ignore[attr-defined]
             except Exception:
                 logger.exception("Could not record how the acquisition ended")
-        elif not getattr(self, "_acquisition_ended_in_cell", False):
+        elif not self._acquisition_ended_in_cell:
             # a cell that ended no acquisition (a ``with aqm.acquisition(...)`` block ends one
             # itself) is no longer "right after a failed acquisition"
             self._last_acquisition_failed = False
