@@ -109,6 +109,7 @@ class Journal:
         self._lock_fd: int | None = None
         self._finalizer: weakref.finalize | None = None
         self._lease_warned = False  # the fallback to delivering without a lease: logged once
+        self._paths: dict[Path, Path] = {}  # prefix -> its record file (see path())
 
     def _relative(self, prefix: Path) -> str:
         try:
@@ -124,12 +125,11 @@ class Journal:
     def path(self, prefix: Path) -> Path:
         """Where the record of ``prefix`` (all its backends) lives (remembered: a submit of an
         acquisition already journaled costs a ``stat``)."""
-        paths = self.__dict__.setdefault("_paths", {})
-        found = paths.get(prefix)
+        found = self._paths.get(prefix)
         if found is None:
-            if len(paths) > 256:
-                paths.clear()
-            found = paths[prefix] = self.root / (
+            if len(self._paths) > 256:
+                self._paths.clear()
+            found = self._paths[prefix] = self.root / (
                 safe_slug(self._relative(prefix), length=80) + ".json"
             )
         return found

@@ -63,6 +63,7 @@ class IndexConnection:
         self._conn: sqlite3.Connection | None = None
         self._inode: tuple[int, int] | None = None
         self._memory = False
+        self._unfilled = False  # tables (re)created but not filled yet (a busy database)
         self._retrying_busy(self._connect)
 
     def _on_fresh(self) -> None:
@@ -98,7 +99,7 @@ class IndexConnection:
             self._memory = True
             self._ensure_schema()
             fresh = True
-        if fresh or self.__dict__.get("_unfilled"):
+        if fresh or self._unfilled:
             self._unfilled = True  # until the fill succeeds (a busy database: tried again)
             self._on_fresh()
             self._unfilled = False

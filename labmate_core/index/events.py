@@ -187,31 +187,51 @@ _last_rows_lock = threading.Lock()
 _LAST_ROWS_MAX = 64
 
 
+def _change(
+    kind: str, folder: Path, path: Path, operation: Callable[[AcquisitionIndex], Any], failed: str
+) -> Any:
+    """Run ``operation`` on the index of ``folder``, then tell the listeners; a failure is
+    logged (``failed``), never raised. Returns what ``operation`` returned (None on failure)."""
+    try:
+        index = open_index(folder)
+        result = operation(index)
+    except Exception:
+        logger.warning("%s", failed, exc_info=True)
+        return None
+    notify(IndexEvent(kind, str(index.data_directory), str(path)))
+    return result
+
+
 def _write(
     kind: str, path: Path, folder: Path, status: str | None, summary: FileSummary | None
 ) -> Acquisition | None:
-    try:
-        index = open_index(folder)
-        if summary is None:
-            row = index.update(path, status=status, fetch=True)
-        else:
-            if status is not None:
-                summary.status = status  # what update() does
-            memo = (id(index), str(path))
-            with _last_rows_lock:
-                unchanged = _last_rows.get(memo) == summary
-            row = None
-            if not unchanged:
-                index.update(path, summary=summary, fetch=False)
-                with _last_rows_lock:
-                    if len(_last_rows) >= _LAST_ROWS_MAX:
-                        _last_rows.clear()
-                    _last_rows[memo] = dataclasses.replace(summary, keys=list(summary.keys))
-    except Exception:
-        logger.warning("could not index acquisition %s", path, exc_info=True)
-        return None
-    notify(IndexEvent(kind, str(index.data_directory), str(path)))
-    return row
+    return _change(
+        kind,
+        folder,
+        path,
+        lambda index: _store(index, path, status, summary),
+        f"could not index acquisition {path}",
+    )
+
+
+def _store(
+    index: AcquisitionIndex, path: Path, status: str | None, summary: FileSummary | None
+) -> Acquisition | None:
+    """The row of ``path``: read from the file, or ``summary`` (written unless unchanged)."""
+    if summary is None:
+        return index.update(path, status=status, fetch=True)
+    if status is not None:
+        summary.status = status  # what update() does
+    memo = (id(index), str(path))
+    with _last_rows_lock:
+        unchanged = _last_rows.get(memo) == summary
+    if not unchanged:
+        index.update(path, summary=summary, fetch=False)
+        with _last_rows_lock:
+            if len(_last_rows) >= _LAST_ROWS_MAX:
+                _last_rows.clear()
+            _last_rows[memo] = dataclasses.replace(summary, keys=list(summary.keys))
+    return None
 
 
 def _record(
@@ -294,20 +314,20 @@ def on_backend_status(status: Any, *, data_directory: str | os.PathLike | None =
 
 
 def _write_sync(status: Any, path: Path, folder: Path) -> None:
-    try:
-        index = open_index(folder)
-        index.set_sync(
+    _change(
+        "sync",
+        folder,
+        path,
+        lambda index: index.set_sync(
             path,
             str(status.backend),
             str(getattr(status.state, "value", status.state)),
             attempts=int(getattr(status, "attempts", 0) or 0),
             last_error=getattr(status, "last_error", None),
             when=getattr(status, "time", None) or None,
-        )
-    except Exception:
-        logger.warning("could not index backend status %r", status, exc_info=True)
-        return
-    notify(IndexEvent("sync", str(index.data_directory), str(path)))
+        ),
+        f"could not index backend status {status!r}",
+    )
 
 
 def set_note(data_directory: str | os.PathLike, prefix: str | os.PathLike, text: str) -> None:
@@ -316,17 +336,16 @@ def set_note(data_directory: str | os.PathLike, prefix: str | os.PathLike, text:
     if not isinstance(text, str):
         raise TypeError(f"a note is text, got {type(text).__name__}")
     path = _prefix(prefix)
-    _writer.put(lambda: _write_note(Path(data_directory), path, text))
-
-
-def _write_note(folder: Path, path: Path, text: str) -> None:
-    try:
-        index = open_index(folder)
-        index.set_note(path, text)
-    except Exception:
-        logger.warning("could not save the note of %s", path, exc_info=True)
-        return
-    notify(IndexEvent("note", str(index.data_directory), str(path)))
+    folder = Path(data_directory)
+    _writer.put(
+        lambda: _change(
+            "note",
+            folder,
+            path,
+            lambda index: index.set_note(path, text),
+            f"could not save the note of {path}",
+        )
+    )
 
 
 def reindex(data_directory: str | os.PathLike) -> Any:
