@@ -11,6 +11,8 @@ import functools
 import os
 import socket
 
+from ..backends.copying import process_alive
+
 __all__ = ["owner_alive", "this_process"]
 
 
@@ -44,13 +46,7 @@ def owner_alive(owner: object) -> bool | None:
     if host != socket.gethostname() or not pid_text.isdigit():
         return None
     pid = int(pid_text)
-    if pid == os.getpid():
-        return start == _start_time(pid) or not start
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+    if not process_alive(pid):
         return False
-    except PermissionError:
-        pass
     current = _start_time(pid)
     return not (start and current and current != start)  # a reused pid is another process
