@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ from .copying import (
     temporary_name,
 )
 from .files import acquisition_files
-from .staging import copy_consistently, copy_set, private_staging_dir
+from .staging import copy_consistently, private_staging_dir, stage_files
 
 logger = logging.getLogger(__name__)
 
@@ -77,13 +76,14 @@ class MirrorDirectoryBackend(AcquisitionBackend):
         h5 = source.with_name(source.name + ".h5")
         copies: list[tuple[Path, Path]] = []  # (temporary, final) of the current try
         counts = [0, 0]
-        was_staged = [False]
         staging = contextlib.ExitStack()
-        staged_in: list[Path] = []  # the private staging folder, made when first needed
+        staged: Path | None = None  # the private staging folder, made when first needed
+        was_staged = False  # the last try was stage(): its copy is yet to be shipped
 
         def copy_from(folder: Path) -> bool:
+            nonlocal was_staged
             _discard(copies)
-            was_staged[0] = False
+            was_staged = False
             files = acquisition_files(folder / source.name)
             if not files:
                 raise FileNotFoundError(f"no files for acquisition {source}")
@@ -95,23 +95,17 @@ class MirrorDirectoryBackend(AcquisitionBackend):
             return True
 
         def stage() -> bool:  # under the shared lock: a local copy only
+            nonlocal staged, was_staged
             _discard(copies)
-            if not staged_in:
-                staged_in.append(staging.enter_context(private_staging_dir()) / source.parent.name)
-            staged = staged_in[0]
-            if staged.exists():
-                shutil.rmtree(staged)
-            staged.mkdir(parents=True)
-            files = acquisition_files(source)
-            if not files:
-                raise FileNotFoundError(f"no files for acquisition {source}")
-            was_staged[0] = True
-            return copy_set(files, staged)
+            if staged is None:
+                staged = staging.enter_context(private_staging_dir()) / source.parent.name
+            was_staged = True
+            return stage_files(source, staged)
 
         remove_stale_temporaries(destination)
         try:
             copy_consistently(h5, lambda: copy_from(source.parent), locked_copy=stage)
-            if was_staged[0] and not copy_from(staged_in[0]):
+            if was_staged and staged is not None and not copy_from(staged):
                 raise OSError(f"staged copy of {source} changed while being shipped")
             for tmp, final in copies:  # the .h5 is the last of the files
                 os.replace(tmp, final)

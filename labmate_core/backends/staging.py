@@ -138,19 +138,24 @@ def staged_snapshot(
     token_dir = new_token_dir(staging_root)
     folder = token_dir / prefix.parent.name
 
-    def copy() -> bool:
-        if folder.exists():
-            shutil.rmtree(folder)
-        folder.mkdir(parents=True)
-        if not h5.exists():
-            raise AcquisitionMissingError(f"acquisition file {h5} does not exist")
-        return copy_set(acquisition_files(prefix), folder)
-
     try:
-        copy_consistently(h5, copy)
+        copy_consistently(h5, lambda: stage_files(prefix, folder))
         yield AcquisitionSnapshot.from_prefix(folder / prefix.name, prefix, experiment_name)
     finally:
         shutil.rmtree(token_dir, ignore_errors=True)
+
+
+def stage_files(prefix: Path, folder: Path) -> bool:
+    """Copy the acquisition's files afresh into ``folder`` (emptied first; one try of
+    :func:`copy_consistently`): False when one changed while being copied,
+    :class:`AcquisitionMissingError` when its ``.h5`` is gone."""
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    h5 = prefix.with_name(prefix.name + ".h5")
+    if not h5.exists():
+        raise AcquisitionMissingError(f"acquisition file {h5} does not exist")
+    return copy_set(acquisition_files(prefix), folder)
 
 
 def needs_staging(backend: object) -> bool:
