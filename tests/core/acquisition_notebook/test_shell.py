@@ -18,6 +18,14 @@ def shell():
     sh.reset()
 
 
+@pytest.fixture
+def aqm(shell, data_dir: Path) -> AcquisitionAnalysisManager:
+    """A manager on the real shell, bound to ``aqm`` for the cells."""
+    manager = AcquisitionAnalysisManager(data_dir, shell=True)
+    shell.user_ns["aqm"] = manager
+    return manager
+
+
 def _run(shell: InteractiveShell, code: str):
     return shell.run_cell(code, store_history=True)
 
@@ -77,10 +85,8 @@ def test_shell_none_ignores_running_ipython(shell, data_dir: Path) -> None:
     ],
 )
 def test_failed_context_manager_acquisition_guards_analysis(
-    shell, data_dir: Path, code: str
+    shell, aqm: AcquisitionAnalysisManager, code: str
 ) -> None:
-    aqm = AcquisitionAnalysisManager(data_dir, shell=True)
-    shell.user_ns["aqm"] = aqm
     result = _run(shell, code)
     assert isinstance(result.error_in_exec, ValueError)
     d = DH5(aqm.current_filepath)
@@ -92,31 +98,25 @@ def test_failed_context_manager_acquisition_guards_analysis(
 
 
 def test_caught_failure_of_a_context_manager_acquisition_still_guards(
-    shell, data_dir: Path
+    shell, aqm: AcquisitionAnalysisManager
 ) -> None:
     """The cell succeeds (the error is caught) but the acquisition failed: the flag survives
     the end of that cell, so the next analysis is refused."""
-    aqm = AcquisitionAnalysisManager(data_dir, shell=True)
-    shell.user_ns["aqm"] = aqm
     code = "try:\n    with aqm.acquisition('ctx'):\n        1 / 0\nexcept ZeroDivisionError:\n    pass\n"
     assert _run(shell, code).success
     assert DH5(aqm.current_filepath)["info"]["status"] == "failed"
     assert isinstance(_run(shell, "aqm.analysis_cell()").error_in_exec, ChildProcessError)
 
 
-def test_failed_analysis_cell_that_saves_is_not_a_failed_acquisition(shell, data_dir: Path) -> None:
-    aqm = AcquisitionAnalysisManager(data_dir, shell=True)
-    shell.user_ns["aqm"] = aqm
+def test_failed_analysis_cell_that_saves_is_not_a_failed_acquisition(shell, aqm: AcquisitionAnalysisManager) -> None:
     assert _run(shell, "aqm.acquisition_cell('ok')\naqm.save_acquisition(x=1)").success
     assert not _run(shell, "aqm.create_acquisition()\nraise ValueError('analysis bug')").success
     assert _run(shell, "aqm.analysis_cell()").success
 
 
-def test_cell_with_only_acquisition_cell_stays_running_until_saved(shell, data_dir: Path) -> None:
+def test_cell_with_only_acquisition_cell_stays_running_until_saved(shell, aqm: AcquisitionAnalysisManager) -> None:
     """labmate's pattern: ``acquisition_cell`` alone, the measurement and the save in the next
     cells: the end of the first cell does not claim the acquisition completed."""
-    aqm = AcquisitionAnalysisManager(data_dir, shell=True)
-    shell.user_ns["aqm"] = aqm
     assert _run(shell, "aqm.acquisition_cell('split')").success
     prefix = aqm.current_filepath
     d = DH5(prefix)
@@ -134,10 +134,8 @@ def test_cell_with_only_acquisition_cell_stays_running_until_saved(shell, data_d
 
 
 def test_extra_file_of_a_kept_open_acquisition_stays_running_and_its_save_completes_it(
-    shell, data_dir: Path
+    shell, aqm: AcquisitionAnalysisManager
 ) -> None:
-    aqm = AcquisitionAnalysisManager(data_dir, shell=True)
-    shell.user_ns["aqm"] = aqm
     assert _run(
         shell, "aqm.acquisition_cell('main')\nitem = aqm.create_acquisition('item')"
     ).success
@@ -151,11 +149,9 @@ def test_extra_file_of_a_kept_open_acquisition_stays_running_and_its_save_comple
     assert DH5(aqm.current_filepath)["info"]["status"] == "completed"
 
 
-def test_extras_of_a_kept_open_acquisition_end_when_it_is_saved(shell, data_dir: Path) -> None:
+def test_extras_of_a_kept_open_acquisition_end_when_it_is_saved(shell, aqm: AcquisitionAnalysisManager) -> None:
     """Not left running until some later acquisition (or forever, after a restart); one still
     empty at that save ends completed, not "never saved": data may follow."""
-    aqm = AcquisitionAnalysisManager(data_dir, shell=True)
-    shell.user_ns["aqm"] = aqm
     cell = "aqm.acquisition_cell('main')\nitem = aqm.create_acquisition('item')\n"
     assert _run(shell, cell + "late = aqm.create_acquisition('late')").success
     item, late = shell.user_ns["item"], shell.user_ns["late"]
@@ -176,10 +172,8 @@ def test_extras_of_a_kept_open_acquisition_end_when_it_is_saved(shell, data_dir:
     ],
 )
 def test_failed_cell_that_only_mentions_an_acquisition_does_not_guard_analysis(
-    shell, data_dir: Path, failing: str
+    shell, aqm: AcquisitionAnalysisManager, failing: str
 ) -> None:
-    aqm = AcquisitionAnalysisManager(data_dir, shell=True)
-    shell.user_ns["aqm"] = aqm
     assert _run(shell, "aqm.acquisition_cell('a')\naqm.save_acquisition(x=1)").success
     assert not _run(shell, failing).success
     assert _run(shell, "aqm.analysis_cell()\nassert aqm.d.x == 1").success
