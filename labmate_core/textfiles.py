@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import json
 import os
 import secrets
+import time
 from pathlib import Path
+from typing import Any
 
 
 def write_text_atomically(
@@ -17,7 +21,47 @@ def write_text_atomically(
     The file gets the usual permissions (0o666 less the umask, as ``open`` gives: colleagues on a
     shared server can read a run's code); ``keep_mode`` keeps those of the file being replaced.
     """
+    _write(Path(path), text, newline, keep_mode, unlink_first=False)
+
+
+def rewrite_json_in_place(path: str | os.PathLike, text: str) -> None:
+    """Rewrite the small JSON file ``path`` (temp.json) in place: one ``pwrite`` of ``text``
+    padded with spaces to the file's length (JSON ignores trailing spaces), under ``flock``.
+
+    No file is created or removed: on ext4 (``discard``) removing a file's blocks, which a
+    rename over it does, makes the next file creations of the process cost 0.2-0.5 ms each
+    instead of 0.01 ms, several per acquisition. A process killed mid-write cannot tear it
+    (a write completes before the signal); a reader that reads it exactly while it is written
+    may see a torn text: :func:`read_json_retrying` reads again.
+    """
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        data = text.encode("utf-8")
+        size = os.fstat(fd).st_size
+        if len(data) < size:
+            data += b" " * (size - len(data))
+        os.pwrite(fd, data, 0)
+    finally:
+        os.close(fd)
+
+
+def read_json_retrying(path: str | os.PathLike, attempts: int = 3) -> Any:
+    """``json.loads`` of ``path``'s text, read again (up to ``attempts`` times) when it does
+    not parse, in case it was caught mid-write; ``ValueError`` if it never parses."""
     path = Path(path)
+    for attempt in range(attempts):
+        text = path.read_text(encoding="utf-8")
+        try:
+            return json.loads(text)
+        except ValueError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.001 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def _write(path: Path, text: str, newline: str | None, keep_mode: bool, unlink_first: bool) -> None:
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
@@ -25,6 +69,9 @@ def write_text_atomically(
             handle.write(text)
         if keep_mode:
             os.chmod(tmp, path.stat().st_mode & 0o7777)
+        if unlink_first:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

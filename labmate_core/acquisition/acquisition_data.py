@@ -26,6 +26,10 @@ __all__ = [
     "holds_data",
 ]
 
+#: Seconds after its start at most before a running acquisition's file is on disk, if no
+#: save, reader or cell end created it before.
+RUNNING_FILE_DELAY = 0.2
+
 STATUS_RUNNING = "running"
 STATUS_COMPLETED = "completed"
 STATUS_FAILED = "failed"
@@ -64,8 +68,10 @@ def holds_data(acquisition: Mapping[str, Any]) -> bool:
 class NotebookAcquisitionData(DH5):
     """A DH5 that also stores the acquisition cell(s), the config snapshot and the status.
 
-    Creating one writes the file at once (``useful=False``, ``acquisition_cell/1``,
-    ``configs/<name>``, ``experiment_name``, ``info/status='running'``); with ``save_files``
+    Creating one makes the file (``useful=False``, ``acquisition_cell/1``, ``configs/<name>``,
+    ``experiment_name``, ``info/status='running'``): at its first save (one write for a cell
+    that saves at once), when anybody opens it, at the end of the shell's cell, or at the
+    latest :data:`RUNNING_FILE_DELAY` seconds later (``dh5.deferred``); with ``save_files``
     the cell and configs are also copied beside it as ``<prefix>_CELL.py`` and
     ``<prefix>_<config name>``. :class:`AcquisitionLoop` values are written point by point.
     """
@@ -120,7 +126,9 @@ class NotebookAcquisitionData(DH5):
         elif cell != "none":
             logger.warning("Acquisition cell is not set. Nothing to save")
         super().update(staged)
-        self.save()
+        ops, _ = self._checked_plan(None, False)
+        write_ops = self._write_ops  # a staticmethod: the closure keeps no reference to self
+        storage.defer_creation(self._h5, lambda file: write_ops(file, ops), RUNNING_FILE_DELAY)
         self.save_on_edit = save_on_edit
         if save_files:
             self._write_cell_file(cell)

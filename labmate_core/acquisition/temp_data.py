@@ -7,14 +7,13 @@ real file name is kept in a hidden sidecar ``.temp_filepath.json`` (labmate reje
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..textfiles import write_text_atomically
+from ..textfiles import read_json_retrying, rewrite_json_in_place
 
 logger = logging.getLogger(__name__)
 
@@ -50,8 +49,8 @@ class AcquisitionTmpData:
         return os.path.join(directory, self.experiment_name, name)
 
 
-#: path -> (text, (inode, mtime, size)) of what this process last wrote there: rewriting the
-#: same text over a file nobody replaced since would only cost a new file and a rename.
+#: path -> (text, (inode, mtime, size)) of what this process last wrote there: the same text
+#: is not written again over a file nobody changed since.
 _written: dict[str, tuple[str, tuple[int, int, int]]] = {}
 
 
@@ -63,14 +62,14 @@ def _signature(path: Path) -> tuple[int, int, int] | None:
     return st.st_ino, st.st_mtime_ns, st.st_size
 
 
-def _write_json_atomically(path: Path, data: dict) -> None:
+def _write_json(path: Path, data: dict) -> None:
     text = json.dumps(data, sort_keys=True, indent=4)
     key = os.fspath(path)
     last = _written.get(key)
     if last is not None and last[0] == text and last[1] == _signature(path):
         return  # already there, and nobody (another kernel) replaced it since
     try:
-        write_text_atomically(path, text)
+        rewrite_json_in_place(path, text)
     except BaseException:
         _written.pop(key, None)
         raise
@@ -82,32 +81,41 @@ def _write_json_atomically(path: Path, data: dict) -> None:
 
 
 def write_temp_data(path: str | os.PathLike, data: AcquisitionTmpData) -> None:
-    """Write ``temp.json`` (and the sidecar) atomically."""
+    """Write ``temp.json`` and, when the file name is not the default one (``__1``...) or a
+    sidecar exists, the sidecar; in place (see :func:`rewrite_json_in_place`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     sidecar = path.with_name(_SIDECAR)
-    if data.file_name and data.file_name != data.default_file_name():
-        _write_json_atomically(
+    if (data.file_name and data.file_name != data.default_file_name()) or sidecar.exists():
+        _write_json(
             sidecar,
             {
                 "experiment_name": data.experiment_name,
                 "time_stamp": data.time_stamp,
-                "file_name": data.file_name,
+                "file_name": data.file_name or data.default_file_name(),
             },
         )
-    else:
-        with contextlib.suppress(FileNotFoundError):
-            sidecar.unlink()
-    _write_json_atomically(path, data.asdict())
+    _write_json(path, data.asdict())
+
+
+def _read_json(path: Path) -> dict | None:
+    """The JSON object at ``path``; None when there is none, ``ValueError`` when it is not."""
+    try:
+        raw = read_json_retrying(path)
+    except FileNotFoundError:
+        return None
+    if not isinstance(raw, dict):
+        raise ValueError("not a JSON object")
+    return raw
 
 
 def read_temp_data(path: str | os.PathLike) -> AcquisitionTmpData | None:
     """Read ``temp.json``; None when there is none. A corrupt file raises ``ValueError``."""
     path = Path(path)
-    if not path.exists():
-        return None
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        raw = _read_json(path)
+        if raw is None:
+            return None
         data = AcquisitionTmpData(
             experiment_name=str(raw["experiment_name"]),
             time_stamp=str(raw["time_stamp"]),
@@ -117,15 +125,15 @@ def read_temp_data(path: str | os.PathLike) -> AcquisitionTmpData | None:
     except (ValueError, KeyError, TypeError) as exc:
         raise ValueError(f"{path} is not a valid acquisition temp file: {exc}") from exc
     sidecar = path.with_name(_SIDECAR)
-    if sidecar.exists():
-        try:
-            extra = json.loads(sidecar.read_text(encoding="utf-8"))
-        except ValueError:
-            logger.warning("Ignoring the unreadable %s", sidecar)
-            return data
-        if (
-            extra.get("experiment_name") == data.experiment_name
-            and extra.get("time_stamp") == data.time_stamp
-        ):
-            data = AcquisitionTmpData(**{**asdict(data), "file_name": extra.get("file_name")})
+    try:
+        extra = _read_json(sidecar)
+    except ValueError:
+        logger.warning("Ignoring the unreadable %s", sidecar)
+        return data
+    if (
+        extra is not None
+        and extra.get("experiment_name") == data.experiment_name
+        and extra.get("time_stamp") == data.time_stamp
+    ):
+        data = AcquisitionTmpData(**{**asdict(data), "file_name": extra.get("file_name")})
     return data

@@ -14,6 +14,8 @@ import tokenize
 import weakref
 from typing import Any
 
+from ..dh5 import deferred
+
 logger = logging.getLogger(__name__)
 
 __all__ = ["resolve_shell", "ShellLink"]
@@ -113,6 +115,7 @@ class ShellLink:
     def _init_shell(self, shell: Any) -> None:
         self.shell = resolve_shell(shell)
         self._running_cell: str | None = None
+        self._cell_depth = 0  # cells in progress (a magic runs its body as a nested cell)
         self._acquisition_cell_pending = False
         self._acquisition_ended_in_cell = False
         self._shell_callbacks = None if self.shell is None else _register(self.shell, self)
@@ -129,9 +132,11 @@ class ShellLink:
     def _on_pre_run_cell(self, raw_cell: str | None) -> None:
         self._running_cell = raw_cell
         self._acquisition_ended_in_cell = False
+        self._cell_depth += 1
 
     def _on_post_run_cell(self, result: Any) -> None:
         self._running_cell = None
+        self._cell_depth = max(0, self._cell_depth - 1)
         if self._acquisition_cell_pending:
             self._acquisition_cell_pending = False
             error = getattr(result, "error_in_exec", None)
@@ -145,6 +150,8 @@ class ShellLink:
             # a cell that ended no acquisition (a ``with aqm.acquisition(...)`` block ends one
             # itself) is no longer "right after a failed acquisition"
             self._last_acquisition_failed = False
+        if not self._cell_depth:  # the files of acquisitions a cell started exist when it ends
+            deferred.create_all()
 
     # -- queries ----------------------------------------------------------------------------
     def _current_cell(self) -> str | None:

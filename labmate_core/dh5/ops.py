@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from . import storage
+from . import deferred, storage
 from .codec import encode
 from .errors import ReadOnlyKeyError, UnstorableValueError
 from .keys import join_key, split_key
@@ -61,6 +61,8 @@ class FileOps(NodeIO):
         full = bool(force) or only_update is False or target is not None
         names = None if isinstance(only_update, bool) else _names(only_update)
 
+        if deferred.is_pending(own):
+            names = None  # the file's first write: all of it (see dh5.deferred)
         ops, saved = self._checked_plan(names, full)
         if root._replace_pending:
             with storage.replace_atomically(own) as file:
@@ -69,7 +71,7 @@ class FileOps(NodeIO):
         else:
             if not ops:
                 return self
-            with storage.open_write(own) as file:
+            with deferred.claimed(own), storage.open_write(own) as file:
                 self._write_ops(file, ops)
         self._mark_clean(saved)
         root._signature = file_signature(own)

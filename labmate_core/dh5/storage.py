@@ -27,6 +27,7 @@ from typing import TypeVar
 
 import h5py
 
+from . import deferred
 from .journal import (
     JOURNAL_OFFSET,
     NO_FILE,
@@ -92,6 +93,7 @@ def generation(path: str | os.PathLike) -> int:
     Readers that do not want to block writers copy optimistically and compare the generation
     before and after (a seqlock): see :func:`read_consistently`.
     """
+    deferred.create_now(path)
     try:
         fd = os.open(lock_path(path), os.O_RDONLY)
     except FileNotFoundError:
@@ -234,6 +236,7 @@ def file_lock(
 
     A shared holder never sees a half-written file: a dead writer's save is rolled back first.
     """
+    deferred.create_now(path)
     if not shared:
         with _exclusive(Path(path), timeout):
             yield
@@ -281,6 +284,7 @@ def read_consistently(
     shared lock instead. Writers wait for that one: it must be a fast local copy, never I/O to
     a slow or remote destination (copy to a local staging file, ship it after this returns).
     """
+    deferred.create_now(path)
     for attempt in range(attempts):
         before = generation(path)
         if before % 2 == 0:
@@ -295,6 +299,7 @@ def read_consistently(
 @contextlib.contextmanager
 def open_read(path: str | os.PathLike, timeout: float | None = None) -> Iterator[h5py.File]:
     """Open ``path`` read-only while no writer is active."""
+    deferred.create_now(path)
     path = Path(path)
     _check_target(path)
     if not path.exists():
@@ -369,6 +374,7 @@ def open_write(path: str | os.PathLike, timeout: float | None = None) -> Iterato
 
     If the block raises, or the process dies, the file keeps the content it had before.
     """
+    deferred.create_now(path)
     path = Path(path)
     _check_target(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -400,12 +406,40 @@ def replace_atomically(
     path: str | os.PathLike, timeout: float | None = None
 ) -> Iterator[h5py.File]:
     """Write a brand-new ``path``: the old content stays until the new one is complete and synced."""
+    deferred.cancel(path)  # replaced as a whole: what was to be created is superseded
     path = Path(path)
     _check_target(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with _exclusive(path, timeout):
         with _write_new(path, sync=True) as file:
             yield file
+
+
+def exists(path: str | os.PathLike) -> bool:
+    """``os.path.exists(path)``, a file whose creation was deferred being created first."""
+    deferred.create_now(path)
+    return os.path.exists(path)
+
+
+def defer_creation(
+    path: str | os.PathLike, write: Callable[[h5py.File], None], delay: float
+) -> None:
+    """Create the new file ``path`` (``write`` fills it) within ``delay`` seconds, or as soon
+    as anybody opens it: see :mod:`.deferred`. The owner's first write of the whole file
+    (:func:`deferred.claimed` around :func:`open_write`) makes the creation unneeded."""
+    target = Path(path)
+    _check_target(target)
+
+    def create() -> None:
+        with _exclusive(target, None) as lock:
+            if target.exists():
+                return  # written meanwhile (by a writer that does not know of the deferral)
+            assert lock.fd is not None
+            write_header(lock.fd, NO_FILE, _writer_id())
+            with _write_new(target, sync=fsync_enabled()) as file:
+                write(file)
+
+    deferred.defer(target, create, delay)
 
 
 class WriteSession:
@@ -489,6 +523,7 @@ class WriteSession:
     @contextlib.contextmanager
     def transaction(self) -> Iterator[h5py.File]:
         """A write to the session's file: committed when the block ends, rolled back if it raises."""
+        deferred.create_now(self.path)
         if self._raw is not None and not self._same_file():
             self._drop()  # deleted or replaced behind our back: never write into a lost inode
         if self._file is None and not self.path.exists():

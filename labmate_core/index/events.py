@@ -16,7 +16,6 @@ see them calls it first; listeners are told once each record is written).
 from __future__ import annotations
 
 import atexit
-import collections
 import dataclasses
 import logging
 import os
@@ -27,6 +26,7 @@ from typing import Any
 
 from .store import Acquisition, AcquisitionIndex
 from .summary import FileSummary, summary_of_data
+from .writer import Row, Writer
 
 logger = logging.getLogger(__name__)
 
@@ -119,52 +119,7 @@ def _prefix(prefix: str | os.PathLike) -> Path:
     return path.with_name(path.name[:-3]) if path.name.endswith(".h5") else path
 
 
-class _Writer:
-    """One daemon thread writing queued index records in order (started on first use)."""
-
-    def __init__(self) -> None:
-        self._queue: collections.deque[Callable[[], object]] = collections.deque()
-        self._cond = threading.Condition()
-        self._busy = False
-        self._thread: threading.Thread | None = None
-        self._pid = os.getpid()
-
-    def put(self, job: Callable[[], object]) -> None:
-        with self._cond:
-            if self._pid != os.getpid():  # a forked child: the parent's thread is not here
-                self._queue.clear()
-                self._busy, self._thread, self._pid = False, None, os.getpid()
-            self._queue.append(job)
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="labmate-index-writer", daemon=True
-                )
-                self._thread.start()
-            self._cond.notify_all()
-
-    def wait(self, timeout: float | None = None) -> bool:
-        with self._cond:
-            if self._pid != os.getpid() or threading.current_thread() is self._thread:
-                return True  # a forked child, or a listener called by the writer itself
-            return self._cond.wait_for(lambda: not self._queue and not self._busy, timeout)
-
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                self._cond.wait_for(lambda: bool(self._queue))
-                job = self._queue.popleft()
-                self._busy = True
-            try:
-                job()
-            except Exception:  # the jobs never raise; a bug must not end the thread
-                logger.warning("index writer job failed", exc_info=True)
-            finally:
-                with self._cond:
-                    self._busy = False
-                    self._cond.notify_all()
-
-
-_writer = _Writer()
+_writer = Writer(lambda rows: _write_rows(rows))
 #: How long a synchronous call (a record without ``data``, ``reindex``) waits for the records
 #: queued before it, so that it applies after them; the background writer may be held up by a
 #: busy database, and the caller is not held longer than this.
@@ -202,36 +157,44 @@ def _change(
     return result
 
 
-def _write(
-    kind: str, path: Path, folder: Path, status: str | None, summary: FileSummary | None
-) -> Acquisition | None:
-    return _change(
-        kind,
-        folder,
-        path,
-        lambda index: _store(index, path, status, summary),
-        f"could not index acquisition {path}",
-    )
-
-
-def _store(
-    index: AcquisitionIndex, path: Path, status: str | None, summary: FileSummary | None
-) -> Acquisition | None:
-    """The row of ``path``: read from the file, or ``summary`` (written unless unchanged)."""
-    if summary is None:
-        return index.update(path, status=status, fetch=True)
-    if status is not None:
-        summary.status = status  # what update() does
-    memo = (id(index), str(path))
-    with _last_rows_lock:
-        unchanged = _last_rows.get(memo) == summary
-    if not unchanged:
-        index.update(path, summary=summary, fetch=False)
-        with _last_rows_lock:
-            if len(_last_rows) >= _LAST_ROWS_MAX:
-                _last_rows.clear()
-            _last_rows[memo] = dataclasses.replace(summary, keys=list(summary.keys))
-    return None
+def _write_rows(rows: list[Row]) -> None:
+    """Write rows made from in-memory data: one transaction per data directory, a row left
+    out when this process last wrote the same; then tell the listeners, in order."""
+    by_folder: dict[Path, list[Row]] = {}
+    for row in rows:
+        by_folder.setdefault(row.folder, []).append(row)
+    for folder, group in by_folder.items():
+        try:
+            index = open_index(folder)
+            latest: dict[Path, FileSummary] = {}
+            for row in group:
+                if row.status is not None:
+                    row.summary.status = row.status  # what update() does
+                latest[row.path] = row.summary
+            with _last_rows_lock:
+                changed = [
+                    (path, summary)
+                    for path, summary in latest.items()
+                    if _last_rows.get((id(index), str(path))) != summary
+                ]
+            if changed:
+                index.update_summaries(changed)
+            with _last_rows_lock:
+                if len(_last_rows) + len(changed) > _LAST_ROWS_MAX:
+                    _last_rows.clear()
+                for path, summary in changed:
+                    _last_rows[(id(index), str(path))] = dataclasses.replace(
+                        summary, keys=list(summary.keys)
+                    )
+        except Exception:
+            logger.warning(
+                "could not index acquisition(s) %s",
+                ", ".join(str(row.path) for row in group),
+                exc_info=True,
+            )
+            continue
+        for row in group:
+            notify(IndexEvent(row.kind, str(index.data_directory), str(row.path)))
 
 
 def _record(
@@ -245,14 +208,19 @@ def _record(
         path = _prefix(prefix)
         folder = Path(data_directory) if data_directory is not None else data_directory_of(path)
         if data is not None:
-            summary = summary_of_data(f"{path}.h5", data)
-            _writer.put(lambda: _write(kind, path, folder, status, summary))
+            _writer.put(Row(kind, path, folder, status, summary_of_data(f"{path}.h5", data)))
             return None
     except Exception:
         logger.warning("could not index acquisition %s", prefix, exc_info=True)
         return None
     flush(SYNC_FLUSH_TIMEOUT)  # after the records queued before this one (bounded)
-    return _write(kind, path, folder, status, None)
+    return _change(
+        kind,
+        folder,
+        path,
+        lambda index: index.update(path, status=status, fetch=True),
+        f"could not index acquisition {path}",
+    )
 
 
 def record_start(

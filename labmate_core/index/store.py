@@ -101,6 +101,10 @@ class AcquisitionIndex(IndexConnection):
         self._run(lambda: self._write_summaries([(key, summary)]))
         return self.get(self._absolute(key)) if fetch else None
 
+    def update_summaries(self, rows: Sequence[tuple[str | os.PathLike, FileSummary]]) -> None:
+        """Store ``(prefix, summary)`` rows made from in-memory data, in one transaction."""
+        self._run(lambda: self._write_summaries([(self.key_of(p), s) for p, s in rows]))
+
     @staticmethod
     def _values(key: str, s: FileSummary, first_seen: float | None = None) -> tuple:
         return (

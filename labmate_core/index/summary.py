@@ -13,6 +13,7 @@ import logging
 import os
 import re
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from ..dh5 import storage
@@ -147,11 +148,20 @@ def _fill(summary: FileSummary, keys: Any, scalar: Any) -> None:
         summary.error = _last_line(_text(scalar("info/error")))
 
 
+#: The ``stat`` of a file not created yet.
+_NOT_CREATED: Any = SimpleNamespace(st_size=0, st_mtime=0.0, st_mtime_ns=0)
+
+
 def summary_of_data(h5_path: str | os.PathLike, data: Any) -> FileSummary:
     """Summarise an acquisition from the DH5 that just saved it (``data``: its root keys and
-    values) and the file's ``stat``, without opening the file. Raises ``FileNotFoundError``
-    when the file does not exist."""
-    summary = _empty_summary(Path(h5_path), None)
+    values) and the file's ``stat``, without opening the file. A file not created yet (see
+    ``dh5.deferred``) gets size 0 and mtime 0: the next refresh reads the real file."""
+    h5_path = Path(h5_path)
+    try:
+        stat = h5_path.stat()
+    except FileNotFoundError:
+        stat = _NOT_CREATED
+    summary = _empty_summary(h5_path, stat)
 
     def scalar(key: str) -> Any:
         try:

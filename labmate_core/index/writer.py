@@ -1,0 +1,106 @@
+"""The index's background writer: one daemon thread running the queued records in order.
+
+Rows made from in-memory data (:class:`Row`: an acquisition started, saved, ended) are written in
+batches, one SQLite transaction for all those queued together: the writer waits up to
+:data:`BATCH_DELAY` after the first one for more to come (never while somebody waits in
+:meth:`Writer.wait`), so a burst of short acquisitions costs one transaction, not three each.
+Other jobs (callables: notes, backend statuses) run one by one, in their place in the order.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import logging
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from .summary import FileSummary
+
+logger = logging.getLogger(__name__)
+
+#: Seconds the writer waits after a row for the next ones, to write them in one transaction.
+BATCH_DELAY = 0.05
+
+
+@dataclasses.dataclass
+class Row:
+    """An index row made from in-memory data; ``status`` overrides the summary's."""
+
+    kind: str
+    path: Path
+    folder: Path
+    status: str | None
+    summary: FileSummary
+
+
+Job = Callable[[], object] | Row
+
+
+class Writer:
+    """One daemon thread (started on first use) running jobs in order; rows in batches."""
+
+    def __init__(self, write_rows: Callable[[list[Row]], None]) -> None:
+        self._write_rows = write_rows
+        self._queue: collections.deque[Job] = collections.deque()
+        self._cond = threading.Condition()
+        self._busy = False
+        self._waiting = 0
+        self._thread: threading.Thread | None = None
+        self._pid = os.getpid()
+
+    def put(self, job: Job) -> None:
+        with self._cond:
+            if self._pid != os.getpid():  # a forked child: the parent's thread is not here
+                self._queue.clear()
+                self._busy, self._thread, self._pid = False, None, os.getpid()
+            self._queue.append(job)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="labmate-index-writer", daemon=True
+                )
+                self._thread.start()
+            self._cond.notify_all()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until every queued job ran (True), or ``timeout`` seconds passed (False)."""
+        with self._cond:
+            if self._pid != os.getpid() or threading.current_thread() is self._thread:
+                return True  # a forked child, or a listener called by the writer itself
+            self._waiting += 1
+            self._cond.notify_all()  # no batching delay while somebody waits
+            try:
+                return self._cond.wait_for(lambda: not self._queue and not self._busy, timeout)
+            finally:
+                self._waiting -= 1
+
+    def _next(self) -> Job | list[Row]:
+        """The next job, or the rows at the head of the queue (after the batching delay)."""
+        with self._cond:
+            self._cond.wait_for(lambda: bool(self._queue))
+            if isinstance(self._queue[0], Row):
+                self._cond.wait_for(lambda: self._waiting > 0, BATCH_DELAY)
+                rows: list[Row] = []
+                while self._queue and isinstance(self._queue[0], Row):
+                    rows.append(self._queue.popleft())  # type: ignore[arg-type]
+                self._busy = True
+                return rows
+            self._busy = True
+            return self._queue.popleft()
+
+    def _run(self) -> None:
+        while True:
+            job = self._next()
+            try:
+                if isinstance(job, list):
+                    self._write_rows(job)
+                else:
+                    job()  # type: ignore[operator]
+            except Exception:  # the jobs never raise; a bug must not end the thread
+                logger.warning("index writer job failed", exc_info=True)
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
