@@ -68,10 +68,11 @@ def holds_data(acquisition: Mapping[str, Any]) -> bool:
 class NotebookAcquisitionData(DH5):
     """A DH5 that also stores the acquisition cell(s), the config snapshot and the status.
 
-    Creating one makes the file (``useful=False``, ``acquisition_cell/1``, ``configs/<name>``,
-    ``experiment_name``, ``info/status='running'``): at its first save (one write for a cell
-    that saves at once), when anybody opens it, at the end of the shell's cell, or at the
-    latest :data:`RUNNING_FILE_DELAY` seconds later (``dh5.deferred``); with ``save_files``
+    Creating one writes the file (``useful=False``, ``acquisition_cell/1``, ``configs/<name>``,
+    ``experiment_name``, ``info/status='running'``); with ``defer`` (a ``%%acquisition`` cell)
+    at its first save instead (one write for a cell that saves at once), when anybody opens
+    it through labmate_core, at the end of the cell, or at the latest
+    :data:`RUNNING_FILE_DELAY` seconds later (``dh5.deferred``). With ``save_files``
     the cell and configs are also copied beside it as ``<prefix>_CELL.py`` and
     ``<prefix>_<config name>``. :class:`AcquisitionLoop` values are written point by point.
     """
@@ -86,6 +87,7 @@ class NotebookAcquisitionData(DH5):
         save_files: bool = True,
         experiment_name: str | None = None,
         *,
+        defer: bool = False,
         _existing: bool = False,
     ) -> None:
         h5 = filepath if filepath.endswith(".h5") else filepath + ".h5"
@@ -126,9 +128,12 @@ class NotebookAcquisitionData(DH5):
         elif cell != "none":
             logger.warning("Acquisition cell is not set. Nothing to save")
         super().update(staged)
-        ops, _ = self._checked_plan(None, False)
-        write_ops = self._write_ops  # a staticmethod: the closure keeps no reference to self
-        storage.defer_creation(self._h5, lambda file: write_ops(file, ops), RUNNING_FILE_DELAY)
+        if defer:
+            ops, _ = self._checked_plan(None, False)
+            write_ops = self._write_ops  # a staticmethod: the closure keeps no reference to self
+            storage.defer_creation(self._h5, lambda f: write_ops(f, ops), RUNNING_FILE_DELAY)
+        else:
+            self.save()
         self.save_on_edit = save_on_edit
         if save_files:
             self._write_cell_file(cell)

@@ -12,6 +12,7 @@ from types import ModuleType
 from typing import Any
 
 from .. import index
+from ..dh5 import deferred
 from . import naming
 from .acquisition_data import (
     STATUS_COMPLETED,
@@ -175,6 +176,7 @@ class AcquisitionManager(AcquisitionEndings, BackendLink):
         cell: str | None,
         configs: dict[str, str],
         save_on_edit: bool | None,
+        defer: bool = False,
     ) -> tuple[NotebookAcquisitionData, AcquisitionTmpData]:
         naming.validate_name(name)
         time_stamp = naming.get_timestamp()
@@ -189,6 +191,7 @@ class AcquisitionManager(AcquisitionEndings, BackendLink):
                 save_on_edit=self._save_on_edit if save_on_edit is None else save_on_edit,
                 save_files=self._save_files,
                 experiment_name=name,
+                defer=defer,
             )
         except BaseException:
             naming.release_reservation(prefix)  # the file was not created
@@ -219,9 +222,17 @@ class AcquisitionManager(AcquisitionEndings, BackendLink):
             index.record_save(prefix, data_directory=directory, data=acquisition)
 
     def new_acquisition(
-        self, name: str, cell: str | None = None, save_on_edit: bool | None = None
+        self,
+        name: str,
+        cell: str | None = None,
+        save_on_edit: bool | None = None,
+        *,
+        defer: bool = False,
     ) -> NotebookAcquisitionData:
-        """Start a new current acquisition ``name``: snapshot configs, create the file, temp.json."""
+        """Start a new current acquisition ``name``: snapshot configs, create the file, temp.json.
+
+        ``defer``: the caller reports the end (:meth:`acquisition_finished`), so the file may be
+        written at the first save instead (see ``NotebookAcquisitionData``)."""
         naming.validate_name(name)
         configs = self._snapshot_configs()
         self._close_superseded()
@@ -229,7 +240,7 @@ class AcquisitionManager(AcquisitionEndings, BackendLink):
         self._current_acquisition = None
         self._once_saved = False
         self.cell = cell
-        acquisition, tmp = self._create_file(name, cell, configs, save_on_edit)
+        acquisition, tmp = self._create_file(name, cell, configs, save_on_edit, defer)
         self.acquisition_tmp_data = tmp
         self._current_acquisition = acquisition
         self._finished = False
@@ -373,7 +384,7 @@ class AcquisitionManager(AcquisitionEndings, BackendLink):
     def acquisition_started(self, name: str, cell: str | None = None, **kwds: Any) -> Any:
         """Start an acquisition (what a ``%%acquisition`` magic calls before running the cell)."""
         self._acquisition_started = time.time()
-        self.new_acquisition(name, cell=cell, save_on_edit=kwds.get("save_on_edit"))
+        self.new_acquisition(name, cell=cell, save_on_edit=kwds.get("save_on_edit"), defer=True)
         return self
 
     def acquisition_finished(self, error: BaseException | None = None) -> None:
@@ -401,6 +412,8 @@ class AcquisitionManager(AcquisitionEndings, BackendLink):
         self._last_acquisition_failed = error is not None
         if acquisition is not None:
             self._record_end(acquisition, error)
+            if acquisition.h5_path:  # a deferred file exists by now, whatever the end wrote
+                deferred.create_now(acquisition.h5_path)
 
     def _keep_open_if_empty(self) -> bool:
         """Whether a successful end that saved nothing leaves the acquisition running."""

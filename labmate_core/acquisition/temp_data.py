@@ -135,5 +135,7 @@ def read_temp_data(path: str | os.PathLike) -> AcquisitionTmpData | None:
         and extra.get("experiment_name") == data.experiment_name
         and extra.get("time_stamp") == data.time_stamp
     ):
-        data = AcquisitionTmpData(**{**asdict(data), "file_name": extra.get("file_name")})
+        file_name = extra.get("file_name")
+        if file_name != data.default_file_name():  # a sidecar kept up to date says the default
+            data = AcquisitionTmpData(**{**asdict(data), "file_name": file_name})
     return data

@@ -163,7 +163,11 @@ class AcquisitionAnalysisManager(ShellLink, ConfigLinks, AcquisitionManager):
             self._analysis_data = None
             self._acquisition_started = time.time()
             self._capture.start()
-            self.new_acquisition(name=name, cell=cell, save_on_edit=save_on_edit)
+            # started by a magic (or ``with aqm.acquisition()``), which reports the end: the
+            # file may wait for the first save (one write); acquisition_cell writes it now
+            self.new_acquisition(
+                name=name, cell=cell, save_on_edit=save_on_edit, defer=not finish_on_cell_end
+            )
         else:
             self._continue_acquisition(name, cell, step)
         # in a shell, the end of this cell (post_run_cell) records how the acquisition ended

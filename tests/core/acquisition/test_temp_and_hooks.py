@@ -36,7 +36,9 @@ def test_temp_json_round_trip_and_sidecar(tmp_path: Path) -> None:
     plain = AcquisitionTmpData("t", "2026_01_01__00_00_01", {}, None)
     write_temp_data(path, plain)
     assert read_temp_data(path).file_name is None
-    assert not (tmp_path / ".temp_filepath.json").exists()
+    # the sidecar is rewritten in place (never removed: see rewrite_json_in_place)
+    sidecar = json.loads((tmp_path / ".temp_filepath.json").read_text())
+    assert sidecar["file_name"] == "2026_01_01__00_00_01__t"
 
 
 def test_corrupt_temp_json_is_a_clear_error(tmp_path: Path) -> None:
