@@ -37,6 +37,7 @@ _lock = threading.RLock()
 _wake = threading.Condition(_lock)
 _pending: dict[str, _Entry] = {}
 _thread: threading.Thread | None = None
+_thread_wakes_at: float | None = None  # when the thread wakes up by itself (None: never)
 _at_exit = False
 
 
@@ -48,14 +49,19 @@ def defer(path: str | os.PathLike, create: Callable[[], None], delay: float) -> 
     """Register ``create()`` (which creates ``path``) to run within ``delay`` seconds."""
     global _thread, _at_exit
     with _lock:
-        _pending[_key(path)] = _Entry(create, time.monotonic() + delay)
+        due = time.monotonic() + delay
+        _pending[_key(path)] = _Entry(create, due)
+        # the thread is woken only if it would wake up too late (each wake-up costs the kernel
+        # thread a switch of the GIL): a burst of acquisitions wakes it once per delay
+        wake = _thread_wakes_at is None or due < _thread_wakes_at
         if _thread is None or not _thread.is_alive():
             _thread = threading.Thread(target=_run, name="labmate-deferred-files", daemon=True)
             _thread.start()
         if not _at_exit:
             atexit.register(create_all)
             _at_exit = True
-        _wake.notify()
+        if wake:
+            _wake.notify()
 
 
 def is_pending(path: str | os.PathLike) -> bool:
@@ -121,15 +127,18 @@ def _create(key: str, entry: _Entry) -> None:
 
 
 def _run() -> None:
+    global _thread_wakes_at
     with _lock:
         while True:
             if not _pending:
+                _thread_wakes_at = None
                 _wake.wait()
                 continue
             now = time.monotonic()
             due = [key for key, entry in _pending.items() if entry.due <= now]
             if not due:
-                _wake.wait(min(entry.due for entry in _pending.values()) - now)
+                _thread_wakes_at = min(entry.due for entry in _pending.values())
+                _wake.wait(_thread_wakes_at - now)
                 continue
             for key in due:
                 entry = _pending.pop(key, None)

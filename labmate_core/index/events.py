@@ -6,10 +6,11 @@ index): ``record_start`` / ``record_save`` / ``record_end`` after the manager wr
 ``acquisition_saved`` hook. Listeners registered with :func:`subscribe` are called with an
 :class:`IndexEvent` after every change made in this process.
 
-The managers pass ``data=`` (the DH5 that just wrote the file): the row is then made from it and
-the file's ``stat`` on the caller's thread (no file read), and written to SQLite by one background
-thread, in order, so the kernel never waits on the index (a rebuild, a busy database); notes
-and backend statuses go the same way. :func:`flush` waits for those records (a reader that must
+The managers pass ``data=`` (the DH5 that just wrote the file): its root keys and a few values
+are taken on the caller's thread (no file read); the row (with the file's ``stat``) is made and
+written to SQLite by one background thread, in order and in batches (``writer.py``), so the
+kernel never waits on the index (a rebuild, a busy database); notes and backend statuses go the
+same way. :func:`flush` waits for those records (a reader that must
 see them calls it first; listeners are told once each record is written).
 """
 
@@ -25,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from .store import Acquisition, AcquisitionIndex
-from .summary import FileSummary, summary_of_data
+from .summary import FileSummary, snapshot_of_data, summary_of_snapshot
 from .writer import Row, Writer
 
 logger = logging.getLogger(__name__)
@@ -168,9 +169,10 @@ def _write_rows(rows: list[Row]) -> None:
             index = open_index(folder)
             latest: dict[Path, FileSummary] = {}
             for row in group:
+                summary = summary_of_snapshot(f"{row.path}.h5", row.snapshot)
                 if row.status is not None:
-                    row.summary.status = row.status  # what update() does
-                latest[row.path] = row.summary
+                    summary.status = row.status  # what update() does
+                latest[row.path] = summary
             with _last_rows_lock:
                 changed = [
                     (path, summary)
@@ -208,7 +210,7 @@ def _record(
         path = _prefix(prefix)
         folder = Path(data_directory) if data_directory is not None else data_directory_of(path)
         if data is not None:
-            _writer.put(Row(kind, path, folder, status, summary_of_data(f"{path}.h5", data)))
+            _writer.put(Row(kind, path, folder, status, snapshot_of_data(data)))
             return None
     except Exception:
         logger.warning("could not index acquisition %s", prefix, exc_info=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import functools
 import logging
 import os
 import re
@@ -54,6 +55,7 @@ class FileSummary:
         return os.path.basename(self.prefix)
 
 
+@functools.lru_cache(maxsize=1024)
 def parse_file_name(stem: str) -> tuple[str, str, int] | None:
     """``(time_stamp, name, seq)`` of a labmate file name (without ``.h5``), else None."""
     match = FILE_NAME_RE.match(stem)
@@ -152,16 +154,27 @@ def _fill(summary: FileSummary, keys: Any, scalar: Any) -> None:
 _NOT_CREATED: Any = SimpleNamespace(st_size=0, st_mtime=0.0, st_mtime_ns=0)
 
 
-def summary_of_data(h5_path: str | os.PathLike, data: Any) -> FileSummary:
-    """Summarise an acquisition from the DH5 that just saved it (``data``: its root keys and
-    values) and the file's ``stat``, without opening the file. A file not created yet (see
-    ``dh5.deferred``) gets size 0 and mtime 0: the next refresh reads the real file."""
-    h5_path = Path(h5_path)
-    try:
-        stat = h5_path.stat()
-    except FileNotFoundError:
-        stat = _NOT_CREATED
-    summary = _empty_summary(h5_path, stat)
+#: The root keys whose (small, scalar) values a summary uses.
+_SUMMARY_KEYS = (
+    "experiment_name",
+    "info/status",
+    "useful",
+    "info/acquisition_duration",
+    "info/error",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class DataSnapshot:
+    """What a summary needs of an in-memory acquisition: its root keys and a few scalars."""
+
+    keys: tuple[str, ...]
+    scalars: dict[str, Any]
+
+
+def snapshot_of_data(data: Any) -> DataSnapshot:
+    """Take from a DH5 (``data``) what :func:`summary_of_snapshot` needs, without reading
+    its file: cheap enough for the kernel thread, the rest is done by the index writer."""
 
     def scalar(key: str) -> Any:
         try:
@@ -173,8 +186,27 @@ def summary_of_data(h5_path: str | os.PathLike, data: Any) -> FileSummary:
         text = _text(value)
         return text if text is not None else value
 
-    _fill(summary, data.keys(), scalar)
+    return DataSnapshot(tuple(data.keys()), {key: scalar(key) for key in _SUMMARY_KEYS})
+
+
+def summary_of_snapshot(h5_path: str | os.PathLike, snapshot: DataSnapshot) -> FileSummary:
+    """The summary of an acquisition from :func:`snapshot_of_data` and the file's ``stat``.
+    A file not created yet (see ``dh5.deferred``) gets size 0 and mtime 0: the next refresh
+    reads the real file."""
+    h5_path = Path(h5_path)
+    try:
+        stat = h5_path.stat()
+    except FileNotFoundError:
+        stat = _NOT_CREATED
+    summary = _empty_summary(h5_path, stat)
+    _fill(summary, snapshot.keys, snapshot.scalars.get)
     return summary
+
+
+def summary_of_data(h5_path: str | os.PathLike, data: Any) -> FileSummary:
+    """Summarise an acquisition from the DH5 that just saved it (``data``: its root keys and
+    values) and the file's ``stat``, without opening the file."""
+    return summary_of_snapshot(h5_path, snapshot_of_data(data))
 
 
 def read_summary(h5_path: str | os.PathLike, stat: os.stat_result | None = None) -> FileSummary:

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from .summary import FileSummary
+from .summary import DataSnapshot
 
 logger = logging.getLogger(__name__)
 
@@ -27,13 +27,13 @@ BATCH_DELAY = 0.05
 
 @dataclasses.dataclass
 class Row:
-    """An index row made from in-memory data; ``status`` overrides the summary's."""
+    """An index row made from in-memory data; ``status`` overrides the data's."""
 
     kind: str
     path: Path
     folder: Path
     status: str | None
-    summary: FileSummary
+    snapshot: DataSnapshot
 
 
 Job = Callable[[], object] | Row
@@ -56,13 +56,15 @@ class Writer:
             if self._pid != os.getpid():  # a forked child: the parent's thread is not here
                 self._queue.clear()
                 self._busy, self._thread, self._pid = False, None, os.getpid()
+            was_empty = not self._queue
             self._queue.append(job)
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._run, name="labmate-index-writer", daemon=True
                 )
                 self._thread.start()
-            self._cond.notify_all()
+            if was_empty:  # else the writer is busy or batching: waking it would only cost
+                self._cond.notify_all()  # the kernel thread a switch of the GIL
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait until every queued job ran (True), or ``timeout`` seconds passed (False)."""
