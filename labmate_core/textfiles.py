@@ -1,4 +1,5 @@
-"""Text files replaced atomically: written under a hidden temporary name, then renamed."""
+"""Text files written whole: replaced atomically (cells, configs), or small JSON files
+rewritten in place (temp.json)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,19 @@ def write_text_atomically(
     The file gets the usual permissions (0o666 less the umask, as ``open`` gives: colleagues on a
     shared server can read a run's code); ``keep_mode`` keeps those of the file being replaced.
     """
-    _write(Path(path), text, newline, keep_mode, unlink_first=False)
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline=newline) as handle:
+            handle.write(text)
+        if keep_mode:
+            os.chmod(tmp, path.stat().st_mode & 0o7777)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
 
 
 def rewrite_json_in_place(path: str | os.PathLike, text: str) -> None:
@@ -59,21 +72,3 @@ def read_json_retrying(path: str | os.PathLike, attempts: int = 3) -> Any:
                 raise
             time.sleep(0.001 * (attempt + 1))
     raise AssertionError("unreachable")
-
-
-def _write(path: Path, text: str, newline: str | None, keep_mode: bool, unlink_first: bool) -> None:
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline=newline) as handle:
-            handle.write(text)
-        if keep_mode:
-            os.chmod(tmp, path.stat().st_mode & 0o7777)
-        if unlink_first:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(path)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise

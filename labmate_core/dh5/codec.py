@@ -301,21 +301,59 @@ def write(group: h5py.Group, name: str, encoded: Encoded) -> None:
             _create_dataset(group, link, array)
 
 
+#: Property lists, types and the scalar dataspace of :func:`_create_dataset`, made once (HDF5
+#: copies them into each new dataset; reusing them spares ~5 objects per dataset).
+_DCPL: dict[bool, h5py.h5p.PropDCID] = {}
+_TYPES: dict[str, h5py.h5t.TypeID] = {}
+_SCALAR_SPACE: list[h5py.h5s.SpaceID] = []
+
+
+def _dataset_create_plist() -> h5py.h5p.PropDCID:
+    track_order = bool(h5py.get_config().track_order)
+    dcpl = _DCPL.get(track_order)
+    if dcpl is None:
+        dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+        dcpl.set_obj_track_times(False)
+        if track_order:
+            dcpl.set_attr_creation_order(h5py.h5p.CRT_ORDER_TRACKED | h5py.h5p.CRT_ORDER_INDEXED)
+        else:
+            dcpl.set_attr_creation_order(0)
+        _DCPL[track_order] = dcpl
+    return dcpl
+
+
+def _file_type(dtype: np.dtype) -> h5py.h5t.TypeID:
+    """``h5t.py_create(dtype, logical=1)``, cached for numbers and variable-length strings."""
+    metadata = dtype.metadata
+    if dtype.kind == "O" and metadata is not None and metadata.get("vlen") is str:
+        key = "vlen-str"
+    elif dtype.kind in _NUMERIC_KINDS and dtype.fields is None and metadata is None:
+        key = dtype.str
+    else:
+        return h5py.h5t.py_create(dtype, logical=1)
+    file_type = _TYPES.get(key)
+    if file_type is None:
+        file_type = _TYPES[key] = h5py.h5t.py_create(dtype, logical=1)
+    return file_type
+
+
+def _dataspace(shape: tuple[int, ...]) -> h5py.h5s.SpaceID:
+    if shape:
+        return h5py.h5s.create_simple(shape)
+    if not _SCALAR_SPACE:
+        _SCALAR_SPACE.append(h5py.h5s.create_simple(()))
+    return _SCALAR_SPACE[0]
+
+
 def _create_dataset(group: h5py.Group, link: bytes, array: np.ndarray) -> None:
     """``group.create_dataset(name, data=array)`` without h5py's high-level overhead: the same
     calls with the same property lists, hence the same bytes in the file."""
-    dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
-    dcpl.set_obj_track_times(False)
-    if h5py.get_config().track_order:
-        dcpl.set_attr_creation_order(h5py.h5p.CRT_ORDER_TRACKED | h5py.h5p.CRT_ORDER_INDEXED)
-    else:
-        dcpl.set_attr_creation_order(0)
     dataset = h5py.h5d.create(
         group.id,
         link,
-        h5py.h5t.py_create(array.dtype, logical=1),
-        h5py.h5s.create_simple(array.shape),
-        dcpl=dcpl,
+        _file_type(array.dtype),
+        _dataspace(array.shape),
+        dcpl=_dataset_create_plist(),
     )
     dataset.write(h5py.h5s.ALL, h5py.h5s.ALL, array)
 

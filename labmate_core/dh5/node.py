@@ -265,14 +265,22 @@ class NodeIO:
     def _write_ops(file: h5py.File, ops: list) -> None:
         from .codec import write
 
+        groups: dict[str, h5py.Group] = {}  # parents already looked up in this write
         for path, encoded in ops:
             parent_path, _, name = path.rpartition("/")
             if encoded is DELETE:
                 if path in file:
                     del file[path]
+                groups.clear()
                 continue
-            group = file.require_group(parent_path) if parent_path else file
+            if not parent_path:
+                group = file
+            else:
+                group = groups.get(parent_path)
+                if group is None:
+                    group = groups[parent_path] = file.require_group(parent_path)
             write(group, name, encoded)
+            groups.pop(path, None)  # replaced by what was just written
 
     def _whole_content(self) -> EncodedGroup:
         """This node's full content, encoded (values loaded first)."""

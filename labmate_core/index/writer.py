@@ -1,4 +1,5 @@
-"""The index's background writer: one daemon thread running the queued records in order.
+"""The index's background writer: one daemon thread running the queued records in order
+(started on first use; a forked child starts its own; :meth:`Writer.wait` waits for them).
 
 Rows made from in-memory data (:class:`Row`: an acquisition started, saved, ended) are written in
 batches, one SQLite transaction for all those queued together: the writer waits up to
@@ -16,10 +17,12 @@ import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from .summary import DataSnapshot
 
 logger = logging.getLogger(__name__)
+
 
 #: Seconds the writer waits after a row for the next ones, to write them in one transaction.
 BATCH_DELAY = 0.05
@@ -36,22 +39,20 @@ class Row:
     snapshot: DataSnapshot
 
 
-Job = Callable[[], object] | Row
-
-
 class Writer:
-    """One daemon thread (started on first use) running jobs in order; rows in batches."""
+    """The index's job thread: rows in batches (``write_rows``), callables one by one."""
 
     def __init__(self, write_rows: Callable[[list[Row]], None]) -> None:
+        self.name = "labmate-index-writer"
         self._write_rows = write_rows
-        self._queue: collections.deque[Job] = collections.deque()
+        self._queue: collections.deque[Any] = collections.deque()
         self._cond = threading.Condition()
         self._busy = False
         self._waiting = 0
         self._thread: threading.Thread | None = None
         self._pid = os.getpid()
 
-    def put(self, job: Job) -> None:
+    def put(self, job: Any) -> None:
         with self._cond:
             if self._pid != os.getpid():  # a forked child: the parent's thread is not here
                 self._queue.clear()
@@ -59,49 +60,52 @@ class Writer:
             was_empty = not self._queue
             self._queue.append(job)
             if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="labmate-index-writer", daemon=True
-                )
+                self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
                 self._thread.start()
-            if was_empty:  # else the writer is busy or batching: waking it would only cost
+            if was_empty:  # else the thread is busy or batching: waking it would only cost
                 self._cond.notify_all()  # the kernel thread a switch of the GIL
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait until every queued job ran (True), or ``timeout`` seconds passed (False)."""
         with self._cond:
             if self._pid != os.getpid() or threading.current_thread() is self._thread:
-                return True  # a forked child, or a listener called by the writer itself
+                return True  # a forked child, or a job waiting for its own thread
+            if not self._queue and not self._busy:
+                return True
             self._waiting += 1
-            self._cond.notify_all()  # no batching delay while somebody waits
+            self._cond.notify_all()  # a batching thread stops waiting for more
             try:
                 return self._cond.wait_for(lambda: not self._queue and not self._busy, timeout)
             finally:
                 self._waiting -= 1
 
-    def _next(self) -> Job | list[Row]:
-        """The next job, or the rows at the head of the queue (after the batching delay)."""
-        with self._cond:
-            self._cond.wait_for(lambda: bool(self._queue))
-            if isinstance(self._queue[0], Row):
-                self._cond.wait_for(lambda: self._waiting > 0, BATCH_DELAY)
-                rows: list[Row] = []
-                while self._queue and isinstance(self._queue[0], Row):
-                    rows.append(self._queue.popleft())  # type: ignore[arg-type]
-                self._busy = True
-                return rows
-            self._busy = True
+    def _take(self) -> Any:
+        """The rows at the head of the queue (after the batching delay), else one callable;
+        called with the condition held and the queue not empty."""
+        if not isinstance(self._queue[0], Row):
             return self._queue.popleft()
+        self._cond.wait_for(lambda: self._waiting > 0, BATCH_DELAY)
+        rows: list[Row] = []
+        while self._queue and isinstance(self._queue[0], Row):
+            rows.append(self._queue.popleft())
+        return rows
+
+    def _execute(self, job: Any) -> None:
+        if isinstance(job, list):
+            self._write_rows(job)
+        else:
+            job()
 
     def _run(self) -> None:
         while True:
-            job = self._next()
+            with self._cond:
+                self._cond.wait_for(lambda: bool(self._queue))
+                job = self._take()
+                self._busy = True
             try:
-                if isinstance(job, list):
-                    self._write_rows(job)
-                else:
-                    job()  # type: ignore[operator]
+                self._execute(job)
             except Exception:  # the jobs never raise; a bug must not end the thread
-                logger.warning("index writer job failed", exc_info=True)
+                logger.warning("%s: a job failed", self.name, exc_info=True)
             finally:
                 with self._cond:
                     self._busy = False
