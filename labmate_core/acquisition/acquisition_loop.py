@@ -242,7 +242,7 @@ class AcquisitionLoop:
             path = codec_path = os.fspath(data)
             if not codec_path.endswith(".h5"):
                 path = codec_path + ".h5"
-            if os.path.exists(path):
+            if storage.exists(path):
                 with storage.open_read(path) as file:
                     self._load(_read_group(file["/"]))
             self._sink = _Sink(path, "", eager=True)

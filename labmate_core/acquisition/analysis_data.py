@@ -6,7 +6,7 @@ import logging
 import os
 from typing import Any, TypeVar
 
-from ..dh5 import DH5
+from ..dh5 import DH5, storage
 from ..dh5.keys import join_key, split_key
 from ..parsing import ConfigFile, format_values, parse_key_format, parse_str
 from ..parsing.title import ValueForPrint
@@ -46,7 +46,7 @@ class AnalysisData(DH5):
             raise ValueError("You must specify filepath")
         h5 = os.fspath(filepath)
         h5 = h5 if h5.endswith(".h5") else h5 + ".h5"
-        if not os.path.exists(h5):
+        if not storage.exists(h5):
             raise ValueError(f"File '{h5}' does not exist.")
         super().__init__(h5, mode="a", save_on_edit=save_on_edit, open_on_init=open_on_init)
         self.lock_data()

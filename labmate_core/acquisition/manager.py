@@ -12,7 +12,7 @@ from types import ModuleType
 from typing import Any
 
 from .. import index
-from ..dh5 import deferred
+from ..dh5 import deferred, storage
 from . import naming
 from .acquisition_data import (
     STATUS_COMPLETED,
@@ -296,7 +296,7 @@ class AcquisitionManager(AcquisitionEndings, BackendLink):
             )
         tmp = self.acquisition_tmp_data
         prefix = tmp.prefix(self.data_directory)
-        if not os.path.exists(prefix + ".h5"):
+        if not storage.exists(prefix + ".h5"):
             raise FileNotFoundError(
                 f"The current acquisition {prefix}.h5 (from {self.temp_file_path}) is missing"
             )

@@ -21,6 +21,7 @@ from ..acquisition.capture import OutputCapture
 from ..acquisition.configs import config_mtimes
 from ..acquisition.hooks import LifecycleHooks, run_functions
 from ..acquisition.manager import AcquisitionManager
+from ..dh5 import storage
 from ..parsing import ConfigFile
 from .config_links import ConfigLinks
 from .shell import ShellLink
@@ -270,9 +271,9 @@ class AcquisitionAnalysisManager(ShellLink, ConfigLinks, AcquisitionManager):
     def load_file(self, filename: str | os.PathLike) -> AnalysisData:
         """Open an acquisition (bare name, path, with or without ``.h5``) as AnalysisData."""
         prefix = naming.resolve_acquisition_path(filename, self.data_directory)
-        if not os.path.exists(prefix + ".h5"):
+        if not storage.exists(prefix + ".h5"):
             self._hydrate(prefix)
-        if not os.path.exists(prefix + ".h5"):
+        if not storage.exists(prefix + ".h5"):
             raise AcquisitionNotFoundError(f"File {prefix}.h5 cannot be found")
         data = AnalysisData(
             prefix,
@@ -324,9 +325,9 @@ class AcquisitionAnalysisManager(ShellLink, ConfigLinks, AcquisitionManager):
         logger.info("%s", os.path.basename(prefix))
         h5 = prefix + ".h5"
         self.hooks.dispatch_analysis_data_loading(h5)
-        if not os.path.exists(h5):
+        if not storage.exists(h5):
             self._hydrate(prefix)
-        if os.path.exists(h5):
+        if storage.exists(h5):
             self._load_analysis_data(prefix)
         elif self._is_old_data:
             raise AcquisitionNotFoundError(f"Cannot load data from {prefix}")

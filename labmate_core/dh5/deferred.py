@@ -126,6 +126,18 @@ def _create(key: str, entry: _Entry) -> None:
         logger.debug("deferred creation of %s failed", key, exc_info=True)
 
 
+def _forget_in_child() -> None:
+    """A forked child does not create its parent's files (nor has it the parent's thread)."""
+    global _thread, _thread_wakes_at, _lock, _wake
+    _pending.clear()
+    _thread, _thread_wakes_at = None, None
+    _lock = threading.RLock()
+    _wake = threading.Condition(_lock)
+
+
+os.register_at_fork(after_in_child=_forget_in_child)
+
+
 def _run() -> None:
     global _thread_wakes_at
     with _lock:

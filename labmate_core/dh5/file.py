@@ -124,7 +124,7 @@ class DH5(FileOps, NodeIO):
             self._fill_from_mapping(data, dirty=not self._read_only)
         if h5 is None:
             return
-        if os.path.exists(h5):
+        if storage.exists(h5):
             if not self._read_only and overwrite is None:
                 raise FileExistsError(
                     f"{h5} already exists. Pass overwrite=True to replace it, or "
