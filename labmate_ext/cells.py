@@ -98,6 +98,8 @@ class CellRunner:
     def ends_with_semicolon(self, code: str) -> bool:
         """Whether ``code`` ends with ``;``: IPython then shows no value, as for any cell
         (its display hook looks at the text of the outer cell, the magic call)."""
+        if ";" not in code:
+            return False
         try:
             transformed = self.shell.transform_cell(code)
             return bool(self.shell.displayhook.semicolon_at_end_of_expression(transformed))

@@ -162,7 +162,8 @@ class AcquisitionManager(AcquisitionEndings, BackendLink):
 
     def _experiment_directory(self, name: str, directory: str | os.PathLike | None = None) -> Path:
         path = Path(directory or self.data_directory) / name
-        path.mkdir(parents=True, exist_ok=True)
+        if not path.is_dir():
+            path.mkdir(parents=True, exist_ok=True)
         init = path / "init_analyse.py"
         if self._init_code and not init.exists():
             with contextlib.suppress(FileExistsError), open(init, "x", encoding="utf-8") as file:

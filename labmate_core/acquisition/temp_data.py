@@ -84,7 +84,8 @@ def write_temp_data(path: str | os.PathLike, data: AcquisitionTmpData) -> None:
     """Write ``temp.json`` and, when the file name is not the default one (``__1``...) or a
     sidecar exists, the sidecar; in place (see :func:`rewrite_json_in_place`)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.parent.is_dir():
+        path.parent.mkdir(parents=True, exist_ok=True)
     sidecar = path.with_name(_SIDECAR)
     if (data.file_name and data.file_name != data.default_file_name()) or sidecar.exists():
         _write_json(

@@ -25,7 +25,7 @@ logger = logging.getLogger(__name__)
 
 
 #: Seconds the writer waits after a row for the next ones, to write them in one transaction.
-BATCH_DELAY = 0.05
+BATCH_DELAY = 0.2
 
 
 @dataclasses.dataclass

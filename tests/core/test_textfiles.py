@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
+import threading
 
 import pytest
 
-from labmate_core.textfiles import write_text_atomically
+from labmate_core.textfiles import read_json_retrying, rewrite_json_in_place, write_text_atomically
 
 
 @pytest.fixture
@@ -35,3 +37,54 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
     with pytest.raises(UnicodeEncodeError):
         write_text_atomically(path, "\udcff")  # not encodable: fails while writing
     assert path.read_text() == "{}" and [p.name for p in tmp_path.iterdir()] == ["temp.json"]
+
+
+def test_json_rewritten_in_place_stays_valid_json_and_the_same_file(tmp_path, umask_022):
+    path = tmp_path / "temp.json"
+    rewrite_json_in_place(path, json.dumps({"name": "a much longer experiment name", "n": 1}))
+    inode = path.stat().st_ino
+    rewrite_json_in_place(path, json.dumps({"name": "short", "n": 2}))
+    assert json.loads(path.read_text()) == {"name": "short", "n": 2}  # strict JSON: padded
+    assert path.stat().st_ino == inode  # no file created or removed
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    assert [p.name for p in tmp_path.iterdir()] == ["temp.json"]
+
+
+def test_a_reader_never_sees_a_broken_temp_json_while_it_is_rewritten(tmp_path):
+    from labmate_core.acquisition.temp_data import (
+        AcquisitionTmpData,
+        read_temp_data,
+        write_temp_data,
+    )
+
+    path = tmp_path / "temp.json"
+    long = AcquisitionTmpData("a" * 80, "2026_01_01__00_00_00", {"c.py": "x = 1\n" * 20}, None)
+    short = AcquisitionTmpData("b", "2026_01_01__00_00_01", {}, None, "2026_01_01__00_00_01__b__1")
+    write_temp_data(path, long)
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def writer() -> None:
+        try:
+            while not stop.is_set():
+                write_temp_data(path, short)
+                write_temp_data(path, long)
+        except BaseException as error:  # noqa: BLE001 (reported below)
+            errors.append(error)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        seen = {read_temp_data(path).experiment_name for _ in range(2000)}
+    finally:
+        stop.set()
+        thread.join()
+    assert not errors
+    assert seen <= {long.experiment_name, "b"}
+
+
+def test_read_json_retrying_reports_a_file_that_never_parses(tmp_path):
+    path = tmp_path / "broken.json"
+    path.write_text('{"a": ')
+    with pytest.raises(ValueError):
+        read_json_retrying(path)

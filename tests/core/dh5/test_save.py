@@ -199,3 +199,18 @@ def test_rewriting_same_shape_array_in_place(tmp_path):
         d.save()
     assert os.path.getsize(path) <= size
     assert DH5(path).x[0] == 4.0
+
+
+def test_one_save_that_removes_replaces_and_nests_keys(tmp_path):
+    """The parents looked up during a save are forgotten when a key is removed or replaced."""
+    path = tmp_path / "mixed.h5"
+    d = DH5(str(path), overwrite=True, save_on_edit=False)
+    d.update({"g/a": 1, "g/b": 2, "h/x": 3})
+    d.save()
+    del d["g"]
+    d.update({"g/c": 4, "h": {"y": 5}, "k/l/m": 6})
+    d.save()
+    back = DH5(str(path))
+    assert dict(back["g"]) == {"c": 4}
+    assert dict(back["h"]) == {"y": 5}
+    assert back["k"]["l"]["m"] == 6

@@ -157,3 +157,45 @@ def test_a_listener_may_read_the_index_from_the_writer_thread(data_dir):
     finally:
         unsubscribe()
     assert seen == [1]
+
+
+def test_rows_from_data_are_written_together_and_in_order(data_dir):
+    """A burst of records made from in-memory data: one batch, every event, the last state."""
+    from labmate_core.index import events as index_events
+
+    (data_dir / ".labmate").mkdir()
+    seen = []
+    unsubscribe = index.subscribe(seen.append)
+    batches = []
+    write_rows = index_events._writer._write_rows
+    index_events._writer._write_rows = lambda rows: (batches.append(len(rows)), write_rows(rows))
+    try:
+        prefixes = [write_acquisition(data_dir, "burst", stamp(i)) for i in range(5)]
+        for prefix in prefixes:
+            data = DH5(str(prefix))
+            index.record_start(prefix, data_directory=data_dir, data=data)
+            index.record_save(prefix, data_directory=data_dir, data=data)
+            index.record_end(prefix, "failed", data_directory=data_dir, data=data)
+        assert index.flush(10)
+    finally:
+        index_events._writer._write_rows = write_rows
+        unsubscribe()
+    assert sum(batches) == 15 and len(batches) < 15  # batched (normally 1 or 2 batches)
+    assert [(e.kind, e.prefix) for e in seen] == [
+        (kind, str(prefix)) for prefix in prefixes for kind in ("start", "save", "end")
+    ]
+    rows = index.open_index(data_dir)
+    assert [rows.get(prefix).status for prefix in prefixes] == ["failed"] * 5
+
+
+def test_a_row_for_a_file_not_written_yet(data_dir):
+    """A %%acquisition's file is written at its first save: its start row has size 0 and the
+    next refresh reads the real file."""
+    data = DH5({"experiment_name": "later", "info": {"status": "running"}, "useful": False})
+    summary = index.summary_of_data(data_dir / "later" / "2026_01_01__00_00_00__later.h5", data)
+    assert (summary.name, summary.status, summary.size, summary.mtime_ns) == (
+        "later",
+        "running",
+        0,
+        0,
+    )
