@@ -191,7 +191,13 @@ def _retry(session: Any, values: list[str]) -> BackendReport:
     if unknown:
         known = ", ".join(repr(name) for name in backends) or "none"
         raise UsageError(f"%labmate_backend retry: no backend named {unknown[0]!r} ({known})")
-    for name in names:
+    failed = {row.name for row in BackendReport.of(manager).rows if row.failed}
+    retried = [name for name in names if name in failed]
+    for name in retried:  # a healthy backend keeps its worker (and the list of its copies)
         backend = manager.remove_backend(name)
         session.add_backend(backend, name=name)  # resumes its journaled (failed) copies
-    return BackendReport.of(manager, headline=f"retrying: {', '.join(names) or 'nothing'}")
+    healthy = [name for name in names if name not in failed]
+    headline = f"retrying: {', '.join(retried)}" if retried else "nothing failed: nothing to retry"
+    if retried and healthy:
+        headline += f" (nothing failed in {', '.join(healthy)})"
+    return BackendReport.of(manager, headline=headline)

@@ -20,11 +20,14 @@ logger = logging.getLogger(__name__)
 _ATOMIC_PUT = {"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl", "oss", "memory"}
 # the password of a URL's userinfo (``scheme://user:password@host``), in any chained part
 _PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^/?#@:]*):[^/?#]*@")
+# a token given as the whole userinfo of an http(s) URL (``https://TOKEN@host``)
+_HTTP_TOKEN = re.compile(r"(?P<head>\bhttps?://)[^/?#@:]+@", re.IGNORECASE)
 
 
 def _without_password(url: str) -> str:
-    """``url`` with the password of its userinfo (if any) replaced by ``***``."""
-    return _PASSWORD.sub(r"\g<head>:***@", url)
+    """``url`` with the password of its userinfo (if any) replaced by ``***``, and the whole
+    userinfo of an http(s) URL that has no password (a token, ``https://TOKEN@host``)."""
+    return _HTTP_TOKEN.sub(r"\g<head>***@", _PASSWORD.sub(r"\g<head>:***@", url))
 
 
 class FsspecBackend(AcquisitionBackend):

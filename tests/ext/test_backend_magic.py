@@ -116,6 +116,10 @@ def test_failure_is_visible_then_retry_recovers(shell) -> None:
     waited = run(shell, "%labmate_backend wait 60").result
     assert waited.failed == 0 and "all copies done" in repr(waited)
     assert backend.seen and backend.seen[-1].endswith("__r")
+    # retrying a healthy backend restarts nothing: its copies stay listed as done
+    again = run(shell, "%labmate_backend retry").result
+    assert "nothing to retry" in repr(again)
+    assert again.rows[0].counts.get("done") == 1
 
 
 @pytest.mark.parametrize(

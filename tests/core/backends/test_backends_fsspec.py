@@ -127,6 +127,10 @@ def test_a_password_in_the_url_is_never_journaled(data_dir, lab):
     assert secret not in backend.name
     plain = FsspecBackend("memory://user@host/lab")  # a user without a password: a spec
     assert plain.spec() == {"kind": "fsspec", "args": ["memory://user@host/lab"], "kwargs": {}}
+    token = f"ghp_{uuid.uuid4().hex[:12]}"  # a token as the whole userinfo of an http(s) URL
+    with_token = FsspecBackend(f"simplecache::https://{token}@example.org/lab")
+    assert token not in with_token.name and "https://***@example.org/lab" in with_token.name
+    assert with_token.spec() is None  # never recorded with the token
     prefix = lab.write_acquisition(data_dir)
     with BackendDispatcher(data_dir, [backend], max_attempts=1) as dispatcher:
         dispatcher.submit(prefix)
