@@ -144,15 +144,26 @@ _LAST_ROWS_MAX = 64
 
 
 def _change(
-    kind: str, folder: Path, path: Path, operation: Callable[[AcquisitionIndex], Any], failed: str
+    kind: str,
+    folder: Path,
+    path: Path,
+    operation: Callable[[AcquisitionIndex], Any],
+    failed: str,
+    on_error: Callable[[BaseException], object] | None = None,
 ) -> Any:
     """Run ``operation`` on the index of ``folder``, then tell the listeners; a failure is
-    logged (``failed``), never raised. Returns what ``operation`` returned (None on failure)."""
+    logged (``failed``) and given to ``on_error``, never raised. Returns what ``operation``
+    returned (None on failure)."""
     try:
         index = open_index(folder)
         result = operation(index)
-    except Exception:
+    except Exception as error:
         logger.warning("%s", failed, exc_info=True)
+        if on_error is not None:
+            try:
+                on_error(error)
+            except Exception:
+                logger.warning("the error handler of %r failed", kind, exc_info=True)
         return None
     notify(IndexEvent(kind, str(index.data_directory), str(path)))
     return result
@@ -300,9 +311,15 @@ def _write_sync(status: Any, path: Path, folder: Path) -> None:
     )
 
 
-def set_note(data_directory: str | os.PathLike, prefix: str | os.PathLike, text: str) -> None:
+def set_note(
+    data_directory: str | os.PathLike,
+    prefix: str | os.PathLike,
+    text: str,
+    on_error: Callable[[BaseException], object] | None = None,
+) -> None:
     """Save a note on an acquisition (in the background: :func:`flush` waits for it) and tell
-    the listeners once it is written. A failure to write it is logged as a warning."""
+    the listeners once it is written. A failure to write it is logged as a warning and given
+    to ``on_error`` (called on the writer's thread: the panel shows it)."""
     if not isinstance(text, str):
         raise TypeError(f"a note is text, got {type(text).__name__}")
     path = _prefix(prefix)
@@ -314,6 +331,7 @@ def set_note(data_directory: str | os.PathLike, prefix: str | os.PathLike, text:
             path,
             lambda index: index.set_note(path, text),
             f"could not save the note of {path}",
+            on_error,
         )
     )
 

@@ -128,6 +128,19 @@ def test_filters_text_date_status(data_dir, panel_of):
     assert panel.total == 4
 
 
+def test_a_note_that_cannot_be_saved_is_said_in_the_panel(data_dir, panel_of):
+    write_acquisition(data_dir, "sine", 1)
+    panel = panel_of(data_dir)
+    log = data_dir / ".labmate" / "notes.jsonl"
+    if log.exists():
+        log.unlink()
+    log.mkdir()  # the notes log cannot be written (a directory in its place)
+    panel.row_widgets(0).notes.value = "fridge at 10 mK"
+    assert index.flush(10)
+    assert "could not save the note" in panel.message.value
+    assert "IsADirectoryError" in panel.message.value
+
+
 def test_notes_are_saved_to_the_index(data_dir, panel_of):
     prefix = write_acquisition(data_dir, "sine", 1)
     panel = panel_of(data_dir)
