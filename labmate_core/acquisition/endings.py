@@ -10,7 +10,8 @@ when its code said so (``%%acquisition``, ``with aqm.acquisition(…)``).
 An acquisition whose cell only started it (``acquisition_cell`` alone) stays ``running``, and so
 do its extra files, until its first save in a later cell (the extras then end, an empty one
 ``completed``) or the next acquisition, which closes it by the same rules. When a manager starts
-with nothing in memory, the acquisition ``temp.json`` names, if still ``running``: when its
+with nothing in memory, the acquisition ``temp.json`` names and its extra files (listed in the
+sidecar of ``temp.json``), each if still ``running``: when its
 process (``info/owner``, see owner.py) is gone, it ends ``failed`` (:data:`ORPHANED`: cut short by
 a restart or a crash); when it is this process (a manager created again), it ends by the same
 rules; another live kernel's is left alone. Whenever data is saved later (``save_acquisition``),
@@ -69,50 +70,68 @@ class AcquisitionEndings:
         ``temp.json`` (a restarted kernel): see :meth:`_record_end`."""
         self._close_extras(None)
         previous = self._current_acquisition
-        orphan: BaseException | None = None
-        if previous is None:
-            found = self._left_running_before_restart()
-            if found is not None:
-                previous, reason = found
-                orphan = None if reason is None else RuntimeError(reason)
-        if previous is None or previous.status != STATUS_RUNNING:
+        if previous is not None:
+            if previous.status == STATUS_RUNNING:
+                self._finished = True
+                self._end_left_running(previous, None)
             return
-        self._finished = True
-        try:
-            self._record_end(previous, orphan, empty_status=STATUS_FAILED)
-        except Exception:
-            logger.exception("Could not record the end of %s", previous.filepath)
+        for acquisition, reason in self._left_running_before_restart():
+            self._finished = True
+            self._end_left_running(acquisition, reason)
 
-    def _left_running_before_restart(
-        self,
-    ) -> tuple[NotebookAcquisitionData, str | None] | None:
-        """The acquisition ``temp.json`` names and why it ends, if its file says it is still
-        running and what ran it is gone: its process, or (this process) a manager that was
-        replaced; never another live kernel's."""
+    def _end_left_running(self, acquisition: NotebookAcquisitionData, reason: str | None) -> None:
+        try:
+            orphan = None if reason is None else RuntimeError(reason)
+            self._record_end(acquisition, orphan, empty_status=STATUS_FAILED)
+        except Exception:
+            logger.exception("Could not record the end of %s", acquisition.filepath)
+
+    def _left_running_before_restart(self) -> list[tuple[NotebookAcquisitionData, str | None]]:
+        """The acquisition ``temp.json`` names and its extra files (kept in the sidecar), with
+        why each ends, if its file says it is still running and what ran it is gone: its
+        process, or (this process) a manager that was replaced; never another live kernel's."""
         try:
             tmp = read_temp_data(self.temp_file_path)
-            if tmp is None:
-                return None
-            prefix = tmp.prefix(self.data_directory)
-            if not os.path.exists(prefix + ".h5"):
-                return None
-            acquisition = NotebookAcquisitionData.open_existing(
-                prefix, experiment_name=tmp.experiment_name, configs=tmp.configs or None
-            )
-            if acquisition.status != STATUS_RUNNING:
-                return None
-            info = acquisition.get("info")
-            owner = info["owner"] if info is not None and "owner" in info else None
-            if owner is None:  # written before owners were recorded: its process is gone
-                return acquisition, ORPHANED
-            if owner == this_process():  # another manager of this kernel (recreated, reloaded):
-                return acquisition, None  # nothing was cut short, the usual rules apply
-            if owner_alive(owner) is not False:  # another live kernel's, or cannot tell
-                return None
-            return acquisition, ORPHANED
         except Exception:
-            logger.exception("Could not check the acquisition named by %s", self.temp_file_path)
+            logger.exception("Could not read %s", self.temp_file_path)
+            return []
+        if tmp is None:
+            return []
+        prefix = tmp.prefix(self.data_directory)
+        base = os.path.dirname(os.path.dirname(prefix))  # <data>/<name>/<file>
+        found = []
+        paths = [(prefix, tmp.experiment_name, tmp.configs or None)]
+        paths += [(os.path.join(base, extra), None, None) for extra in tmp.extras]
+        for path, name, configs in paths:
+            try:
+                ending = self._ending_after_restart(path, name, configs)
+            except Exception:
+                logger.exception("Could not check the acquisition %s", path)
+                continue
+            if ending is not None:
+                found.append(ending)
+        return found
+
+    @staticmethod
+    def _ending_after_restart(
+        prefix: str, experiment_name: str | None, configs: dict[str, str] | None
+    ) -> tuple[NotebookAcquisitionData, str | None] | None:
+        if not os.path.exists(prefix + ".h5"):
             return None
+        acquisition = NotebookAcquisitionData.open_existing(
+            prefix, experiment_name=experiment_name, configs=configs
+        )
+        if acquisition.status != STATUS_RUNNING:
+            return None
+        info = acquisition.get("info")
+        owner = info["owner"] if info is not None and "owner" in info else None
+        if owner is None:  # written before owners were recorded: its process is gone
+            return acquisition, ORPHANED
+        if owner == this_process():  # another manager of this kernel (recreated, reloaded):
+            return acquisition, None  # nothing was cut short, the usual rules apply
+        if owner_alive(owner) is not False:  # another live kernel's, or cannot tell
+            return None
+        return acquisition, ORPHANED
 
     def _close_extras(
         self, error: BaseException | None, *, empty_status: str = STATUS_FAILED

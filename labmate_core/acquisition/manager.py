@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import time
@@ -262,7 +263,27 @@ class AcquisitionManager(AcquisitionEndings, BackendLink):
         configs = self._snapshot_configs()
         acquisition, _ = self._create_file(name, cell or self.cell, configs, save_on_edit)
         self._extra_acquisitions.append(acquisition)
+        self._remember_extras()
         return acquisition
+
+    def _remember_extras(self) -> None:
+        """List the extra files in temp.json's sidecar: a restarted kernel ends them too."""
+        tmp = self._acquisition_tmp_data
+        if tmp is None:
+            return
+        base = os.path.dirname(os.path.dirname(tmp.prefix(self.data_directory)))
+        extras = tuple(
+            os.path.relpath(extra.filepath, base)
+            for extra in self._extra_acquisitions
+            if extra.filepath
+        )
+        if extras != tmp.extras:
+            try:
+                self.acquisition_tmp_data = dataclasses.replace(tmp, extras=extras)
+            except OSError as error:
+                logger.warning(
+                    "Could not list the extra files in %s: %s", self.temp_file_path, error
+                )
 
     # -- the current acquisition ----------------------------------------------------------------
     @property

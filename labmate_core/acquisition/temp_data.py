@@ -2,7 +2,8 @@
 
 The file keeps labmate's four keys (``experiment_name``, ``time_stamp``, ``configs``,
 ``directory``) so that labmate can read it too. When the acquisition got a ``__n`` suffix, the
-real file name is kept in a hidden sidecar ``.temp_filepath.json`` (labmate rejects extra keys).
+real file name is kept in a hidden sidecar ``.temp_filepath.json`` (labmate rejects extra keys),
+and so are its extra files (``create_acquisition``), which a restarted kernel ends with it.
 """
 
 from __future__ import annotations
@@ -32,11 +33,14 @@ class AcquisitionTmpData:
     directory: str | None = None
     #: basename of the ``.h5`` prefix when it differs from ``<time_stamp>__<experiment_name>``
     file_name: str | None = None
+    #: the extra files (``create_acquisition``), relative to the data directory
+    extras: tuple[str, ...] = ()
 
     def asdict(self) -> dict:
-        """The labmate keys (without :attr:`file_name`)."""
+        """The labmate keys (without :attr:`file_name` and :attr:`extras`)."""
         data = asdict(self)
         data.pop("file_name")
+        data.pop("extras")
         return data
 
     def default_file_name(self) -> str:
@@ -87,13 +91,15 @@ def write_temp_data(path: str | os.PathLike, data: AcquisitionTmpData) -> None:
     if not path.parent.is_dir():
         path.parent.mkdir(parents=True, exist_ok=True)
     sidecar = path.with_name(_SIDECAR)
-    if (data.file_name and data.file_name != data.default_file_name()) or sidecar.exists():
+    named = data.file_name and data.file_name != data.default_file_name()
+    if named or data.extras or sidecar.exists():
         _write_json(
             sidecar,
             {
                 "experiment_name": data.experiment_name,
                 "time_stamp": data.time_stamp,
                 "file_name": data.file_name or data.default_file_name(),
+                "extras": list(data.extras),
             },
         )
     _write_json(path, data.asdict())
@@ -137,6 +143,13 @@ def read_temp_data(path: str | os.PathLike) -> AcquisitionTmpData | None:
         and extra.get("time_stamp") == data.time_stamp
     ):
         file_name = extra.get("file_name")
-        if file_name != data.default_file_name():  # a sidecar kept up to date says the default
-            data = AcquisitionTmpData(**{**asdict(data), "file_name": file_name})
+        if file_name == data.default_file_name():  # a sidecar kept up to date says the default
+            file_name = None
+        extras = extra.get("extras") or []
+        if not isinstance(extras, list) or not all(isinstance(e, str) for e in extras):
+            logger.warning("Ignoring the extra files listed in %s: %r", sidecar, extras)
+            extras = []
+        data = AcquisitionTmpData(
+            **{**asdict(data), "file_name": file_name, "extras": tuple(extras)}
+        )
     return data

@@ -154,6 +154,8 @@ aqm = AcquisitionAnalysisManager(sys.argv[1], shell=None)
 aqm.acquisition_cell(sys.argv[2], cell="c")
 if sys.argv[3] == "data":
     aqm["x"] = 5  # written without save_acquisition
+if sys.argv[3] == "extra":
+    sys.stdout.write(aqm.create_acquisition().filepath + "\\n")  # never saved either
 sys.stdout.write(aqm.current_filepath + "\\n")
 sys.stdout.flush()
 if sys.argv[4] == "stay":
@@ -161,8 +163,9 @@ if sys.argv[4] == "stay":
 """
 
 
-def _kernel(data_dir: Path, name: str, data: bool, stay: bool) -> subprocess.Popen:
-    args = [str(data_dir), name, "data" if data else "-", "stay" if stay else "-"]
+def _kernel(data_dir: Path, name: str, data: bool | str, stay: bool) -> subprocess.Popen:
+    what = data if isinstance(data, str) else "data" if data else "-"
+    args = [str(data_dir), name, what, "stay" if stay else "-"]
     return subprocess.Popen(
         [sys.executable, "-c", _KERNEL, *args],
         stdin=subprocess.PIPE,
@@ -184,6 +187,21 @@ def test_acquisition_left_running_by_a_dead_kernel_is_failed_by_the_next_one(
     d = DH5(prefix)
     assert d["info"]["status"] == "failed" and ORPHANED in d["info"]["error"]
     assert ("x" in d) is data  # what was written stays
+
+
+def test_extra_files_left_running_by_a_dead_kernel_end_with_its_acquisition(
+    data_dir: Path,
+) -> None:
+    before = _kernel(data_dir, "cut", "extra", stay=False)
+    extra = before.stdout.readline().strip()
+    prefix = before.stdout.readline().strip()
+    assert before.wait(120) == 0
+    assert DH5(extra)["info"]["status"] == "running"
+    after = _aqm(data_dir)  # the restarted kernel: temp.json's sidecar lists the extra file
+    after.acquisition_cell("next", cell="c")
+    for path in (prefix, extra):
+        d = DH5(path)
+        assert d["info"]["status"] == "failed" and ORPHANED in d["info"]["error"], path
 
 
 def test_a_recreated_manager_ends_what_the_old_one_left_running(data_dir: Path) -> None:
