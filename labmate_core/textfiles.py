@@ -45,9 +45,14 @@ def rewrite_json_in_place(path: str | os.PathLike, text: str) -> None:
     rename over it does, makes the next file creations of the process cost 0.2-0.5 ms each
     instead of 0.01 ms, several per acquisition. A process killed mid-write cannot tear it
     (a write completes before the signal); a reader that reads it exactly while it is written
-    may see a torn text: :func:`read_json_retrying` reads again.
+    may see a torn text: :func:`read_json_retrying` reads again. A file we may not write (a
+    colleague's, in a shared folder we may write) is replaced atomically instead.
     """
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    except PermissionError:
+        write_text_atomically(path, text)
+        return
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         data = text.encode("utf-8")

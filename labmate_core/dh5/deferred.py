@@ -7,8 +7,9 @@ file first (a reader, a loop, another object) creates it on the spot (:func:`cre
 ``storage`` calls at each of its entry points); one background thread creates what is still
 pending once its delay has passed, and every pending file is created at interpreter exit.
 
-Creation runs under one process-wide lock, so a file is created once, and an owner's write
-waits for a creation already under way.
+Each registration has its own lock, held while its file is created or while its owner writes
+it: a file is created once, and whoever needs it meanwhile waits for it (never sees "no such
+file" while it is being written). Other files are not held up.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 logger = logging.getLogger(__name__)
 
@@ -31,9 +32,12 @@ __all__ = ["defer", "create_now", "create_all", "claimed", "cancel", "is_pending
 class _Entry:
     create: Callable[[], None]
     due: float
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    done: bool = False  # created, written by its owner, or given up
+    claimed: bool = False  # its owner is writing the whole file (holding ``lock``)
 
 
-_lock = threading.RLock()
+_lock = threading.Lock()  # the registry and the thread's schedule (never held while writing)
 _wake = threading.Condition(_lock)
 _pending: dict[str, _Entry] = {}
 _thread: threading.Thread | None = None
@@ -51,79 +55,101 @@ def defer(path: str | os.PathLike, create: Callable[[], None], delay: float) -> 
     with _lock:
         due = time.monotonic() + delay
         _pending[_key(path)] = _Entry(create, due)
-        # the thread is woken only if it would wake up too late (each wake-up costs the kernel
-        # thread a switch of the GIL): a burst of acquisitions wakes it once per delay
-        wake = _thread_wakes_at is None or due < _thread_wakes_at
         if _thread is None or not _thread.is_alive():
             _thread = threading.Thread(target=_run, name="labmate-deferred-files", daemon=True)
             _thread.start()
         if not _at_exit:
             atexit.register(create_all)
             _at_exit = True
-        if wake:
+        # the thread is woken only if it would wake up too late (each wake-up costs the kernel
+        # thread a switch of the GIL): a burst of acquisitions wakes it once per delay
+        if _thread_wakes_at is None or due < _thread_wakes_at:
             _wake.notify()
+
+
+def _entry(path: str | os.PathLike) -> tuple[str, _Entry | None]:
+    if not _pending:  # the usual case: nothing pending, no lock, no path normalisation
+        return "", None
+    key = _key(path)
+    return key, _pending.get(key)
 
 
 def is_pending(path: str | os.PathLike) -> bool:
     """True while the creation of ``path`` is deferred."""
-    return bool(_pending) and _key(path) in _pending
+    _, entry = _entry(path)
+    return entry is not None and not entry.done
 
 
 def create_now(path: str | os.PathLike) -> None:
-    """Create ``path`` now if its creation is pending (a failure is logged, not raised)."""
-    if not _pending:
-        return
-    with _lock:
-        key = _key(path)
-        entry = _pending.pop(key, None)
-        if entry is not None:
-            _create(key, entry)
+    """Create ``path`` now if its creation is pending (waiting for its owner's write, or a
+    creation, under way in another thread). A failure is logged, not raised."""
+    key, entry = _entry(path)
+    if entry is not None:
+        _create(key, entry)
 
 
 def create_all() -> None:
     """Create every pending file now (the end of a cell, interpreter exit, tests)."""
-    if not _pending:
-        return
-    with _lock:
-        while _pending:
-            key = next(iter(_pending))
-            _create(key, _pending.pop(key))
+    if _pending:
+        for key, entry in list(_pending.items()):
+            _create(key, entry)
 
 
 def cancel(path: str | os.PathLike) -> None:
     """Forget the pending creation of ``path`` (its acquisition could not be set up)."""
-    if _pending:
-        with _lock:
-            _pending.pop(_key(path), None)
+    key, entry = _entry(path)
+    if entry is not None:
+        with entry.lock:
+            entry.done = True
+            _drop(key, entry)
 
 
 @contextlib.contextmanager
 def claimed(path: str | os.PathLike) -> Iterator[bool]:
     """Hold the creation of ``path`` while its owner writes the whole file itself.
 
-    Yields whether it was pending. Its registration is dropped when the block succeeds and put
-    back when it raises (the file still gets created).
+    Yields whether it was pending. Its registration is dropped when the block succeeds and kept
+    when it raises (the file still gets created). Others who need the file meanwhile wait.
     """
-    if not _pending:
+    key, entry = _entry(path)
+    if entry is None:
         yield False
         return
-    key = _key(path)
-    with _lock:
-        entry = _pending.pop(key, None)
+    with entry.lock:
+        if entry.done:
+            yield False
+            return
+        entry.claimed = True
         try:
-            yield entry is not None
+            yield True
         except BaseException:
-            if entry is not None and key not in _pending:
-                _pending[key] = entry
+            with _lock:
+                _wake.notify()  # still to be created: the thread looks at it again
             raise
+        finally:
+            entry.claimed = False
+        entry.done = True
+        _drop(key, entry)
 
 
 def _create(key: str, entry: _Entry) -> None:
-    try:
-        entry.create()
-    except Exception as error:
-        logger.warning("Could not create %s: %s", key, error)
-        logger.debug("deferred creation of %s failed", key, exc_info=True)
+    with entry.lock:
+        if entry.done or entry.claimed:  # claimed: its owner's own thread, writing it now
+            return
+        try:
+            entry.create()
+        except Exception as error:  # given up (the owner's next save writes the file)
+            logger.warning("Could not create %s: %s", key, error)
+            logger.debug("deferred creation of %s failed", key, exc_info=True)
+        # a KeyboardInterrupt leaves it pending: no partial file (written aside, then linked)
+        entry.done = True
+        _drop(key, entry)
+
+
+def _drop(key: str, entry: _Entry) -> None:
+    with _lock:
+        if _pending.get(key) is entry:
+            del _pending[key]
 
 
 def _forget_in_child() -> None:
@@ -131,7 +157,7 @@ def _forget_in_child() -> None:
     global _thread, _thread_wakes_at, _lock, _wake
     _pending.clear()
     _thread, _thread_wakes_at = None, None
-    _lock = threading.RLock()
+    _lock = threading.Lock()
     _wake = threading.Condition(_lock)
 
 
@@ -140,19 +166,19 @@ os.register_at_fork(after_in_child=_forget_in_child)
 
 def _run() -> None:
     global _thread_wakes_at
-    with _lock:
-        while True:
-            if not _pending:
-                _thread_wakes_at = None
-                _wake.wait()
-                continue
+    while True:
+        with _lock:
             now = time.monotonic()
-            due = [key for key, entry in _pending.items() if entry.due <= now]
+            waiting = [entry.due for entry in _pending.values() if not entry.done]
+            due = [
+                (key, entry)
+                for key, entry in _pending.items()
+                if entry.due <= now and not entry.done and not entry.claimed
+            ]
             if not due:
-                _thread_wakes_at = min(entry.due for entry in _pending.values())
-                _wake.wait(_thread_wakes_at - now)
+                upcoming = [moment for moment in waiting if moment > now]
+                _thread_wakes_at = min(upcoming) if upcoming else None
+                _wake.wait(None if _thread_wakes_at is None else _thread_wakes_at - now)
                 continue
-            for key in due:
-                entry = _pending.pop(key, None)
-                if entry is not None:
-                    _create(key, entry)
+        for key, entry in due:  # outside the registry's lock: other files are not held up
+            _create(key, entry)

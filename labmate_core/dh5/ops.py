@@ -71,8 +71,13 @@ class FileOps(NodeIO):
         else:
             if not ops:
                 return self
-            with deferred.claimed(own), storage.open_write(own) as file:
-                self._write_ops(file, ops)
+            with deferred.claimed(own):
+                try:
+                    with storage.open_write(own) as file:
+                        self._write_ops(file, ops)
+                except storage.FileAppearedError:  # created meanwhile without our lock
+                    with storage.open_write(own) as file:  # (plain h5py): add to it
+                        self._write_ops(file, ops)
         self._mark_clean(saved)
         root._signature = file_signature(own)
         return self

@@ -60,6 +60,11 @@ class LockTimeout(TimeoutError):
     """The file's lock could not be taken in time."""
 
 
+class FileAppearedError(FileExistsError):
+    """A new file was written aside, but meanwhile somebody created the file without our lock
+    (plain h5py, another program): it was left alone and nothing was written."""
+
+
 def lock_path(path: str | os.PathLike) -> Path:
     """The hidden lock (and journal) file of ``path``: never matched by ``glob(prefix*)``."""
     path = Path(path)
@@ -341,20 +346,47 @@ def _sync_path(path: Path) -> None:
 
 
 @contextlib.contextmanager
-def _write_new(path: Path, sync: bool) -> Iterator[h5py.File]:
-    """Write a whole new file aside and rename it to ``path`` only if the block succeeds."""
+def _write_new(path: Path, sync: bool, replace: bool = True) -> Iterator[h5py.File]:
+    """Write a whole new file aside and rename it to ``path`` only if the block succeeds.
+
+    With ``replace=False`` an existing ``path`` is never replaced: the file is linked into
+    place, and :class:`FileAppearedError` is raised if ``path`` exists by then.
+    """
     tmp = _temporary_sibling(path)
     try:
         with h5py.File(tmp, "w", locking=False, libver=LIBVER, **CREATE_OPTIONS) as file:
             yield file
         if sync:
             _sync_path(tmp)
-        os.replace(tmp, path)
+        if replace:
+            os.replace(tmp, path)
+        else:
+            _publish_new(tmp, path)
         if sync:
             _sync_path(path.parent)
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+
+
+def _publish_new(tmp: Path, path: Path) -> None:
+    """Put ``tmp`` in place as ``path`` unless ``path`` exists (a hard link cannot replace a
+    file; where links are not supported, a check then a rename)."""
+    try:
+        os.link(tmp, path)
+        return
+    except FileExistsError:
+        raise FileAppearedError(
+            errno.EEXIST, "created meanwhile by a writer that does not take our lock", str(path)
+        ) from None
+    except OSError as error:
+        if error.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
+            raise
+    if path.exists():
+        raise FileAppearedError(
+            errno.EEXIST, "created meanwhile by a writer that does not take our lock", str(path)
+        )
+    os.replace(tmp, path)
 
 
 def _compact(path: Path) -> None:
@@ -382,7 +414,7 @@ def open_write(path: str | os.PathLike, timeout: float | None = None) -> Iterato
         assert lock.fd is not None
         if not path.exists():
             write_header(lock.fd, NO_FILE, _writer_id())
-            with _write_new(path, sync=fsync_enabled()) as file:
+            with _write_new(path, sync=fsync_enabled(), replace=False) as file:
                 yield file
             return
         write_header(lock.fd, os.path.getsize(path), _writer_id())
@@ -436,8 +468,11 @@ def defer_creation(
                 return  # written meanwhile (by a writer that does not know of the deferral)
             assert lock.fd is not None
             write_header(lock.fd, NO_FILE, _writer_id())
-            with _write_new(target, sync=fsync_enabled()) as file:
-                write(file)
+            try:
+                with _write_new(target, sync=fsync_enabled(), replace=False) as file:
+                    write(file)
+            except FileAppearedError:
+                logger.info("%s was created meanwhile by another writer: left alone", target)
 
     deferred.defer(target, create, delay)
 

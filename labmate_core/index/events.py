@@ -170,44 +170,64 @@ def _change(
 
 
 def _write_rows(rows: list[Row]) -> None:
-    """Write rows made from in-memory data: one transaction per data directory, a row left
-    out when this process last wrote the same; then tell the listeners, in order."""
+    """Write rows made from in-memory data: one transaction per data directory (row by row if
+    that fails), a row left out when this process last wrote the same; then tell the
+    listeners, in the order of the records."""
     by_folder: dict[Path, list[Row]] = {}
     for row in rows:
         by_folder.setdefault(row.folder, []).append(row)
+    written: dict[Path, AcquisitionIndex] = {}
     for folder, group in by_folder.items():
         try:
             index = open_index(folder)
-            latest: dict[Path, FileSummary] = {}
-            for row in group:
-                summary = summary_of_snapshot(f"{row.path}.h5", row.snapshot)
-                if row.status is not None:
-                    summary.status = row.status  # what update() does
-                latest[row.path] = summary
-            with _last_rows_lock:
-                changed = [
-                    (path, summary)
-                    for path, summary in latest.items()
-                    if _last_rows.get((id(index), str(path))) != summary
-                ]
-            if changed:
-                index.update_summaries(changed)
-            with _last_rows_lock:
-                if len(_last_rows) + len(changed) > _LAST_ROWS_MAX:
-                    _last_rows.clear()
-                for path, summary in changed:
-                    _last_rows[(id(index), str(path))] = dataclasses.replace(
-                        summary, keys=list(summary.keys)
-                    )
+            _store_rows(index, group)
         except Exception:
-            logger.warning(
-                "could not index acquisition(s) %s",
-                ", ".join(str(row.path) for row in group),
-                exc_info=True,
-            )
+            if len(group) == 1:
+                logger.warning("could not index acquisition %s", group[0].path, exc_info=True)
+                continue
+            logger.debug("batch of %d index rows failed; one by one", len(group), exc_info=True)
+            for row in group:
+                _record_row(row)
             continue
-        for row in group:
-            notify(IndexEvent(row.kind, str(index.data_directory), str(row.path)))
+        written[folder] = index
+    for row in rows:
+        if row.folder in written:
+            notify(IndexEvent(row.kind, str(written[row.folder].data_directory), str(row.path)))
+
+
+def _record_row(row: Row) -> None:
+    _change(
+        row.kind,
+        row.folder,
+        row.path,
+        lambda index: _store_rows(index, [row]),
+        f"could not index acquisition {row.path}",
+    )
+
+
+def _store_rows(index: AcquisitionIndex, rows: list[Row]) -> None:
+    """Upsert the last summary of each path of ``rows`` (``status`` overriding the data's)."""
+    latest: dict[Path, FileSummary] = {}
+    for row in rows:
+        summary = summary_of_snapshot(f"{row.path}.h5", row.snapshot)
+        if row.status is not None:
+            summary.status = row.status  # what update() does
+        latest[row.path] = summary
+    with _last_rows_lock:
+        changed = [
+            (path, summary)
+            for path, summary in latest.items()
+            if _last_rows.get((id(index), str(path))) != summary
+        ]
+    if changed:
+        index.update_summaries(changed)
+    with _last_rows_lock:
+        if len(_last_rows) + len(changed) > _LAST_ROWS_MAX:
+            _last_rows.clear()
+        for path, summary in changed:
+            _last_rows[(id(index), str(path))] = dataclasses.replace(
+                summary, keys=list(summary.keys)
+            )
 
 
 def _record(
@@ -221,7 +241,7 @@ def _record(
         path = _prefix(prefix)
         folder = Path(data_directory) if data_directory is not None else data_directory_of(path)
         if data is not None:
-            _writer.put(Row(kind, path, folder, status, snapshot_of_data(data)))
+            _writer.put(Row(kind, path, folder, status, snapshot_of_data(f"{path}.h5", data)))
             return None
     except Exception:
         logger.warning("could not index acquisition %s", prefix, exc_info=True)

@@ -166,15 +166,23 @@ _SUMMARY_KEYS = (
 
 @dataclasses.dataclass(frozen=True)
 class DataSnapshot:
-    """What a summary needs of an in-memory acquisition: its root keys and a few scalars."""
+    """What a summary needs of an in-memory acquisition: its root keys, a few scalars, and the
+    ``stat`` of its file taken at the same moment (so that a later write is seen as a change)."""
 
     keys: tuple[str, ...]
     scalars: dict[str, Any]
+    stat: Any
 
 
-def snapshot_of_data(data: Any) -> DataSnapshot:
-    """Take from a DH5 (``data``) what :func:`summary_of_snapshot` needs, without reading
-    its file: cheap enough for the kernel thread, the rest is done by the index writer."""
+def snapshot_of_data(h5_path: str | os.PathLike, data: Any) -> DataSnapshot:
+    """Take from a DH5 (``data``) and its file's ``stat`` what :func:`summary_of_snapshot`
+    needs, without reading the file: cheap enough for the kernel thread, the rest is done by
+    the index writer. A file not created yet (see ``dh5.deferred``) gets size 0 and mtime 0:
+    the next refresh reads the real file."""
+    try:
+        stat = os.stat(h5_path)
+    except FileNotFoundError:
+        stat = _NOT_CREATED
 
     def scalar(key: str) -> Any:
         try:
@@ -186,19 +194,12 @@ def snapshot_of_data(data: Any) -> DataSnapshot:
         text = _text(value)
         return text if text is not None else value
 
-    return DataSnapshot(tuple(data.keys()), {key: scalar(key) for key in _SUMMARY_KEYS})
+    return DataSnapshot(tuple(data.keys()), {key: scalar(key) for key in _SUMMARY_KEYS}, stat)
 
 
 def summary_of_snapshot(h5_path: str | os.PathLike, snapshot: DataSnapshot) -> FileSummary:
-    """The summary of an acquisition from :func:`snapshot_of_data` and the file's ``stat``.
-    A file not created yet (see ``dh5.deferred``) gets size 0 and mtime 0: the next refresh
-    reads the real file."""
-    h5_path = Path(h5_path)
-    try:
-        stat = h5_path.stat()
-    except FileNotFoundError:
-        stat = _NOT_CREATED
-    summary = _empty_summary(h5_path, stat)
+    """The summary of an acquisition from :func:`snapshot_of_data`."""
+    summary = _empty_summary(Path(h5_path), snapshot.stat)
     _fill(summary, snapshot.keys, snapshot.scalars.get)
     return summary
 
@@ -206,7 +207,7 @@ def summary_of_snapshot(h5_path: str | os.PathLike, snapshot: DataSnapshot) -> F
 def summary_of_data(h5_path: str | os.PathLike, data: Any) -> FileSummary:
     """Summarise an acquisition from the DH5 that just saved it (``data``: its root keys and
     values) and the file's ``stat``, without opening the file."""
-    return summary_of_snapshot(h5_path, snapshot_of_data(data))
+    return summary_of_snapshot(h5_path, snapshot_of_data(h5_path, data))
 
 
 def read_summary(h5_path: str | os.PathLike, stat: os.stat_result | None = None) -> FileSummary:

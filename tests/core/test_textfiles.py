@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
+import subprocess
+import sys
+import tempfile
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -88,3 +93,33 @@ def test_read_json_retrying_reports_a_file_that_never_parses(tmp_path):
     path.write_text('{"a": ')
     with pytest.raises(ValueError):
         read_json_retrying(path)
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("setpriv") is None, reason="needs root to become another user"
+)
+def test_a_temp_json_we_may_not_write_is_replaced_in_a_shared_folder():
+    """A colleague's temp.json (0644) in a data folder everybody may write."""
+    nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable]
+    probe = subprocess.run([*nobody, "-c", "import labmate_core"], capture_output=True, timeout=60)
+    if probe.returncode != 0:
+        pytest.skip("another user cannot run this Python and labmate_core here")
+    folder = Path(tempfile.mkdtemp())  # not under pytest's private (0700) folders
+    os.chmod(folder, 0o777)
+    path = folder / "temp.json"
+    path.write_text(json.dumps({"experiment_name": "theirs"}))
+    os.chmod(path, 0o644)
+    code = (
+        "import sys; from labmate_core.textfiles import rewrite_json_in_place as w; "
+        "w(sys.argv[1], sys.argv[2])"
+    )
+    subprocess.run(
+        [*nobody, "-c", code, str(path), json.dumps({"experiment_name": "mine"})],
+        check=True,
+        timeout=60,
+        env={**os.environ, "HOME": str(folder)},
+    )
+    try:
+        assert json.loads(path.read_text()) == {"experiment_name": "mine"}
+    finally:
+        shutil.rmtree(folder)

@@ -135,3 +135,78 @@ def test_a_loop_in_a_pending_acquisition(tmp_path: Path) -> None:
         assert list(file["sweep/v"][()]) == [0, 1, 2]
         assert file["info/status"][()].decode() == "completed"
         assert file["acquisition_cell/1"][()].decode() == "x = 1"
+
+
+def test_a_file_made_meanwhile_by_plain_h5py_is_never_replaced(tmp_path: Path, caplog) -> None:
+    """Code that writes the acquisition's file with plain h5py before its first save: the
+    background creation leaves that file alone, the owner's save adds to it."""
+    acquisition = _new(tmp_path)
+    h5 = Path(acquisition.h5_path)
+    with h5py.File(h5, "a") as file:  # no labmate lock, no deferral known
+        file["raw"] = 7
+    with caplog.at_level(logging.INFO, logger="labmate_core.dh5.storage"):
+        deferred.create_now(h5)
+    with h5py.File(h5, "r") as file:
+        assert list(file) == ["raw"]  # left alone
+    acquisition.save_data({"x": 1})
+    with h5py.File(h5, "r") as file:
+        assert file["raw"][()] == 7 and file["x"][()] == 1
+        assert file["acquisition_cell/1"][()].decode() == "x = 1"
+
+
+def test_a_new_file_is_never_linked_over_one_made_meanwhile(tmp_path: Path) -> None:
+    from labmate_core.dh5 import storage as st
+
+    h5 = tmp_path / "race.h5"
+    calls = []
+
+    def write_while_someone_creates_it(file: h5py.File) -> None:
+        if not calls:  # the first attempt: another writer creates the file meanwhile
+            with h5py.File(h5, "w") as other:
+                other["theirs"] = 1
+        calls.append(1)
+        file["ours"] = 2
+
+    with pytest.raises(st.FileAppearedError):
+        with st.open_write(h5) as file:
+            write_while_someone_creates_it(file)
+    with h5py.File(h5, "r") as file:
+        assert list(file) == ["theirs"]  # theirs was not replaced, ours not half-written
+
+
+def test_whoever_needs_a_file_being_created_waits_for_it(tmp_path: Path) -> None:
+    import threading
+
+    h5 = tmp_path / "slow.h5"
+    started = threading.Event()
+
+    def slow(file: h5py.File) -> None:
+        started.set()
+        time.sleep(0.5)
+        file["v"] = 1
+
+    storage.defer_creation(h5, slow, delay=3600)
+    creator = threading.Thread(target=deferred.create_now, args=(h5,))
+    creator.start()
+    assert started.wait(20)
+    assert storage.exists(h5)  # waited for the creation under way, never "no such file"
+    creator.join()
+
+
+def test_an_interrupted_creation_stays_pending(tmp_path: Path) -> None:
+    h5 = tmp_path / "interrupted.h5"
+    attempts = []
+
+    def write(file: h5py.File) -> None:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise KeyboardInterrupt
+        file["v"] = 1
+
+    storage.defer_creation(h5, write, delay=3600)
+    with pytest.raises(KeyboardInterrupt):
+        deferred.create_now(h5)
+    assert not h5.exists() and deferred.is_pending(h5)
+    deferred.create_now(h5)
+    with h5py.File(h5, "r") as file:
+        assert file["v"][()] == 1

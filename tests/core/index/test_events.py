@@ -199,3 +199,16 @@ def test_a_row_for_a_file_not_written_yet(data_dir):
         0,
         0,
     )
+
+
+def test_a_write_after_a_record_is_seen_by_the_next_reindex(data_dir):
+    """The row's keys and the file's stat are taken together: a write the index did not hear
+    of (made before the background writer ran) is found by the next reindex."""
+    (data_dir / ".labmate").mkdir()
+    prefix = write_acquisition(data_dir, "late", stamp(1))
+    index.record_save(prefix, data_directory=data_dir, data=DH5(str(prefix)))
+    with storage.open_write(f"{prefix}.h5") as file:  # before the row is written
+        file["analysis_result"] = 42
+    assert index.flush(10)
+    index.reindex(data_dir)
+    assert "analysis_result" in index.open_index(data_dir).get(prefix).user_keys
