@@ -85,14 +85,15 @@ def _write_json(path: Path, data: dict) -> None:
 
 
 def write_temp_data(path: str | os.PathLike, data: AcquisitionTmpData) -> None:
-    """Write ``temp.json`` and, when the file name is not the default one (``__1``...) or a
-    sidecar exists, the sidecar; in place (see :func:`rewrite_json_in_place`)."""
+    """Write ``temp.json`` and, when the file name is not the default one (``__1``...), there
+    are extra files, or the sidecar speaks of this acquisition, the sidecar; in place (see
+    :func:`rewrite_json_in_place`)."""
     path = Path(path)
     if not path.parent.is_dir():
         path.parent.mkdir(parents=True, exist_ok=True)
     sidecar = path.with_name(_SIDECAR)
     named = data.file_name and data.file_name != data.default_file_name()
-    if named or data.extras or sidecar.exists():
+    if named or data.extras or _sidecar_matches(sidecar, data):
         _write_json(
             sidecar,
             {
@@ -103,6 +104,19 @@ def write_temp_data(path: str | os.PathLike, data: AcquisitionTmpData) -> None:
             },
         )
     _write_json(path, data.asdict())
+
+
+def _sidecar_matches(sidecar: Path, data: AcquisitionTmpData) -> bool:
+    """Whether an existing sidecar speaks of ``data``'s acquisition (it must then be rewritten;
+    one about another acquisition is ignored by readers and left as it is)."""
+    try:
+        extra = _read_json(sidecar)
+    except ValueError:
+        return True
+    return extra is not None and (extra.get("experiment_name"), extra.get("time_stamp")) == (
+        data.experiment_name,
+        data.time_stamp,
+    )
 
 
 def _read_json(path: Path) -> dict | None:

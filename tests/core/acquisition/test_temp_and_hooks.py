@@ -36,9 +36,16 @@ def test_temp_json_round_trip_and_sidecar(tmp_path: Path) -> None:
     plain = AcquisitionTmpData("t", "2026_01_01__00_00_01", {}, None)
     write_temp_data(path, plain)
     assert read_temp_data(path).file_name is None
-    # the sidecar is rewritten in place (never removed: see rewrite_json_in_place)
+    # a sidecar about another acquisition is left as it is (never removed, ignored by readers)
     sidecar = json.loads((tmp_path / ".temp_filepath.json").read_text())
-    assert sidecar["file_name"] == "2026_01_01__00_00_01__t"
+    assert sidecar["file_name"] == "2026_01_01__00_00_00__s__2"
+    # one about this acquisition is rewritten in place
+    write_temp_data(path, data)
+    same = AcquisitionTmpData("s", "2026_01_01__00_00_00", {}, None)
+    write_temp_data(path, same)
+    assert read_temp_data(path).file_name is None
+    sidecar = json.loads((tmp_path / ".temp_filepath.json").read_text())
+    assert sidecar["file_name"] == "2026_01_01__00_00_00__s"
 
 
 def test_corrupt_temp_json_is_a_clear_error(tmp_path: Path) -> None:
