@@ -60,8 +60,9 @@ def rewrite_json_in_place(path: str | os.PathLike, text: str) -> None:
         if len(data) < size:
             data += b" " * (size - len(data))
         os.pwrite(fd, data, 0)
-        if os.fstat(fd).st_size > len(data):  # grown meanwhile by a writer without our lock
-            os.ftruncate(fd, len(data))  # (labmate 0.10.9 truncates and writes): no tail
+        if os.fstat(fd).st_size > len(data) and os.pread(fd, len(data), 0) == data:
+            os.ftruncate(fd, len(data))  # grown meanwhile by a writer without our lock
+            # (labmate 0.10.9 truncates and writes) after our text: no tail of theirs
     finally:
         os.close(fd)
 

@@ -272,11 +272,10 @@ class AcquisitionManager(AcquisitionEndings, BackendLink):
         if tmp is None:
             return
         base = os.path.dirname(os.path.dirname(tmp.prefix(self.data_directory)))
-        extras = tuple(
-            os.path.relpath(extra.filepath, base)
-            for extra in self._extra_acquisitions
-            if extra.filepath
-        )
+        mine = [os.path.relpath(e.filepath, base) for e in self._extra_acquisitions if e.filepath]
+        # added to those listed (a kernel restarted before the acquisition ended, another
+        # kernel's): each is ended only if still running and its process is gone
+        extras = tmp.extras + tuple(path for path in mine if path not in tmp.extras)
         if extras != tmp.extras:
             try:
                 self.acquisition_tmp_data = dataclasses.replace(tmp, extras=extras)

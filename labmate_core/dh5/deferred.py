@@ -123,19 +123,23 @@ def claimed(path: str | os.PathLike) -> Iterator[bool]:
         try:
             yield True
         except BaseException:
+            entry.claimed = False
             with _lock:
                 _wake.notify()  # still to be created: the thread looks at it again
             raise
-        finally:
-            entry.claimed = False
+        entry.claimed = False
         entry.done = True
         _drop(key, entry)
 
 
-def _create(key: str, entry: _Entry) -> None:
-    with entry.lock:
+def _create(key: str, entry: _Entry, wait: bool = True) -> bool:
+    """Create the file of ``entry``; with ``wait=False`` (the background thread) not while
+    somebody else holds it (its owner writing it, or a creation under way): False then."""
+    if not entry.lock.acquire(blocking=wait):
+        return False
+    try:
         if entry.done or entry.claimed:  # claimed: its owner's own thread, writing it now
-            return
+            return True
         try:
             entry.create()
         except Exception as error:  # given up (the owner's next save writes the file)
@@ -144,6 +148,9 @@ def _create(key: str, entry: _Entry) -> None:
         # a KeyboardInterrupt leaves it pending: no partial file (written aside, then linked)
         entry.done = True
         _drop(key, entry)
+        return True
+    finally:
+        entry.lock.release()
 
 
 def _drop(key: str, entry: _Entry) -> None:
@@ -180,5 +187,9 @@ def _run() -> None:
                 _thread_wakes_at = min(upcoming) if upcoming else None
                 _wake.wait(None if _thread_wakes_at is None else _thread_wakes_at - now)
                 continue
+        busy = False
         for key, entry in due:  # outside the registry's lock: other files are not held up
-            _create(key, entry)
+            busy |= not _create(key, entry, wait=False)
+        if busy:  # held by another thread: look again in a moment, without spinning
+            with _lock:
+                _wake.wait(0.01)

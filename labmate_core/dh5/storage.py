@@ -60,6 +60,11 @@ class LockTimeout(TimeoutError):
     """The file's lock could not be taken in time."""
 
 
+class FileBusyError(BlockingIOError):
+    """The file is open for writing elsewhere (plain ``h5py.File(path, 'a')``, another program):
+    writing in place now would be undone by that writer. Nothing was written."""
+
+
 class FileAppearedError(FileExistsError):
     """A new file was written aside, but meanwhile somebody created the file without our lock
     (plain h5py, another program): it was left alone and nothing was written."""
@@ -369,6 +374,29 @@ def _write_new(path: Path, sync: bool, replace: bool = True) -> Iterator[h5py.Fi
             os.unlink(tmp)
 
 
+def _check_no_hdf5_writer(path: Path) -> None:
+    """Raise :class:`FileBusyError` when HDF5 holds its writer's lock on ``path`` (a plain
+    ``h5py.File`` open for writing, here or in another process: it would overwrite what we
+    write in place when it flushes). Our own writes do not take that lock."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return  # let the write itself report it
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise FileBusyError(
+            errno.EWOULDBLOCK,
+            "the file is open for writing elsewhere (a plain h5py.File in mode 'a'/'w', or "
+            "another program): close it, then save again; nothing was written",
+            str(path),
+        ) from None
+    except OSError:
+        pass  # a filesystem without locks: nothing to tell
+    finally:
+        os.close(fd)  # closing drops our shared lock
+
+
 def _publish_new(tmp: Path, path: Path) -> None:
     """Put ``tmp`` in place as ``path`` unless ``path`` exists (a hard link cannot replace a
     file; where links are not supported, a check then a rename)."""
@@ -379,9 +407,8 @@ def _publish_new(tmp: Path, path: Path) -> None:
         raise FileAppearedError(
             errno.EEXIST, "created meanwhile by a writer that does not take our lock", str(path)
         ) from None
-    except OSError as error:
-        if error.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
-            raise
+    except OSError:  # no hard links here (FAT, some FUSE and network filesystems)
+        pass
     if path.exists():
         raise FileAppearedError(
             errno.EEXIST, "created meanwhile by a writer that does not take our lock", str(path)
@@ -417,6 +444,7 @@ def open_write(path: str | os.PathLike, timeout: float | None = None) -> Iterato
             with _write_new(path, sync=fsync_enabled(), replace=False) as file:
                 yield file
             return
+        _check_no_hdf5_writer(path)
         write_header(lock.fd, os.path.getsize(path), _writer_id())
         with JournaledFile(path, lock.fd) as raw:
             try:

@@ -204,6 +204,20 @@ def test_extra_files_left_running_by_a_dead_kernel_end_with_its_acquisition(
         assert d["info"]["status"] == "failed" and ORPHANED in d["info"]["error"], path
 
 
+def test_a_restarted_kernel_that_first_adds_an_extra_file_keeps_the_dead_kernels_list(
+    data_dir: Path,
+) -> None:
+    before = _kernel(data_dir, "cut", "extra", stay=False)
+    extra = before.stdout.readline().strip()
+    assert before.wait(120) == 0
+    after = _aqm(data_dir)
+    mine = after.create_acquisition()  # labmate's pattern, before any new acquisition
+    after.acquisition_cell("next", cell="c")
+    d = DH5(extra)
+    assert d["info"]["status"] == "failed" and ORPHANED in d["info"]["error"]
+    assert DH5(mine.filepath)["info"]["status"] == "failed"  # never saved, ended as usual
+
+
 def test_a_recreated_manager_ends_what_the_old_one_left_running(data_dir: Path) -> None:
     """`aqm = AcquisitionAnalysisManager(...)` run again, or %reload_ext: same process, the old
     manager possibly still referenced (IPython's Out[n] keeps what acquisition_cell returned).

@@ -214,3 +214,23 @@ def test_one_save_that_removes_replaces_and_nests_keys(tmp_path):
     assert dict(back["g"]) == {"c": 4}
     assert dict(back["h"]) == {"y": 5}
     assert back["k"]["l"]["m"] == 6
+
+
+def test_a_save_refuses_a_file_open_for_writing_elsewhere_and_loses_nothing(tmp_path):
+    """A plain h5py writer would overwrite what we write in place when it flushes."""
+    from labmate_core.dh5 import storage
+
+    path = tmp_path / "busy.h5"
+    d = DH5(str(path), overwrite=True, save_on_edit=False)
+    d["a"] = 1
+    d.save()
+    d["b"] = 2
+    other = h5py.File(path, "a")  # a plain h5py writer, HDF5's own lock held
+    try:
+        with pytest.raises(storage.FileBusyError, match="open for writing elsewhere"):
+            d.save()
+    finally:
+        other.close()
+    d.save()  # still pending, written now
+    back = DH5(str(path))
+    assert back["a"] == 1 and back["b"] == 2
