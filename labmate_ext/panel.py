@@ -490,13 +490,13 @@ class LabmatePanel(widgets.VBox):
 
     def save_note(self, row: Acquisition, text: str) -> None:
         """Save the note of ``row`` in the index (in the background; a failure is shown here)."""
-        name = os.path.basename(row.prefix)
         set_note(
             self.data_directory,
             row.prefix,
             text,
             on_error=lambda error: self.say(
-                f"could not save the note of {name}: {type(error).__name__}: {error}", error=True
+                f"could not save the note of {row.stem}: {type(error).__name__}: {error}",
+                error=True,
             ),
         )
 

@@ -49,7 +49,8 @@ class _BackgroundFilter(logging.Filter):
         if str(record.threadName).startswith("labmate-"):
             return False
         return not any(
-            record.name == name or record.name.startswith(name + ".") for name in BACKGROUND_LOGGERS
+            record.name == name or record.name.startswith(name + ".")
+            for name in BACKGROUND_LOGGERS
         )
 
 

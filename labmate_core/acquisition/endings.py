@@ -97,11 +97,10 @@ class AcquisitionEndings:
             return []
         if tmp is None:
             return []
-        prefix = tmp.prefix(self.data_directory)
-        base = os.path.dirname(os.path.dirname(prefix))  # <data>/<name>/<file>
+        root = tmp.root(self.data_directory)
         found = []
-        paths = [(prefix, tmp.experiment_name, tmp.configs or None)]
-        paths += [(os.path.join(base, extra), None, None) for extra in tmp.extras]
+        paths = [(tmp.prefix(self.data_directory), tmp.experiment_name, tmp.configs or None)]
+        paths += [(os.path.join(root, extra), None, None) for extra in tmp.extras]
         for path, name, configs in paths:
             try:
                 ending = self._ending_after_restart(path, name, configs)

@@ -271,8 +271,8 @@ class AcquisitionManager(AcquisitionEndings, BackendLink):
         tmp = self._acquisition_tmp_data
         if tmp is None:
             return
-        base = os.path.dirname(os.path.dirname(tmp.prefix(self.data_directory)))
-        mine = [os.path.relpath(e.filepath, base) for e in self._extra_acquisitions if e.filepath]
+        root = tmp.root(self.data_directory)
+        mine = [os.path.relpath(e.filepath, root) for e in self._extra_acquisitions if e.filepath]
         # added to those listed (a kernel restarted before the acquisition ended, another
         # kernel's): each is ended only if still running and its process is gone
         extras = tmp.extras + tuple(path for path in mine if path not in tmp.extras)

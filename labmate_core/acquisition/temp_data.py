@@ -33,7 +33,7 @@ class AcquisitionTmpData:
     directory: str | None = None
     #: basename of the ``.h5`` prefix when it differs from ``<time_stamp>__<experiment_name>``
     file_name: str | None = None
-    #: the extra files (``create_acquisition``), relative to the data directory
+    #: the extra files (``create_acquisition``), relative to :meth:`root`
     extras: tuple[str, ...] = ()
 
     def asdict(self) -> dict:
@@ -46,11 +46,15 @@ class AcquisitionTmpData:
     def default_file_name(self) -> str:
         return f"{self.time_stamp}__{self.experiment_name}"
 
+    def root(self, data_directory: str | os.PathLike) -> str:
+        """The data directory the acquisition was created in (:attr:`extras` are relative
+        to it)."""
+        return self.directory or os.fspath(data_directory)
+
     def prefix(self, data_directory: str | os.PathLike) -> str:
         """The acquisition's path without ``.h5``."""
-        directory = self.directory or os.fspath(data_directory)
         name = self.file_name or self.default_file_name()
-        return os.path.join(directory, self.experiment_name, name)
+        return os.path.join(self.root(data_directory), self.experiment_name, name)
 
 
 #: path -> (text, (inode, mtime, size)) of what this process last wrote there: the same text

@@ -100,8 +100,7 @@ def cancel(path: str | os.PathLike) -> None:
     key, entry = _entry(path)
     if entry is not None:
         with entry.lock:
-            entry.done = True
-            _drop(key, entry)
+            _retire(key, entry)
 
 
 @contextlib.contextmanager
@@ -128,8 +127,7 @@ def claimed(path: str | os.PathLike) -> Iterator[bool]:
                 _wake.notify()  # still to be created: the thread looks at it again
             raise
         entry.claimed = False
-        entry.done = True
-        _drop(key, entry)
+        _retire(key, entry)
 
 
 def _create(key: str, entry: _Entry, wait: bool = True) -> bool:
@@ -146,14 +144,15 @@ def _create(key: str, entry: _Entry, wait: bool = True) -> bool:
             logger.warning("Could not create %s: %s", key, error)
             logger.debug("deferred creation of %s failed", key, exc_info=True)
         # a KeyboardInterrupt leaves it pending: no partial file (written aside, then linked)
-        entry.done = True
-        _drop(key, entry)
+        _retire(key, entry)
         return True
     finally:
         entry.lock.release()
 
 
-def _drop(key: str, entry: _Entry) -> None:
+def _retire(key: str, entry: _Entry) -> None:
+    """``entry`` is done (created, written by its owner, or given up): off the registry."""
+    entry.done = True
     with _lock:
         if _pending.get(key) is entry:
             del _pending[key]

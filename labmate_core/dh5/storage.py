@@ -374,6 +374,16 @@ def _write_new(path: Path, sync: bool, replace: bool = True) -> Iterator[h5py.Fi
             os.unlink(tmp)
 
 
+@contextlib.contextmanager
+def _write_first(path: Path, lock: FileLock) -> Iterator[h5py.File]:
+    """Under the exclusive ``lock``, the file that does not exist yet: written aside, linked
+    into place (never over one made meanwhile: :class:`FileAppearedError`)."""
+    assert lock.fd is not None
+    write_header(lock.fd, NO_FILE, _writer_id())
+    with _write_new(path, sync=fsync_enabled(), replace=False) as file:
+        yield file
+
+
 def _check_no_hdf5_writer(path: Path) -> None:
     """Raise :class:`FileBusyError` when HDF5 holds its writer's lock on ``path`` (a plain
     ``h5py.File`` open for writing, here or in another process: it would overwrite what we
@@ -404,16 +414,14 @@ def _publish_new(tmp: Path, path: Path) -> None:
         os.link(tmp, path)
         return
     except FileExistsError:
-        raise FileAppearedError(
-            errno.EEXIST, "created meanwhile by a writer that does not take our lock", str(path)
-        ) from None
-    except OSError:  # no hard links here (FAT, some FUSE and network filesystems)
         pass
-    if path.exists():
-        raise FileAppearedError(
-            errno.EEXIST, "created meanwhile by a writer that does not take our lock", str(path)
-        )
-    os.replace(tmp, path)
+    except OSError:  # no hard links here (FAT, some FUSE and network filesystems)
+        if not path.exists():
+            os.replace(tmp, path)
+            return
+    raise FileAppearedError(
+        errno.EEXIST, "created meanwhile by a writer that does not take our lock", str(path)
+    )
 
 
 def _compact(path: Path) -> None:
@@ -440,8 +448,7 @@ def open_write(path: str | os.PathLike, timeout: float | None = None) -> Iterato
     with _exclusive(path, timeout) as lock:
         assert lock.fd is not None
         if not path.exists():
-            write_header(lock.fd, NO_FILE, _writer_id())
-            with _write_new(path, sync=fsync_enabled(), replace=False) as file:
+            with _write_first(path, lock) as file:
                 yield file
             return
         _check_no_hdf5_writer(path)
@@ -494,10 +501,8 @@ def defer_creation(
         with _exclusive(target, None) as lock:
             if target.exists():
                 return  # written meanwhile (by a writer that does not know of the deferral)
-            assert lock.fd is not None
-            write_header(lock.fd, NO_FILE, _writer_id())
             try:
-                with _write_new(target, sync=fsync_enabled(), replace=False) as file:
+                with _write_first(target, lock) as file:
                     write(file)
             except FileAppearedError:
                 logger.info("%s was created meanwhile by another writer: left alone", target)
