@@ -191,10 +191,10 @@ def test_restart_from_temp_json_does_not_rewrite(data_dir: Path) -> None:
 
 def test_restart_keeps_a_suffixed_file(data_dir: Path) -> None:
     aqm = _aqm(data_dir)
-    for _attempt in range(20):  # two acquisitions in the same second (a second may tick between)
+    for attempt in range(20):  # two acquisitions in the same second (a second may tick between)
         prefixes = []
-        for _ in range(2):
-            aqm.acquisition_cell("same", cell="c")
+        for _ in range(2):  # a new name each attempt: the first of the pair has no suffix yet
+            aqm.acquisition_cell(f"same{attempt}", cell="c")
             aqm.save_acquisition(v=len(prefixes))
             prefixes.append(aqm.current_filepath)
         if prefixes[1] == prefixes[0] + "__1":
