@@ -11,7 +11,7 @@ from pathlib import Path
 import h5py
 import pytest
 
-from labmate_core.acquisition import naming
+from labmate_core.acquisition import acquisition_data, naming
 from labmate_core.acquisition.acquisition_data import NotebookAcquisitionData
 from labmate_core.dh5 import deferred, storage
 
@@ -31,7 +31,9 @@ def _wait_for(path: Path, seconds: float = 20.0) -> bool:
 
 
 @pytest.fixture(autouse=True)
-def _nothing_left_pending():
+def _nothing_left_pending(monkeypatch):
+    # the background creation is tested on its own: elsewhere it must not come first, however slow
+    monkeypatch.setattr(acquisition_data, "RUNNING_FILE_DELAY", 3600)
     yield
     deferred.create_all()
 
