@@ -142,7 +142,11 @@ def _labmate_cell(shell: InteractiveShell, cell: Callable, directory: str) -> Ca
         f"_lm = _LabmateAQM({directory!r}, save_files=True, shell=None)\n"
         "import logging\n"
         "logging.getLogger().setLevel(logging.WARNING)  # labmate sets INFO and a handler\n"
-        "logging.getLogger().handlers = []"
+        "logging.getLogger().handlers = []\n"
+        "from labmate.logger import logger as _lm_logger  # its own handler prints every start\n"
+        "for _h in _lm_logger.handlers:\n"
+        "    if type(_h) is logging.StreamHandler:\n"
+        "        _h.setLevel(logging.WARNING)"
     )
     if not shell.run_cell(setup).success:
         return None
