@@ -361,7 +361,7 @@ class AcquisitionLoop:
         out: dict[str, Any] = dict(self._extra)
         out.update(self._arrays)
         if self._shape:
-            out[LOOP_SHAPE_KEY] = codec.JSON_PREFIX + json.dumps(self._shape)
+            out[LOOP_SHAPE_KEY] = codec.json_text(self._shape)
         return out
 
     def _dh5_encode_group(self) -> dict[str, Any]:

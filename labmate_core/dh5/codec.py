@@ -5,6 +5,11 @@ is opened: :func:`encode` turns a value into an :class:`Encoded` tree (or raises
 naming the key), :func:`write` puts such a tree into an open ``h5py`` group.
 The on-disk forms are the ones dh5 0.8.1 writes and reads: plain datasets for numbers and
 arrays, variable-length UTF-8 strings, ``"__json__"`` and ``"__function__"`` string prefixes.
+Round trips are exact: a user's string that starts with one of those prefixes is stored as
+JSON text of the string (dh5 reads it back the same); ``bytes`` are ASCII strings marked with
+the attribute ``__labmate_type__ = "bytes"`` (dh5 reads them as ``str``, as it always did);
+values that contain themselves, strings that are not valid UTF-8 (lone surrogates) and dicts
+whose keys would collide in JSON are refused, naming the key.
 """
 
 from __future__ import annotations
@@ -24,6 +29,9 @@ from .errors import UnstorableValueError
 
 JSON_PREFIX = "__json__"
 FUNCTION_PREFIX = "__function__"
+#: Attribute of a dataset holding ``bytes`` (an ASCII string) that must read back as bytes.
+TYPE_ATTR = "__labmate_type__"
+BYTES_TYPE = "bytes"
 _NUMERIC_KINDS = "biufc"
 _STORABLE_ARRAY_KINDS = "biufcSV"
 
@@ -36,6 +44,19 @@ class EncodedGroup:
 
 
 Encoded = Any  # EncodedGroup, np.ndarray, np.generic, str or bytes
+
+
+class JsonText(str):
+    """Text already in its stored form (``"__json__" + json``): written as is, not re-encoded.
+
+    For the library's own metadata (a loop's ``__loop_shape__``); a user's plain ``str`` that
+    happens to start with ``"__json__"`` is stored so that it reads back unchanged.
+    """
+
+
+def json_text(value: Any) -> JsonText:
+    """``"__json__" + json.dumps(value)``, marked as already encoded."""
+    return JsonText(JSON_PREFIX + json.dumps(value))
 
 
 class StoredFunction:
@@ -125,11 +146,14 @@ def _numeric_array(items: Any) -> np.ndarray | None:
     if len(items) == 0:
         return np.asarray([], dtype=np.float64)
     stack = [items]
+    seen = {id(items)}  # a list met twice (shared, or containing itself) is walked once
     while stack:
         current = stack.pop()
         for item in current:
             if isinstance(item, (list, tuple)):
-                stack.append(item)
+                if id(item) not in seen:
+                    seen.add(id(item))
+                    stack.append(item)
             elif isinstance(item, np.ndarray):
                 if item.dtype.kind not in _NUMERIC_KINDS:
                     return None
@@ -161,17 +185,84 @@ def _sorted_if_possible(values: Any) -> list:
         return list(values)
 
 
+CYCLE_REASON = "the value contains itself (a list or dict that holds itself)"
+
+
+def _json_key(key: Any) -> Any:
+    """The object key ``json.dumps`` writes for ``key`` (None for keys it refuses itself)."""
+    if isinstance(key, str):
+        return key
+    if key is True or key is False or key is None:
+        return json.dumps(key)
+    if isinstance(key, (int, float)):
+        return json.dumps(key)
+    return None
+
+
+def _check_json_tree(value: Any, key: str) -> None:
+    """Refuse what JSON would not give back: containers holding themselves, colliding keys."""
+    active: set[int] = set()  # containers on the path from the top to the current one
+
+    def walk(node: Any) -> None:
+        if isinstance(node, Mapping):
+            children: Any = node.values()
+            names: dict[Any, Any] = {}
+            for name in node.keys():
+                text = _json_key(name)
+                if text is not None and text in names:
+                    raise UnstorableValueError(
+                        key, f"the dict keys {names[text]!r} and {name!r} would collide in the file"
+                    )
+                names[text] = name
+        elif isinstance(node, (list, tuple)):
+            children = node
+        else:
+            return
+        if id(node) in active:
+            raise UnstorableValueError(key, CYCLE_REASON)
+        active.add(id(node))
+        for child in children:
+            if isinstance(child, (dict, list, tuple)) or (
+                not isinstance(child, (str, int, float)) and isinstance(child, Mapping)
+            ):
+                walk(child)
+        active.discard(id(node))
+
+    try:
+        walk(value)
+    except RecursionError:
+        raise UnstorableValueError(key, "the value is nested too deeply") from None
+
+
 def _encode_json(value: Any, key: str) -> str:
+    _check_json_tree(value, key)
     try:
         return JSON_PREFIX + json.dumps(value, default=_json_default)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RecursionError) as exc:
         raise UnstorableValueError(key, str(exc)) from exc
+
+
+def _is_utf8(text: str) -> bool:
+    """False for strings that cannot be written as UTF-8 (lone surrogates)."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _text(value: str | bytes, key: str) -> str | bytes:
     """``value`` if HDF5 can store it as a string: variable-length strings end at a NUL."""
     if ("\x00" if isinstance(value, str) else b"\x00") in value:
         raise UnstorableValueError(key, "HDF5 strings cannot contain NUL ('\\x00')")
+    if isinstance(value, str) and not _is_utf8(value):
+        raise UnstorableValueError(
+            key,
+            "the string is not valid UTF-8 (it holds a lone surrogate, e.g. a file name decoded "
+            "with 'surrogateescape'): store it as bytes (os.fsencode) or fix the text",
+        )
     return value
 
 
@@ -183,13 +274,25 @@ def check_key(key: Any) -> str:
         raise ValueError(f"Invalid key {key!r}: keys must be non-empty names without '/'")
     if "\x00" in key:
         raise ValueError(f"Invalid key {key!r}: keys must not contain NUL ('\\x00')")
+    if not _is_utf8(key):
+        raise ValueError(f"Invalid key {key!r}: keys must be valid UTF-8 (no lone surrogates)")
     return key
 
 
 def encode(value: Any, key: str) -> Encoded:
     """Encode ``value`` (never None) for writing under ``key``; ``TypeError`` if unstorable."""
+    try:
+        return _encode(value, key, frozenset())
+    except RecursionError:
+        raise UnstorableValueError(key, "the value is nested too deeply") from None
+
+
+def _encode(value: Any, key: str, _active: frozenset[int]) -> Encoded:
     value = normalize(value)
     if isinstance(value, Mapping) or hasattr(value, "_dh5_encode_group"):
+        if id(value) in _active:
+            raise UnstorableValueError(key, CYCLE_REASON)
+        active = _active | {id(value)}
         items = value._dh5_encode_group() if hasattr(value, "_dh5_encode_group") else value
         group = EncodedGroup()
         for sub_key, sub_value in items.items():
@@ -199,11 +302,17 @@ def encode(value: Any, key: str) -> Encoded:
                 check_key(sub_key)
             except (TypeError, ValueError) as exc:
                 raise UnstorableValueError(key, str(exc)) from exc
-            group.children[sub_key] = encode(sub_value, f"{key}/{sub_key}")
+            group.children[sub_key] = _encode(sub_value, f"{key}/{sub_key}", active)
         return group
     if isinstance(value, (str, bytes)):
         value = _text(value, key)
-        return str(value) if isinstance(value, str) else value
+        if isinstance(value, bytes):
+            return bytes(value)
+        if type(value) is JsonText:
+            return str(value)
+        if value.startswith((JSON_PREFIX, FUNCTION_PREFIX)):  # a user's text: never decoded
+            return JSON_PREFIX + json.dumps(str(value))
+        return str(value)
     if _is_number(value):
         scalar = np.asarray(value)
         if scalar.dtype.kind not in _NUMERIC_KINDS:
@@ -212,7 +321,7 @@ def encode(value: Any, key: str) -> Encoded:
     if isinstance(value, StoredFunction):
         return _text(FUNCTION_PREFIX + value.code, key)
     if isinstance(value, np.ndarray):
-        if value.dtype.kind in _STORABLE_ARRAY_KINDS:
+        if value.dtype.kind in _STORABLE_ARRAY_KINDS and not value.dtype.hasobject:
             return value
         if value.dtype.kind in "UO":
             return _encode_json(value.tolist(), key)
@@ -284,11 +393,12 @@ def write(group: h5py.Group, name: str, encoded: Encoded) -> None:
     """
     link = _link_name(name)
     if group.id.links.exists(link):
-        existing = h5py.h5o.open(group.id, link)
-        if isinstance(existing, h5py.h5d.DatasetID) and _overwrite_in_place(existing, encoded):
-            return
-        del existing
-        del group[name]
+        if _only_name_of_dataset(group, link, encoded):
+            existing = h5py.h5o.open(group.id, link)
+            if _overwrite_in_place(existing, encoded):
+                return
+            del existing
+        del group[name]  # the link only: a soft/external link's target is left alone
     if isinstance(encoded, EncodedGroup):
         sub = group.create_group(name)
         for sub_name, sub_value in encoded.children.items():
@@ -296,9 +406,28 @@ def write(group: h5py.Group, name: str, encoded: Encoded) -> None:
     else:
         array = _as_array(encoded)
         if array is None:
-            group.create_dataset(name, data=encoded)
+            raw_bytes = isinstance(encoded, bytes) or (
+                isinstance(encoded, np.ndarray) and encoded.dtype.kind == "S"
+            )
+            if isinstance(encoded, bytes) and not _is_utf8_bytes(encoded):
+                encoded = np.void(encoded)  # opaque: dh5 could not open a file with it as text
+            dataset = group.create_dataset(name, data=encoded)
+            if raw_bytes:
+                dataset.attrs[TYPE_ATTR] = BYTES_TYPE
         else:
             _create_dataset(group, link, array)
+
+
+def _only_name_of_dataset(group: h5py.Group, link: bytes, encoded: Encoded) -> bool:
+    """True when ``link`` is a hard link to a dataset that has no other name, and ``encoded``
+    could be written over it: only then is an in-place overwrite the same as a replacement
+    (a soft, external or second hard link would make it change another key's value)."""
+    if _as_array(encoded) is None:
+        return False
+    if group.id.links.get_info(link).type != h5py.h5l.TYPE_HARD:
+        return False
+    info = h5py.h5g.get_objinfo(group.id, link, follow_link=False)
+    return info.type == h5py.h5g.DATASET and info.nlink == 1
 
 
 #: Property lists, types and the scalar dataspace of :func:`_create_dataset`, made once (HDF5
@@ -367,15 +496,42 @@ def decode(raw: Any) -> Any:
             return raw
     if isinstance(raw, str):
         if raw.startswith(JSON_PREFIX):
-            return json.loads(raw[len(JSON_PREFIX) :])
+            try:
+                return json.loads(raw[len(JSON_PREFIX) :])
+            except ValueError:  # not JSON after all (another program's text): as it is
+                return raw
         if raw.startswith(FUNCTION_PREFIX):
             return StoredFunction(raw[len(FUNCTION_PREFIX) :])
         return raw
     return raw
 
 
+def _is_utf8_bytes(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _holds_bytes(dataset: h5py.Dataset) -> bool:
+    """A dataset we marked as ``bytes`` (see :data:`TYPE_ATTR`): an ASCII string, or opaque."""
+    if dataset.dtype.kind != "V":
+        info = h5py.check_string_dtype(dataset.dtype)
+        if info is None or info.encoding != "ascii":
+            return False
+    mark = dataset.attrs.get(TYPE_ATTR)
+    return (mark.decode() if isinstance(mark, bytes) else mark) == BYTES_TYPE
+
+
 def read_dataset(dataset: h5py.Dataset, selection: Any = ()) -> Any:
     """Read ``dataset[selection]`` and decode it."""
+    kind = dataset.dtype.kind
+    if kind in "OSV" and _holds_bytes(dataset):
+        raw = dataset[selection]
+        if isinstance(raw, np.void):
+            return raw.tobytes()
+        return bytes(raw) if isinstance(raw, bytes) else raw
     if dataset.shape and h5py.check_string_dtype(dataset.dtype) is not None:
         return dataset.asstr()[selection]
     return decode(dataset[selection])

@@ -12,9 +12,9 @@ from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from typing import Any, TypeVar
 
 from . import storage
-from .codec import encode, normalize
+from .codec import CYCLE_REASON, encode, normalize
 from .describe import summarize, tree_lines
-from .errors import DH5FileNotFoundError, ReadOnlyKeyError
+from .errors import DH5FileNotFoundError, ReadOnlyKeyError, UnstorableValueError
 from .keys import join_key, split_key
 from .lazy import LazyArray
 from .node import NodeIO, file_signature, protect
@@ -119,6 +119,7 @@ class DH5(FileOps, NodeIO):
         self._signature: tuple[int, int, int] | None = None
 
         if data is not None:
+            _check_nested_keys(data)
             if not self._read_only:
                 self._validate((split_key(key), data[key]) for key in list(data.keys()))
             self._fill_from_mapping(data, dirty=not self._read_only)
@@ -260,7 +261,7 @@ class DH5(FileOps, NodeIO):
                     )
             value = normalize(value)
             if isinstance(value, Mapping) and not isinstance(value, DH5):
-                _check_nested_keys(value)
+                _check_nested_keys(value, join_key(self.key_prefix, *parts))
             groups[parts] = value is None or isinstance(value, (Mapping, DH5))
 
     def _autosave(self) -> None:
@@ -532,12 +533,19 @@ class DH5(FileOps, NodeIO):
     __str__ = __repr__
 
 
-def _check_nested_keys(mapping: Mapping) -> None:
+def _check_nested_keys(
+    mapping: Mapping, path: str = "", active: frozenset[int] = frozenset()
+) -> None:
+    """Valid keys all the way down, and no dict that contains itself (refused naming the key)."""
+    active = active | {id(mapping)}
     for key in list(mapping.keys()):
         split_key(key)
         value = normalize(mapping[key])
         if isinstance(value, Mapping) and not isinstance(value, DH5):
-            _check_nested_keys(value)
+            where = join_key(path, key)
+            if id(value) in active:
+                raise UnstorableValueError(where, CYCLE_REASON)
+            _check_nested_keys(value, where, active)
 
 
 def _is_ancestor(candidate: DH5, node: DH5) -> bool:

@@ -7,6 +7,7 @@ file. This module holds the plumbing shared by those nodes; ``file.py`` holds th
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import os
@@ -16,7 +17,8 @@ import h5py
 import numpy as np
 
 from . import storage
-from .codec import EncodedGroup, encode, read_dataset
+from .codec import EncodedGroup, encode, read_dataset, write
+from .errors import UnstorableValueError
 from .keys import join_key
 
 if TYPE_CHECKING:
@@ -263,13 +265,13 @@ class NodeIO:
 
     @staticmethod
     def _write_ops(file: h5py.File, ops: list) -> None:
-        from .codec import write
-
+        """Apply a save plan. A value HDF5 refuses (which :func:`encode` let through) raises
+        :class:`UnstorableValueError` naming its key: the caller's write is rolled back."""
         groups: dict[str, h5py.Group] = {}  # parents already looked up in this write
         for path, encoded in ops:
             parent_path, _, name = path.rpartition("/")
             if encoded is DELETE:
-                if path in file:
+                with contextlib.suppress(KeyError):  # absent (or a link already gone)
                     del file[path]
                 groups.clear()
                 continue
@@ -279,7 +281,10 @@ class NodeIO:
                 group = groups.get(parent_path)
                 if group is None:
                     group = groups[parent_path] = file.require_group(parent_path)
-            write(group, name, encoded)
+            try:
+                write(group, name, encoded)
+            except (TypeError, ValueError, UnicodeError) as exc:
+                raise UnstorableValueError(path, f"HDF5 refused it ({exc})") from exc
             groups.pop(path, None)  # replaced by what was just written
 
     def _whole_content(self) -> EncodedGroup:

@@ -15,6 +15,7 @@ from .keys import join_key, split_key
 from .node import DELETE, NodeIO, file_signature, freeze
 
 _Self = TypeVar("_Self", bound="FileOps")
+_DISCARDED = "Nothing was written; that value was discarded, the other changes are still pending."
 
 
 def _names(keys: str | Iterable[str] | None) -> list[str] | None:
@@ -64,20 +65,25 @@ class FileOps(NodeIO):
         if deferred.is_pending(own):
             names = None  # the file's first write: all of it (see dh5.deferred)
         ops, saved = self._checked_plan(names, full)
-        if root._replace_pending:
-            with storage.replace_atomically(own) as file:
-                self._write_ops(file, ops)
-            root._replace_pending = False
-        else:
-            if not ops:
-                return self
-            with deferred.claimed(own):
-                try:
-                    with storage.open_write(own) as file:
-                        self._write_ops(file, ops)
-                except storage.FileAppearedError:  # created meanwhile without our lock
-                    with storage.open_write(own) as file:  # (plain h5py): add to it
-                        self._write_ops(file, ops)
+        try:
+            if root._replace_pending:
+                with storage.replace_atomically(own) as file:
+                    self._write_ops(file, ops)
+                root._replace_pending = False
+            else:
+                if not ops:
+                    return self
+                with deferred.claimed(own):
+                    try:
+                        with storage.open_write(own) as file:
+                            self._write_ops(file, ops)
+                    except storage.FileAppearedError:  # created meanwhile without our lock
+                        with storage.open_write(own) as file:  # (plain h5py): add to it
+                            self._write_ops(file, ops)
+        except UnstorableValueError as exc:  # refused by HDF5 itself: the save was rolled back
+            if not root._discard_unstorable(exc.key):
+                raise
+            raise UnstorableValueError(exc.key, f"{exc.reason}. {_DISCARDED}") from exc
         self._mark_clean(saved)
         root._signature = file_signature(own)
         return self
