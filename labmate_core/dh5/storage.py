@@ -27,7 +27,7 @@ from typing import TypeVar
 
 import h5py
 
-from . import deferred
+from . import compaction, deferred
 from .journal import (
     JOURNAL_OFFSET,
     NO_FILE,
@@ -45,10 +45,6 @@ CREATE_OPTIONS = {"fs_strategy": "fsm", "fs_persist": True, "fs_threshold": 1}
 #: Objects in the HDF5 1.8 format (compact/dense link storage): deleting and re-adding keys does
 #: not leak the root group's local heap as the 1.6 format does. Any HDF5 since 2008 reads it.
 LIBVER = ("v108", "latest")
-#: A file is compacted after a save when more than this fraction of it is free space ...
-COMPACT_FRACTION = 1 / 3
-#: ... and the free space is larger than this many bytes.
-COMPACT_MIN_BYTES = 16 * 1024
 
 T = TypeVar("T")
 
@@ -424,17 +420,6 @@ def _publish_new(tmp: Path, path: Path) -> None:
     )
 
 
-def _compact(path: Path) -> None:
-    """Rewrite ``path`` without its free space (same objects, attributes and layouts)."""
-    before = path.stat().st_size
-    with h5py.File(path, "r", locking=False) as src, _write_new(path, fsync_enabled()) as dst:
-        for key, value in src.attrs.items():
-            dst.attrs[key] = value
-        for name in src:
-            src.copy(src[name], dst, name=name)
-    logger.debug("Compacted %s: %d -> %d bytes", path, before, path.stat().st_size)
-
-
 @contextlib.contextmanager
 def open_write(path: str | os.PathLike, timeout: float | None = None) -> Iterator[h5py.File]:
     """Open ``path`` for writing under the exclusive lock; all or nothing of the block's changes.
@@ -464,8 +449,7 @@ def open_write(path: str | os.PathLike, timeout: float | None = None) -> Iterato
                 raise
             raw.sync()
         os.ftruncate(lock.fd, JOURNAL_OFFSET)  # commit: the journal is no longer needed
-        if free > COMPACT_MIN_BYTES and free > COMPACT_FRACTION * path.stat().st_size:
-            _compact(path)  # atomic by itself (written aside, renamed)
+        compaction.compact(path, free, _write_new, fsync_enabled())  # written aside, renamed
 
 
 @contextlib.contextmanager
