@@ -1,9 +1,17 @@
-"""Exceptions raised by DH5."""
+"""Exceptions raised by DH5 and its storage: all are :class:`LabmateError`\\ s.
+
+Each also derives from the built-in exception it used to be (``KeyError``, ``TypeError``,
+``TimeoutError``, ...), so existing ``except`` clauses keep working.
+"""
 
 from __future__ import annotations
 
 
-class ReadOnlyKeyError(KeyError):
+class LabmateError(Exception):
+    """Base of the errors labmate raises on purpose: ``except LabmateError`` catches them all."""
+
+
+class ReadOnlyKeyError(LabmateError, KeyError):
     """A locked key (or a key of a read-only DH5) was about to be changed."""
 
     def __init__(self, key: str | None = None, action: str = "change") -> None:
@@ -22,14 +30,32 @@ class ReadOnlyKeyError(KeyError):
         return self.message
 
 
-class DH5FileNotFoundError(FileNotFoundError, ValueError):
+class DH5FileNotFoundError(LabmateError, FileNotFoundError, ValueError):
     """Read-only open of a file that does not exist (a ValueError too, as in dh5)."""
 
 
-class UnstorableValueError(TypeError):
+class UnstorableValueError(LabmateError, TypeError):
     """A value cannot be stored in an ``.h5`` file; ``key`` is its full path in the file."""
 
     def __init__(self, key: str, reason: str) -> None:
         self.key = key
         self.reason = reason
         super().__init__(f"Cannot store key {key!r}: {reason}")
+
+
+class LockTimeoutError(LabmateError, TimeoutError):
+    """The file's lock could not be taken in time."""
+
+
+#: The name of :class:`LockTimeoutError` before errors were gathered here.
+LockTimeout = LockTimeoutError
+
+
+class FileBusyError(LabmateError, BlockingIOError):
+    """The file is open for writing elsewhere (plain ``h5py.File(path, 'a')``, another program):
+    writing in place now would be undone by that writer. Nothing was written."""
+
+
+class FileAppearedError(LabmateError, FileExistsError):
+    """A new file was written aside, but meanwhile somebody created the file without our lock
+    (plain h5py, another program): it was left alone and nothing was written."""

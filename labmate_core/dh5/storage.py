@@ -28,6 +28,7 @@ from typing import TypeVar
 import h5py
 
 from . import compaction, deferred
+from .errors import FileAppearedError, FileBusyError, LockTimeout  # defined with the others
 from .journal import (
     JOURNAL_OFFSET,
     NO_FILE,
@@ -50,20 +51,6 @@ T = TypeVar("T")
 
 _WAIT_WARNING_S = 5.0
 _READ_ONLY_ERRNOS = (errno.EACCES, errno.EROFS, errno.EPERM)
-
-
-class LockTimeout(TimeoutError):
-    """The file's lock could not be taken in time."""
-
-
-class FileBusyError(BlockingIOError):
-    """The file is open for writing elsewhere (plain ``h5py.File(path, 'a')``, another program):
-    writing in place now would be undone by that writer. Nothing was written."""
-
-
-class FileAppearedError(FileExistsError):
-    """A new file was written aside, but meanwhile somebody created the file without our lock
-    (plain h5py, another program): it was left alone and nothing was written."""
 
 
 def lock_path(path: str | os.PathLike) -> Path:

@@ -88,3 +88,28 @@ def test_lazy_key_deleted_on_disk(path):
     w.save()
     with pytest.raises(KeyError):
         d["s"]
+
+
+@pytest.mark.parametrize("lazy", [False, True])
+def test_get_lazy_slice_opens_the_file_once(path, monkeypatch, lazy):
+    from labmate_core.dh5 import storage
+
+    d = DH5(path, open_on_init=not lazy)
+    opened = []
+    real = storage.open_read
+
+    def counting(*args, **kwargs):
+        opened.append(args[0])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(storage, "open_read", counting)
+    part = d.get_lazy("big")[:10]
+    assert len(opened) == 1
+    assert part.shape[0] == min(10, d.get_lazy("big").shape[0])
+
+
+def test_get_lazy_of_an_unloaded_group_raises_at_first_access(path):
+    d = DH5(path, open_on_init=False)
+    lazy = d.get_lazy("g")
+    with pytest.raises(KeyError, match="not a dataset"):
+        lazy[()]
