@@ -15,9 +15,10 @@ from . import storage
 from .codec import CYCLE_REASON, encode, normalize
 from .describe import summarize, tree_lines
 from .errors import DH5FileNotFoundError, ReadOnlyKeyError, UnstorableValueError
+from .keys import h5_path as _h5_path
 from .keys import join_key, split_key
 from .lazy import LazyArray
-from .node import NodeIO, file_signature, protect
+from .node import ABSENT, NOT_LOADED, NodeIO, Slot, file_signature, protect
 from .ops import FileOps
 
 logger = logging.getLogger(__name__)
@@ -25,23 +26,6 @@ logger = logging.getLogger(__name__)
 _MODES = {"r", "w", "a", "w=", "a="}
 _Self = TypeVar("_Self", bound="DH5")
 _MISSING = object()
-
-
-def _h5_path(filepath: str | os.PathLike) -> str:
-    path = os.fspath(filepath)
-    if not isinstance(path, str):
-        raise TypeError(f"filepath must be str or Path, not {type(filepath).__name__}")
-    if not path:
-        raise ValueError("filepath must not be empty")
-    name = os.path.basename(path)
-    if name in ("", ".", ".."):
-        raise ValueError(
-            f"filepath {path!r} names a directory, not a file: add a file name, "
-            f"e.g. {os.path.join(path, 'data.h5')!r}"
-        )
-    if name == ".h5":
-        raise ValueError(f"filepath {path!r} has an empty file name")
-    return path if path.endswith(".h5") else path + ".h5"
 
 
 def _resolve_mode(
@@ -141,11 +125,7 @@ class DH5(FileOps, NodeIO):
     def _init_node(self, parent: DH5 | None, name: str) -> None:
         object.__setattr__(self, "_parent", parent)
         self._name = name
-        self._data: dict[str, Any] = {}
-        self._unloaded: set[str] = set()
-        self._dirty: set[str] = set()
-        self._locked: set[str] = set()
-        self._from_disk: set[str] = set()
+        self._slots: dict[str, Slot] = {}
 
     def _new_child(self, name: str) -> DH5:
         child = DH5.__new__(DH5)
@@ -179,13 +159,13 @@ class DH5(FileOps, NodeIO):
         """The node holding the last part of ``parts`` (creating groups when asked)."""
         node: DH5 = self
         for part in parts[:-1]:
-            if part in node._unloaded or part in node._data:
+            if node._has(part):
                 child = node._stored(part)
             elif create:
                 if node._is_locked(part):
                     raise ReadOnlyKeyError(join_key(node.key_prefix, part))
-                child = node._data[part] = node._new_child(part)
-                node._dirty.add(part)
+                child = node._new_child(part)
+                node._put(part, child, dirty=True)
             else:
                 raise KeyError(join_key(node.key_prefix, part))
             if not isinstance(child, DH5):
@@ -216,23 +196,17 @@ class DH5(FileOps, NodeIO):
             raise ReadOnlyKeyError(join_key(node.key_prefix, name), action="set")
         value = normalize(value)
         if value is None:
-            if name in node._data or name in node._unloaded:
-                node._data.pop(name, None)
-                node._unloaded.discard(name)
-                node._dirty.add(name)
+            if node._has(name):
+                node._put(name, ABSENT, dirty=True)
             return
-        node._data[name] = node._as_stored(name, value)
-        node._unloaded.discard(name)
-        node._from_disk.discard(name)
-        if dirty:
-            node._dirty.add(name)
+        node._put(name, node._as_stored(name, value), dirty=dirty)
 
     def _check_writable(self, parts: tuple[str, ...]) -> None:
         node: DH5 = self
         for depth, part in enumerate(parts):
             if node._is_locked(part):
                 raise ReadOnlyKeyError(join_key(node.key_prefix, *parts[: depth + 1]), "set")
-            nxt = node._data.get(part)
+            nxt = node._value(part)
             if not isinstance(nxt, DH5):
                 return
             node = nxt
@@ -250,9 +224,7 @@ class DH5(FileOps, NodeIO):
                     raise KeyError(f"{join_key(self.key_prefix, *parts[:depth])!r} is not a group")
             node: Any = self
             for depth, part in enumerate(parts[:-1]):
-                if parts[: depth + 1] in groups or (
-                    part not in node._data and part not in node._unloaded
-                ):
+                if parts[: depth + 1] in groups or not node._has(part):
                     break
                 node = node._stored(part)
                 if not isinstance(node, DH5):
@@ -290,9 +262,11 @@ class DH5(FileOps, NodeIO):
 
     # --- dict interface ---------------------------------------------------------------------
     def __getitem__(self, key: str | tuple) -> Any:
-        if type(key) is str and key in self._data and "/" not in key:  # fast path: loaded here
-            value = self._stored(key)
-            return protect(value) if self._is_locked(key) else value
+        if type(key) is str:  # fast path: a key loaded here
+            slot = self._slots.get(key)
+            if slot is not None and slot.value is not ABSENT and slot.value is not NOT_LOADED:
+                value = self._stored(key)
+                return protect(value) if self._is_locked(key) else value
         node, name = self._node_for(split_key(key))
         value = node._stored(name)
         return protect(value) if node._is_locked(name) else value
@@ -307,12 +281,9 @@ class DH5(FileOps, NodeIO):
         node, name = self._node_for(split_key(key))
         if node._is_locked(name):
             raise ReadOnlyKeyError(join_key(node.key_prefix, name), action="delete")
-        if name not in node._data and name not in node._unloaded:
+        if not node._has(name):
             raise KeyError(join_key(node.key_prefix, name))
-        node._data.pop(name, None)
-        node._unloaded.discard(name)
-        node._from_disk.discard(name)
-        node._dirty.add(name)
+        node._put(name, ABSENT, dirty=True)
         node._autosave()
 
     def __contains__(self, key: object) -> bool:
@@ -320,22 +291,22 @@ class DH5(FileOps, NodeIO):
             node, name = self._node_for(split_key(key))
         except (KeyError, TypeError, ValueError):
             return False
-        return name in node._data or name in node._unloaded
+        return node._has(name)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.keys())
 
     def __len__(self) -> int:
-        return len(self._data.keys() | self._unloaded)
+        return sum(1 for slot in self._slots.values() if slot.value is not ABSENT)
 
     def keys(self) -> set[str]:
         """Names at this level, loaded or not."""
-        return set(self._data) | self._unloaded
+        return self._names()
 
     def items(self) -> list[tuple[str, Any]]:
         """(key, value) pairs at this level; loads what is not loaded yet (one read)."""
-        self._load_names(sorted(self._unloaded))
-        return [(name, self[name]) for name in self._data]
+        self._load_names(sorted(self._unloaded_names()))
+        return [(name, self[name]) for name, _ in self._loaded_items()]
 
     def values(self) -> list[Any]:
         """Values at this level (loads what is not loaded yet)."""
@@ -361,12 +332,12 @@ class DH5(FileOps, NodeIO):
         A key with unsaved changes, or of a DH5 without file, gives its in-memory value.
         """
         node, name = self._node_for(split_key(key))
-        if name not in node._data and name not in node._unloaded:
+        if not node._has(name):
             raise KeyError(join_key(node.key_prefix, name))
-        if name in node._dirty or node._chain_dirty() or self.h5_path is None:
+        if node._is_dirty(name) or node._chain_dirty() or self.h5_path is None:
             value = node._stored(name)
             return protect(value) if node._is_locked(name) else value
-        if isinstance(node._data.get(name), DH5):
+        if isinstance(node._value(name), DH5):
             raise KeyError(f"{join_key(node.key_prefix, name)!r} is a group, not a dataset")
         return LazyArray(self.h5_path, join_key(node.key_prefix, name))
 
@@ -409,11 +380,12 @@ class DH5(FileOps, NodeIO):
 
     # --- attribute access -------------------------------------------------------------------
     def __getattr__(self, name: str) -> Any:
-        data = self.__dict__.get("_data")
-        if data is None or not name or "/" in name:
+        slots = self.__dict__.get("_slots")
+        if slots is None or not name or "/" in name:
             raise AttributeError(name)
-        if name in data:  # fast path: a loaded key at this level
-            return self[name]
+        slot = slots.get(name)
+        if slot is not None and slot.value is not ABSENT and slot.value is not NOT_LOADED:
+            return self[name]  # fast path: a loaded key at this level
         key = name
         if name[0] == "i" and name[1:].isdigit() and name not in self:
             key = name[1:]
@@ -445,19 +417,20 @@ class DH5(FileOps, NodeIO):
         self._load_all()
         return {
             name: value.asdict() if isinstance(value, DH5) else self[name]
-            for name, value in self._data.items()
+            for name, value in self._loaded_items()
         }
 
     def keys_tree(self) -> dict[str, Any]:
         """Nested dict of key names, ``None`` for datasets; reads only names for unloaded keys."""
         tree: dict[str, Any] = {}
-        if self._unloaded and self.h5_path is not None:
+        unloaded = self._unloaded_names()
+        if unloaded and self.h5_path is not None:
             with storage.open_read(self.h5_path) as file:
                 group = self._group_of(file)
-                for name in self._unloaded:
+                for name in unloaded:
                     if name in group:
                         tree[name] = _names_tree(group[name])
-        for name, value in self._data.items():
+        for name, value in self._loaded_items():
             tree[name] = value.keys_tree() if isinstance(value, DH5) else None
         return tree
 
@@ -475,7 +448,8 @@ class DH5(FileOps, NodeIO):
             root._load_all()
         root._h5 = _h5_path(value)
         root._replace_pending = False
-        root._dirty |= set(root._data)
+        for name, _ in root._loaded_items():
+            root._set_dirty(name)
         root._signature = None
 
     @property
@@ -503,14 +477,14 @@ class DH5(FileOps, NodeIO):
     def _entries(self, depth: int) -> list[tuple[str, Any, bool]]:
         entries: list[tuple[str, Any, bool]] = []
         for name in sorted(self.keys()):
-            locked = name in self._locked
-            if name in self._unloaded:
-                entries.append((name, "<not loaded>", locked))
-            elif isinstance(self._data[name], DH5):
-                child = self._data[name]
-                entries.append((name, child._entries(depth - 1) if depth else "…", locked))
+            slot = self._slots[name]
+            if slot.value is NOT_LOADED:
+                entries.append((name, "<not loaded>", slot.locked))
+            elif isinstance(slot.value, DH5):
+                child = slot.value
+                entries.append((name, child._entries(depth - 1) if depth else "…", slot.locked))
             else:
-                entries.append((name, summarize(self._data[name]), locked))
+                entries.append((name, summarize(slot.value), slot.locked))
         return entries
 
     def __repr__(self) -> str:
@@ -520,7 +494,7 @@ class DH5(FileOps, NodeIO):
         elif root._h5 is None:
             mode = "in memory"
         else:
-            mode = "rw" if self._locked else "w"
+            mode = "rw" if any(slot.locked for slot in self._slots.values()) else "w"
         pending = self._has_pending() or root._replace_pending
         head = f"{type(self).__name__}({self.filepath!r}" if self.filepath else type(self).__name__
         head += ")" if self.filepath else ""

@@ -1,7 +1,9 @@
-"""Key paths: ``'a/b'``, ``('a', 'b')`` and ``'a', 'b'`` all name the same entry."""
+"""Names: key paths (``'a/b'``, ``('a', 'b')`` and ``'a', 'b'`` all name the same entry) and
+the ``.h5`` path of a ``filepath`` argument."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from .codec import check_key
@@ -26,3 +28,21 @@ def split_key(key: Any) -> tuple[str, ...]:
 def join_key(*parts: str) -> str:
     """Join path components, skipping empty prefixes."""
     return "/".join(part for part in parts if part)
+
+
+def h5_path(filepath: str | os.PathLike) -> str:
+    """The ``.h5`` file named by a ``filepath`` argument (``.h5`` added if missing)."""
+    path = os.fspath(filepath)
+    if not isinstance(path, str):
+        raise TypeError(f"filepath must be str or Path, not {type(filepath).__name__}")
+    if not path:
+        raise ValueError("filepath must not be empty")
+    name = os.path.basename(path)
+    if name in ("", ".", ".."):
+        raise ValueError(
+            f"filepath {path!r} names a directory, not a file: add a file name, "
+            f"e.g. {os.path.join(path, 'data.h5')!r}"
+        )
+    if name == ".h5":
+        raise ValueError(f"filepath {path!r} has an empty file name")
+    return path if path.endswith(".h5") else path + ".h5"

@@ -11,7 +11,8 @@ import contextlib
 import copy
 import logging
 import os
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator
+from typing import Any
 
 import h5py
 import numpy as np
@@ -21,12 +22,42 @@ from .codec import EncodedGroup, encode, read_dataset, write
 from .errors import UnstorableValueError
 from .keys import join_key
 
-if TYPE_CHECKING:
-    from .file import DH5
-
 logger = logging.getLogger(__name__)
 
 DELETE = object()  # marker of a key to delete in a save plan
+
+
+class _Marker:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"<{self.name}>"
+
+
+#: A slot's value when the key is in the file but not read yet.
+NOT_LOADED: Any = _Marker("not loaded")
+#: A slot's value when the key has no value: deleted (a pending delete when dirty), or a name
+#: locked before it was set.
+ABSENT: Any = _Marker("absent")
+
+
+class Slot:
+    """Everything a node knows about one key: its value (or NOT_LOADED / ABSENT), whether it
+    must be saved (``dirty``), whether it is read-only (``locked``), and whether the value is
+    the one read from the file (``from_disk``: arrays may then be frozen when locked)."""
+
+    __slots__ = ("dirty", "from_disk", "locked", "value")
+
+    def __init__(self, value: Any = ABSENT) -> None:
+        self.value = value
+        self.dirty = False
+        self.locked = False
+        self.from_disk = False
+
+    def __repr__(self) -> str:
+        flags = [flag for flag in ("dirty", "locked", "from_disk") if getattr(self, flag)]
+        return f"Slot({self.value!r}{', ' if flags else ''}{', '.join(flags)})"
 
 
 def file_signature(h5_path: str | None) -> tuple[int, int, int] | None:
@@ -91,20 +122,112 @@ def protect(value: Any) -> Any:
 
 
 class NodeIO:
-    """Reading and saving for one node; mixed into ``DH5``."""
+    """Reading and saving for one node; mixed into ``DH5``.
+
+    A node's state is one :class:`Slot` per key in ``_slots`` (insertion ordered); the helpers
+    below are the only code that reads or changes slots.
+    """
 
     # --- state present on every node (set by DH5._init_node) ---
-    _parent: DH5 | None
+    _parent: Any  # the parent node (a DH5), None at the top
     _name: str
-    _data: dict[str, Any]
-    _unloaded: set[str]
-    _dirty: set[str]
-    _locked: set[str]
-    _from_disk: set[str]
+    _slots: dict[str, Slot]
+    # --- state of the top node only (set by DH5.__init__) ---
+    _h5: str | None
+    _read_only: bool
+    _lazy: bool
+    _replace_pending: bool
+
+    def _new_child(self, name: str) -> Any:
+        """A new empty child node named ``name`` (provided by DH5)."""
+        raise NotImplementedError
+
+    # --- slots ----------------------------------------------------------------------------
+    def _has(self, name: str) -> bool:
+        """``name`` is a key here (loaded or not)."""
+        slot = self._slots.get(name)
+        return slot is not None and slot.value is not ABSENT
+
+    def _is_loaded(self, name: str) -> bool:
+        slot = self._slots.get(name)
+        return slot is not None and slot.value is not ABSENT and slot.value is not NOT_LOADED
+
+    def _is_unloaded(self, name: str) -> bool:
+        slot = self._slots.get(name)
+        return slot is not None and slot.value is NOT_LOADED
+
+    def _is_dirty(self, name: str) -> bool:
+        slot = self._slots.get(name)
+        return slot is not None and slot.dirty
+
+    def _value(self, name: str, default: Any = None) -> Any:
+        """The loaded value of ``name`` (``default`` if absent or not loaded)."""
+        slot = self._slots.get(name)
+        if slot is None or slot.value is ABSENT or slot.value is NOT_LOADED:
+            return default
+        return slot.value
+
+    def _names(self) -> set[str]:
+        return {name for name, slot in self._slots.items() if slot.value is not ABSENT}
+
+    def _loaded_items(self) -> Iterator[tuple[str, Any]]:
+        """(name, value) of every loaded key, in order."""
+        for name, slot in list(self._slots.items()):
+            if slot.value is not ABSENT and slot.value is not NOT_LOADED:
+                yield name, slot.value
+
+    def _children(self) -> Iterator[NodeIO]:
+        for slot in list(self._slots.values()):
+            if isinstance(slot.value, NodeIO):
+                yield slot.value
+
+    def _unloaded_names(self) -> list[str]:
+        return [name for name, slot in self._slots.items() if slot.value is NOT_LOADED]
+
+    def _dirty_names(self) -> set[str]:
+        return {name for name, slot in self._slots.items() if slot.dirty}
+
+    def _put(self, name: str, value: Any, dirty: bool = False, from_disk: bool = False) -> None:
+        """Hold ``value`` (or NOT_LOADED / ABSENT) for ``name``; mark it dirty if asked."""
+        slot = self._slots.get(name)
+        if slot is None:
+            slot = self._slots[name] = Slot()
+        slot.value = value
+        slot.from_disk = from_disk
+        if dirty:
+            slot.dirty = True
+        elif value is ABSENT:
+            self._tidy(name)
+
+    def _set_dirty(self, name: str, dirty: bool = True) -> None:
+        slot = self._slots.get(name)
+        if slot is None:
+            if not dirty:
+                return
+            slot = self._slots[name] = Slot()
+        slot.dirty = dirty
+        if not dirty:
+            self._tidy(name)
+
+    def _set_locked(self, name: str, locked: bool = True) -> None:
+        slot = self._slots.get(name)
+        if slot is None:
+            if not locked:
+                return
+            slot = self._slots[name] = Slot()
+        slot.locked = locked
+        if not locked:
+            self._tidy(name)
+
+    def _tidy(self, name: str) -> None:
+        """Forget a slot that says nothing any more (no value, not dirty, not locked)."""
+        slot = self._slots.get(name)
+        if slot is not None and slot.value is ABSENT and not slot.dirty and not slot.locked:
+            del self._slots[name]
 
     # --- position -------------------------------------------------------------------------
     @property
-    def _root(self) -> DH5:
+    def _root(self) -> Any:
         node: Any = self
         while node._parent is not None:
             node = node._parent
@@ -126,7 +249,7 @@ class NodeIO:
         """True if this node (or an ancestor) will be rewritten whole by an ancestor's save."""
         node: Any = self
         while node._parent is not None:
-            if node._name in node._parent._dirty:
+            if node._parent._is_dirty(node._name):
                 return True
             node = node._parent
         return False
@@ -135,7 +258,8 @@ class NodeIO:
         root = self._root
         if root._read_only:
             return True
-        if name in self._locked:
+        slot = self._slots.get(name)
+        if slot is not None and slot.locked:
             return True
         return self._parent is not None and self._parent._is_locked(self._name)
 
@@ -148,17 +272,17 @@ class NodeIO:
         """Load ``names`` (default: all) of ``group`` into this node, skipping unsaved keys."""
         names = list(group.keys()) if names is None else list(names)
         for name in names:
-            if name in self._dirty:
+            if self._is_dirty(name):
                 continue
             obj = group.get(name)
-            if obj is None:
-                self._unloaded.discard(name)
-                self._data.pop(name, None)
+            if obj is None:  # gone, or a dangling link
+                self._put(name, ABSENT)
                 continue
+            from_disk = False
             if isinstance(obj, h5py.Group):
                 child = self._new_child(name)
                 if lazy:
-                    child._unloaded = set(obj.keys())
+                    child._list_from(obj)
                 else:
                     child._fill(obj)
                 value: Any = child
@@ -166,16 +290,17 @@ class NodeIO:
                 value = read_dataset(obj)
                 if isinstance(value, np.ndarray) and self._is_locked(name):
                     value = freeze(value)
-                self._from_disk.add(name)
-            self._data[name] = value
-            self._unloaded.discard(name)
+                from_disk = True
+            self._put(name, value, from_disk=from_disk)
 
     def _list_from(self, group: h5py.Group) -> None:
         """Lazy open: remember the names on disk, load nothing."""
-        self._unloaded = {name for name in group.keys() if name not in self._dirty}
+        for name in group.keys():
+            if not self._is_dirty(name):
+                self._put(name, NOT_LOADED)
 
     def _load_names(self, names: Any, lazy: bool | None = None) -> None:
-        names = [name for name in names if name in self._unloaded]
+        names = [name for name in names if self._is_unloaded(name)]
         if not names:
             return
         root = self._root
@@ -183,7 +308,8 @@ class NodeIO:
         with storage.open_read(root._h5) as file:
             self._fill(self._group_of(file), names, lazy=lazy)
         for name in names:
-            self._unloaded.discard(name)
+            if self._is_unloaded(name):
+                self._put(name, ABSENT)
 
     def _load_all(self) -> None:
         """Load every unloaded value of this subtree in one read."""
@@ -193,54 +319,61 @@ class NodeIO:
             self._fill_all(self._group_of(file))
 
     def _has_unloaded(self) -> bool:
-        if self._unloaded:
-            return True
-        return any(isinstance(v, NodeIO) and v._has_unloaded() for v in self._data.values())
+        for slot in self._slots.values():
+            value = slot.value
+            if value is NOT_LOADED or (isinstance(value, NodeIO) and value._has_unloaded()):
+                return True
+        return False
 
     def _fill_all(self, group: h5py.Group) -> None:
-        if self._unloaded:
-            self._fill(group, sorted(self._unloaded), lazy=False)
-        for name, value in self._data.items():
+        unloaded = self._unloaded_names()
+        if unloaded:
+            self._fill(group, sorted(unloaded), lazy=False)
+        for name, value in self._loaded_items():
             if isinstance(value, NodeIO) and value._has_unloaded() and name in group:
                 value._fill_all(group[name])
 
     def _stored(self, name: str) -> Any:
         """The value held for ``name`` (loading it if needed), unprotected; KeyError if absent."""
-        if name in self._unloaded:
+        slot = self._slots.get(name)
+        if slot is not None and slot.value is NOT_LOADED:
             self._load_names([name])
-        if name not in self._data:
+            slot = self._slots.get(name)
+        if slot is None or slot.value is ABSENT:
             raise KeyError(join_key(self.key_prefix, name))
-        value = self._data[name]
+        value = slot.value
         if (
             isinstance(value, np.ndarray)
             and not value.flags.writeable
-            and name in self._from_disk
+            and slot.from_disk
             and not self._is_locked(name)
         ):
-            value = self._data[name] = value.copy()  # unlocked since loading: give a mutable copy
+            value = slot.value = value.copy()  # unlocked since loading: give a mutable copy
         return value
 
     # --- saving ---------------------------------------------------------------------------
     def _dh5_encode_group(self) -> dict[str, Any]:
         """Mapping of every value of this node, for writing it as a whole group."""
         self._load_all()
-        return dict(self._data)
+        return dict(self._loaded_items())
 
     def _plan(self, names: Any, full: bool, ops: list, saved: list) -> None:
         """Append ``(path, encoded | DELETE)`` for this subtree; remember what gets clean."""
         prefix = self.key_prefix
-        selected = set(self._dirty) if names is None else set(self._dirty) & set(names)
+        selected = self._dirty_names()
+        if names is not None:
+            selected &= set(names)
         for name in sorted(selected):
             path = join_key(prefix, name)
-            if name in self._data:
-                ops.append((path, encode(self._data[name], path)))
-                value = self._data[name]
+            if self._is_loaded(name):
+                value = self._slots[name].value
+                ops.append((path, encode(value, path)))
                 if isinstance(value, NodeIO):
                     saved.append((value, None))
             else:
                 ops.append((path, DELETE))
         saved.append((self, selected))
-        for name, value in self._data.items():
+        for name, value in self._loaded_items():
             if name in selected or (names is not None and name not in names):
                 continue
             if isinstance(value, NodeIO):
@@ -255,13 +388,14 @@ class NodeIO:
             if names is None:
                 node._mark_subtree_clean()
             else:
-                node._dirty -= names
+                for name in names:
+                    node._set_dirty(name, False)
 
     def _mark_subtree_clean(self) -> None:
-        self._dirty.clear()
-        for value in self._data.values():
-            if isinstance(value, NodeIO):
-                value._mark_subtree_clean()
+        for name in list(self._slots):
+            self._set_dirty(name, False)
+        for child in self._children():
+            child._mark_subtree_clean()
 
     @staticmethod
     def _write_ops(file: h5py.File, ops: list) -> None:

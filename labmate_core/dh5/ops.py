@@ -11,8 +11,8 @@ import numpy as np
 from . import deferred, storage
 from .codec import encode
 from .errors import ReadOnlyKeyError, UnstorableValueError
-from .keys import join_key, split_key
-from .node import DELETE, NodeIO, file_signature, freeze
+from .keys import h5_path, join_key, split_key
+from .node import ABSENT, DELETE, NOT_LOADED, NodeIO, file_signature, freeze
 
 _Self = TypeVar("_Self", bound="FileOps")
 _DISCARDED = "Nothing was written; that value was discarded, the other changes are still pending."
@@ -45,13 +45,11 @@ class FileOps(NodeIO):
         own file). Every value is encoded first: an unstorable one raises ``TypeError`` naming
         its key before the file is opened, and nothing pending is dropped.
         """
-        from .file import _h5_path
-
         root: Any = self._root
         if root._read_only:
             raise ValueError("Cannot save a DH5 opened read-only; reopen it with mode='a'")
         own = root._h5
-        target = None if filepath is None else _h5_path(filepath)
+        target = None if filepath is None else h5_path(filepath)
         if target is not None and (own is None or not _same_file(target, own)):
             return self._save_copy(target)
         if own is None:
@@ -99,7 +97,7 @@ class FileOps(NodeIO):
             saved: list = []
             try:
                 if root._replace_pending:
-                    ops = [(name, encode(value, name)) for name, value in root._data.items()]
+                    ops = [(name, encode(value, name)) for name, value in root._loaded_items()]
                     saved = [(root, None)]
                 else:
                     self._plan(names, full, ops, saved)
@@ -124,17 +122,14 @@ class FileOps(NodeIO):
             node, name = root._node_for(split_key(path))
         except (KeyError, TypeError, ValueError):
             return False
-        if name not in node._data:
+        if not node._is_loaded(name):
             return False
-        node._data.pop(name)
-        node._from_disk.discard(name)
-        node._dirty.discard(name)
         on_disk = False
         if not root._replace_pending and not node._chain_dirty() and os.path.exists(root._h5):
             with storage.open_read(root._h5) as file:
                 on_disk = path in file
-        if on_disk:
-            node._unloaded.add(name)
+        node._set_dirty(name, False)
+        node._put(name, NOT_LOADED if on_disk else ABSENT)
         return True
 
     def _save_copy(self: _Self, target: str) -> _Self:
@@ -144,9 +139,13 @@ class FileOps(NodeIO):
         prefix = self.key_prefix
         ops = [
             (join_key(prefix, name), encode(value, join_key(prefix, name)))
-            for name, value in self._data.items()
+            for name, value in self._loaded_items()
         ]
-        ops += [(join_key(prefix, name), DELETE) for name in self._dirty - set(self._data)]
+        ops += [
+            (join_key(prefix, name), DELETE)
+            for name in self._dirty_names()
+            if not self._is_loaded(name)
+        ]
         with storage.open_write(target) as file:
             self._write_ops(file, ops)
         return self
@@ -160,10 +159,8 @@ class FileOps(NodeIO):
 
         Values imported from another file are marked to be saved into this object's file.
         """
-        from .file import _h5_path
-
         root: Any = self._root
-        source = root._h5 if filepath is None else _h5_path(filepath)
+        source = root._h5 if filepath is None else h5_path(filepath)
         if source is None:
             raise ValueError("This DH5 has no file to load from: give load(filepath=...)")
         names = _names(key)
@@ -190,25 +187,27 @@ class FileOps(NodeIO):
     def _load_here(self, group: Any, names: list[str], other: bool) -> None:
         """Read ``names`` of ``group`` into this node; from another file they become pending."""
         if other:
-            self._dirty -= set(names)
+            for name in names:
+                self._set_dirty(name, False)
         self._fill(group, names, lazy=False)
         if other:
-            self._from_disk -= set(names)
-            if not self._root._read_only:
-                self._dirty |= set(names)
+            for name in names:
+                if self._is_loaded(name):
+                    self._slots[name].from_disk = False
+                if not self._root._read_only:
+                    self._set_dirty(name)
 
     def _load_parent(self, parts: tuple[str, ...], other: bool) -> Any:
         """The node of the group ``parts`` (created in memory when this object lacks it)."""
         node: Any = self
         for part in parts:
-            if part in node._data or part in node._unloaded:
+            if node._has(part):
                 child = node._stored(part)
                 if not isinstance(child, NodeIO):
                     raise KeyError(f"{join_key(node.key_prefix, part)!r} is not a group")
             else:
-                child = node._data[part] = node._new_child(part)
-                if other and not self._root._read_only:
-                    node._dirty.add(part)
+                child = node._new_child(part)
+                node._put(part, child, dirty=other and not self._root._read_only)
             node = child
         return node
 
@@ -227,20 +226,22 @@ class FileOps(NodeIO):
         root: Any = self._root
         if not (force_pull or root.pull_available()):
             return self
-        kept = {
-            name: value
-            for name, value in root._data.items()
-            if name in root._dirty or (isinstance(value, NodeIO) and value._has_pending())
-        }
-        root._data = dict(kept)
-        root._unloaded = set()
-        root._from_disk = set()
-        skip = root._dirty
-        root._dirty = set(skip) | set(kept)
+        shielded = []  # kept for their pending changes below: not reloaded, not dirty
+        for name, slot in list(root._slots.items()):
+            value = slot.value
+            if slot.dirty:
+                slot.from_disk = False
+            elif isinstance(value, NodeIO) and value._has_pending():
+                slot.from_disk = False
+                slot.dirty = True
+                shielded.append(name)
+            else:
+                root._put(name, ABSENT)
         try:
             root._open_file()
         finally:
-            root._dirty = skip
+            for name in shielded:
+                root._set_dirty(name, False)
         return self
 
     def close_data(
@@ -261,16 +262,14 @@ class FileOps(NodeIO):
                 if (not prefix or prefix in file)
                 else set()
             )
-        for name in names if names is not None else list(self._data):
-            value = self._data.get(name)
-            pending = name in self._dirty or (isinstance(value, NodeIO) and value._has_pending())
+        for name in names if names is not None else [name for name, _ in self._loaded_items()]:
+            value = self._value(name)
+            pending = self._is_dirty(name) or (isinstance(value, NodeIO) and value._has_pending())
             if pending or name not in on_disk:
-                if names is not None and name in self._data:
+                if names is not None and self._is_loaded(name):
                     raise ValueError(f"{join_key(self.key_prefix, name)!r} has unsaved changes")
                 continue
-            self._data.pop(name, None)
-            self._from_disk.discard(name)
-            self._unloaded.add(name)
+            self._put(name, NOT_LOADED)
         return self
 
     def lock_data(self: _Self, keys: str | Iterable[str] | None = None) -> _Self:
@@ -280,10 +279,10 @@ class FileOps(NodeIO):
             raise ValueError("Everything is already locked: this DH5 is read-only")
         for key in _names(keys) if keys is not None else sorted(self.keys()):
             node, name = self._node_for(split_key(key))
-            node._locked.add(name)
-            value = node._data.get(name)
-            if isinstance(value, np.ndarray) and name in node._from_disk:
-                node._data[name] = freeze(value)
+            node._set_locked(name)
+            slot = node._slots[name]
+            if isinstance(slot.value, np.ndarray) and slot.from_disk:
+                slot.value = freeze(slot.value)
         return self
 
     def unlock_data(
@@ -301,15 +300,16 @@ class FileOps(NodeIO):
                 raise ValueError("Give the keys to unlock either as keys or as remove_keys")
             keys = remove_keys
         if keys is None:  # this node and everything below it
-            nodes = [self]
+            nodes: list[Any] = [self]
             while nodes:
                 node = nodes.pop()
-                node._locked.clear()
-                nodes.extend(v for v in node._data.values() if isinstance(v, NodeIO))
+                for name in list(node._slots):
+                    node._set_locked(name, False)
+                nodes.extend(node._children())
             return self
         for key in _names(keys):
             node, name = self._node_for(split_key(key))
-            node._locked.discard(name)
+            node._set_locked(name, False)
         return self
 
     def write_slice(self, key: str | tuple, index: Any, value: Any) -> None:
@@ -330,7 +330,7 @@ class FileOps(NodeIO):
             root._save_on_edit
             and root._h5 is not None
             and not root._replace_pending
-            and name not in node._dirty
+            and not node._is_dirty(name)
             and not node._chain_dirty()
             and os.path.exists(root._h5)
         )
@@ -345,10 +345,11 @@ class FileOps(NodeIO):
                     dataset[index] = array[index]
                     root._signature = file_signature(root._h5)
                     return
-        node._dirty.add(name)
+        node._set_dirty(name)
         node._autosave()
 
     def _has_pending(self) -> bool:
-        if self._dirty:
-            return True
-        return any(isinstance(v, NodeIO) and v._has_pending() for v in self._data.values())
+        for slot in self._slots.values():
+            if slot.dirty or (isinstance(slot.value, NodeIO) and slot.value._has_pending()):
+                return True
+        return False

@@ -291,7 +291,7 @@ def test_setting_under_a_dataset_is_refused(tmp_path):
 def test_close_data_and_reload(path):
     d = DH5(path, "a")
     d.close_data("x")
-    assert "x" in d and "x" not in d._data
+    assert "x" in d and not d._is_loaded("x")
     np.testing.assert_array_equal(d.x, np.arange(4.0))
     d.s = "unsaved"
     d.close_data()  # keeps unsaved keys
@@ -308,7 +308,7 @@ def test_load_key_and_other_file(path, tmp_path):
     other.save()
     d = DH5(path, "a", open_on_init=False)
     d.load(key="s")
-    assert "s" in d._data and "x" not in d._data
+    assert d._is_loaded("s") and not d._is_loaded("x")
     d.load(filepath=tmp_path / "other")
     assert d.o == 1 and d.s == "from other"
     d.save()
@@ -319,8 +319,8 @@ def test_load_slash_key_nests(path, tmp_path):
     """load(key='a/b') loads 'b' inside the group 'a', never a literal key 'a/b'."""
     d = DH5(path, "a", open_on_init=False)
     d.load(key="nested/inner/b")
-    assert "nested/inner/b" not in d._data and d.keys() == {"x", "0", "s", "nested"}
-    assert d.nested.inner._data == {"b": 2} and "a" in d.nested._unloaded
+    assert not d._is_loaded("nested/inner/b") and d.keys() == {"x", "0", "s", "nested"}
+    assert dict(d.nested.inner._loaded_items()) == {"b": 2} and d.nested._is_unloaded("a")
     other = DH5(tmp_path / "other.h5", "w")
     other.update({"nested/inner/b": 20, "nested/new": 3, "g/h": 4})
     other.save()

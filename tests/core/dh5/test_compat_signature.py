@@ -60,10 +60,10 @@ def test_close_data_every(tmp_path):
     d.save()
     d = DH5(tmp_path / "f.h5", "a")
     d.close_data(every=True)
-    assert not d._data and d.keys() == {"a", "b"}
+    assert not dict(d._loaded_items()) and d.keys() == {"a", "b"}
     assert d.b == 1
     d.close_data("b", every=True)
-    assert not d._data
+    assert not dict(d._loaded_items())
 
 
 def test_unlock_data_remove_keys(tmp_path):

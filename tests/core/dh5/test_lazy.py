@@ -58,7 +58,7 @@ def test_get_lazy_slices_without_loading(path):
     np.testing.assert_array_equal(np.asarray(lazy), np.arange(1000.0).reshape(100, 10))
     _change_behind(path, big=np.zeros((100, 10)))
     assert lazy[0, 1] == 0.0  # every slice is a fresh read through the storage layer
-    assert "big" not in d._data
+    assert not d._is_loaded("big")
     np.testing.assert_array_equal(d.get_lazy("g/h/b")[()], 2)
 
 
