@@ -199,6 +199,9 @@ def _json_key(key: Any) -> Any:
     return None
 
 
+_JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def _check_json_tree(value: Any, key: str) -> None:
     """Refuse what JSON would not give back: containers holding themselves, colliding keys."""
     active: set[int] = set()  # containers on the path from the top to the current one
@@ -222,8 +225,8 @@ def _check_json_tree(value: Any, key: str) -> None:
             raise UnstorableValueError(key, CYCLE_REASON)
         active.add(id(node))
         for child in children:
-            if isinstance(child, (dict, list, tuple)) or (
-                not isinstance(child, (str, int, float)) and isinstance(child, Mapping)
+            if type(child) not in _JSON_SCALARS and (
+                isinstance(child, (dict, list, tuple, Mapping))
             ):
                 walk(child)
         active.discard(id(node))
@@ -235,11 +238,16 @@ def _check_json_tree(value: Any, key: str) -> None:
 
 
 def _encode_json(value: Any, key: str) -> str:
-    _check_json_tree(value, key)
     try:
-        return JSON_PREFIX + json.dumps(value, default=_json_default)
-    except (TypeError, ValueError, RecursionError) as exc:
+        text = json.dumps(value, default=_json_default)
+    except ValueError as exc:
+        circular = "Circular reference" in str(exc)
+        raise UnstorableValueError(key, CYCLE_REASON if circular else str(exc)) from exc
+    except (TypeError, RecursionError) as exc:
         raise UnstorableValueError(key, str(exc)) from exc
+    if "{" in text:  # dicts somewhere (or just the character): check that no keys collided
+        _check_json_tree(value, key)
+    return JSON_PREFIX + text
 
 
 def _is_utf8(text: str) -> bool:
