@@ -239,3 +239,22 @@ def test_labmate_written_loop_shape_still_reads(tmp_path):
         group["__loop_shape__"] = "__json__[2, 3]"
         group["x"] = np.arange(6.0)
     assert DH5(path).loop["__loop_shape__"] == [2, 3]
+
+
+def test_a_loop_shape_keeps_labmates_stored_form(tmp_path):
+    """The library's own JSON text (a loop's ``__loop_shape__``) is written as is, not as a
+    user's string: labmate 0.10.9 reads the loop back."""
+    from labmate_core.acquisition import AcquisitionLoop, NotebookAcquisitionData
+
+    aq = NotebookAcquisitionData(
+        str(tmp_path / "acq"), cell="c", save_on_edit=False, experiment_name="acq"
+    )
+    aq.loop = loop = AcquisitionLoop()
+    for i in loop(3):
+        loop.append(x=float(i))
+    aq.save()
+    with h5py.File(tmp_path / "acq.h5", "r") as file:
+        assert file["loop/__loop_shape__"][()] == b"__json__[3]"
+    assert DH5(tmp_path / "acq").loop["__loop_shape__"] == [3]
+    analysis = LabmateAnalysisData(tmp_path / "acq.h5", save_on_edit=False)
+    np.testing.assert_array_equal(analysis["loop"]["x"], [0.0, 1.0, 2.0])
