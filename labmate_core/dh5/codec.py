@@ -137,6 +137,17 @@ def normalize(value: Any) -> Any:
     return value
 
 
+def _storable_dtype(dtype: np.dtype) -> bool:
+    """An array dtype HDF5 stores as it is: numbers, bool, bytes, opaque and records of them."""
+    if dtype.itemsize == 0:
+        return False
+    if dtype.fields is not None:
+        return all(_storable_dtype(field[0]) for field in dtype.fields.values())
+    if dtype.subdtype is not None:
+        return _storable_dtype(dtype.subdtype[0])
+    return dtype.kind in _STORABLE_ARRAY_KINDS
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, (bool, int, float, complex, np.number, np.bool_))
 
@@ -329,7 +340,7 @@ def _encode(value: Any, key: str, _active: frozenset[int]) -> Encoded:
     if isinstance(value, StoredFunction):
         return _text(FUNCTION_PREFIX + value.code, key)
     if isinstance(value, np.ndarray):
-        if value.dtype.kind in _STORABLE_ARRAY_KINDS and not value.dtype.hasobject:
+        if _storable_dtype(value.dtype):
             return value
         if value.dtype.kind in "UO":
             return _encode_json(value.tolist(), key)

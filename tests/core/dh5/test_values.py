@@ -126,20 +126,45 @@ def test_a_surrogate_never_blocks_later_saves(tmp_path):
 
 
 def test_a_value_hdf5_refuses_at_write_is_rolled_back_and_discarded(tmp_path):
-    """The safety net: a value the encoder let through but HDF5 refuses (a zero-size void
-    array) rolls the save back, names the key and is dropped; the rest stays pending."""
+    """The safety net: a value the encoder lets through but HDF5 refuses (an array of more than
+    32 dimensions) rolls the save back, names the key and is dropped; the rest stays pending."""
     path = tmp_path / "d.h5"
     d = DH5(path, "w")
     d["kept"] = 1
     d.save()
     before = path.read_bytes()
-    d.update(void=np.zeros(2, dtype="V0"), new=5)
-    with pytest.raises(UnstorableValueError, match="'void'"):
+    d.update(deep=np.zeros((1,) * 33), new=5)
+    with pytest.raises(UnstorableValueError, match="'deep'"):
         d.save()
     assert path.read_bytes() == before
-    assert "void" not in d and d._has_pending()
+    assert "deep" not in d and d._has_pending()
     d.save()
     assert DH5(path).asdict() == {"kept": 1, "new": 5}
+
+
+@pytest.mark.parametrize(
+    "array",
+    [
+        np.zeros(2, dtype="V0"),
+        np.zeros(2, dtype=[("a", "U3")]),
+        np.zeros(2, dtype=[("t", "M8[s]")]),
+        np.zeros(2, dtype=[("a", "f8"), ("o", "O")]),
+    ],
+)
+def test_arrays_hdf5_cannot_hold_are_refused_at_assignment(tmp_path, array):
+    d = DH5(tmp_path / "d.h5", "w")
+    with pytest.raises(UnstorableValueError, match="unsupported") as info:
+        d["a"] = array
+    assert info.value.key == "a" and "a" not in d
+
+
+def test_records_of_numbers_and_bytes_round_trip(tmp_path):
+    array = np.array([(1.5, b"ab", [1, 2])], dtype=[("f", "f8"), ("s", "S2"), ("v", "i4", (2,))])
+    d = DH5(tmp_path / "d.h5", "w")
+    d["r"] = array
+    d.save()
+    back = DH5(tmp_path / "d.h5").r
+    assert back.dtype == array.dtype and back.tobytes() == array.tobytes()
 
 
 @pytest.mark.parametrize(
