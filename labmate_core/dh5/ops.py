@@ -219,6 +219,8 @@ class FileOps(NodeIO):
         Keys with unsaved changes keep their in-memory values.
         """
         root: Any = self._root
+        if root._h5 is None:
+            raise ValueError("Cannot pull: this DH5 has no file")
         if not (force_pull or root.pull_available()):
             return self
         kept = {
