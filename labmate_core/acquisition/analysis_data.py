@@ -25,13 +25,17 @@ _T = TypeVar("_T", bound="AnalysisData")
 class AnalysisData(DH5):
     """The data of one acquisition, for analysis.
 
-    Every key that exists is locked (reading a locked array gives a read-only view, no copy);
+    Every key that exists is locked (a locked array is a read-only view, no copy: big contiguous
+    ones map the file's pages, so ``d.big[:10]`` reads ten values, see ``dh5/mapped.py``);
     new keys (fit results…) can be added. Groups written by an ``AcquisitionLoop`` come back as
     :class:`AnalysisLoop`. ``save_fig`` saves figures beside the file and the analysis cell
     under ``analysis_cells/<figure name>``.
     """
 
     _default_parse_config_str_max_length = 60
+    #: locked arrays are read-only views of the file's pages (``dh5/mapped.py``): reading part
+    #: of a big key costs what h5py's partial read costs
+    _map_locked_arrays = True
 
     def __init__(
         self,
@@ -48,8 +52,12 @@ class AnalysisData(DH5):
         h5 = h5 if h5.endswith(".h5") else h5 + ".h5"
         if not storage.exists(h5):
             raise ValueError(f"File '{h5}' does not exist.")
-        super().__init__(h5, mode="a", save_on_edit=save_on_edit, open_on_init=open_on_init)
+        # listed first, locked, then read: locked arrays are read as views of the file's pages
+        super().__init__(h5, mode="a", save_on_edit=save_on_edit, open_on_init=False)
         self.lock_data()
+        if open_on_init is not False:
+            self._lazy = False
+            self._load_all()
         self._save_files = save_files
         self._save_fig_inside_h5 = save_fig_inside_h5
         self._loops: dict[str, AnalysisLoop] = {}

@@ -18,6 +18,7 @@ import numpy as np
 from . import storage
 from .codec import EncodedGroup, encode, read_dataset
 from .keys import join_key
+from .mapped import map_dataset
 
 if TYPE_CHECKING:
     from .file import DH5
@@ -161,12 +162,21 @@ class NodeIO:
                     child._fill(obj)
                 value: Any = child
             else:
-                value = read_dataset(obj)
+                value = self._read_value(obj, name)
                 if isinstance(value, np.ndarray) and self._is_locked(name):
                     value = freeze(value)
                 self._from_disk.add(name)
             self._data[name] = value
             self._unloaded.discard(name)
+
+    def _read_value(self, dataset: h5py.Dataset, name: str) -> Any:
+        """A dataset's value; a locked array of a root that maps them (``AnalysisData``) comes
+        back as a read-only view of the file's pages (see ``dh5/mapped.py``)."""
+        if getattr(self._root, "_map_locked_arrays", False) and self._is_locked(name):
+            mapped = map_dataset(dataset, self._root._h5)
+            if mapped is not None:
+                return mapped
+        return read_dataset(dataset)
 
     def _list_from(self, group: h5py.Group) -> None:
         """Lazy open: remember the names on disk, load nothing."""
