@@ -33,9 +33,6 @@ class AnalysisData(DH5):
     """
 
     _default_parse_config_str_max_length = 60
-    #: locked arrays are read-only views of the file's pages (``dh5/mapped.py``): reading part
-    #: of a big key costs what h5py's partial read costs
-    _map_locked_arrays = True
 
     def __init__(
         self,
@@ -52,12 +49,12 @@ class AnalysisData(DH5):
         h5 = h5 if h5.endswith(".h5") else h5 + ".h5"
         if not storage.exists(h5):
             raise ValueError(f"File '{h5}' does not exist.")
-        # listed first, locked, then read: locked arrays are read as views of the file's pages
-        super().__init__(h5, mode="a", save_on_edit=save_on_edit, open_on_init=False)
+        self._opening = True  # what is read now is locked just below: arrays may be mapped
+        try:
+            super().__init__(h5, mode="a", save_on_edit=save_on_edit, open_on_init=open_on_init)
+        finally:
+            self._opening = False
         self.lock_data()
-        if open_on_init is not False:
-            self._lazy = False
-            self._load_all()
         self._save_files = save_files
         self._save_fig_inside_h5 = save_fig_inside_h5
         self._loops: dict[str, AnalysisLoop] = {}
@@ -66,6 +63,10 @@ class AnalysisData(DH5):
         self._figure_last_name: str | None = None
         self._analysis_cell = cell
         self.save_analysis_cell()
+
+    def _maps_arrays(self, node: Any, name: str) -> bool:
+        """Locked arrays (and all of them while opening: they get locked) map the file."""
+        return self.__dict__.get("_opening", False) or node._is_locked(name)
 
     def save(self, *args: Any, **kwargs: Any) -> Any:
         """``DH5.save``; then, if the file changed, the callback set by the manager

@@ -172,11 +172,17 @@ class NodeIO:
     def _read_value(self, dataset: h5py.Dataset, name: str) -> Any:
         """A dataset's value; a locked array of a root that maps them (``AnalysisData``) comes
         back as a read-only view of the file's pages (see ``dh5/mapped.py``)."""
-        if getattr(self._root, "_map_locked_arrays", False) and self._is_locked(name):
-            mapped = map_dataset(dataset, self._root._h5)
+        root = self._root
+        if root._maps_arrays(self, name):
+            mapped = map_dataset(dataset, root._h5)
             if mapped is not None:
                 return mapped
         return read_dataset(dataset)
+
+    def _maps_arrays(self, node: NodeIO, name: str) -> bool:
+        """Whether ``node[name]`` may be a view of the file's pages (asked of the root; only
+        ``AnalysisData`` says yes, for its locked keys)."""
+        return False
 
     def _list_from(self, group: h5py.Group) -> None:
         """Lazy open: remember the names on disk, load nothing."""

@@ -12,6 +12,7 @@ from . import deferred, storage
 from .codec import encode
 from .errors import ReadOnlyKeyError, UnstorableValueError
 from .keys import join_key, split_key
+from .mapped import release
 from .node import DELETE, NodeIO, file_signature, freeze
 
 _Self = TypeVar("_Self", bound="FileOps")
@@ -71,6 +72,7 @@ class FileOps(NodeIO):
         else:
             if not ops:
                 return self
+            release(own, [path for path, _ in ops])  # arrays handed out keep their bytes
             with deferred.claimed(own):
                 try:
                     with storage.open_write(own) as file:

@@ -92,15 +92,58 @@ def test_file_written_meanwhile(data, tmp_path):
 
 
 def test_unlocked_key_becomes_a_copy_that_saves(data, tmp_path):
-    """Unlocking gives this object a copy in memory; arrays handed out before keep reading the
-    file, so after the key is rewritten they show what was written (docs: "Mapped arrays")."""
+    """Unlocking gives this object a copy in memory; arrays handed out before keep their values
+    (their pages become private memory before the key is rewritten)."""
     held = data.big
     data.unlock_data("big")
     mine = data.big
     assert not is_mapped(mine) and mine.flags.writeable
     mine[:3] = -1.0
-    data["big"] = mine
-    data.save()
+    data["big"] = mine  # same shape and dtype: rewritten in place in the file
     back = AnalysisData(tmp_path / "run.h5", open_on_init=False)
     assert back.big[:3].tolist() == [-1.0, -1.0, -1.0] and np.array_equal(back.big[3:], BIG[3:])
-    assert np.array_equal(held, back.big)
+    assert np.array_equal(held, BIG)
+
+
+_HELD_AFTER_DELETE = """
+import sys, numpy as np
+from labmate_core.acquisition.analysis_data import AnalysisData
+from labmate_core.dh5 import DH5
+path = sys.argv[1]
+held = AnalysisData(path, open_on_init=False).big
+expected = held.copy()
+other = DH5(path, "a")
+del other["big"]          # the last dataset of the file: HDF5 shrinks the file in place
+other.save()
+other["tiny"] = 1         # and again, to be sure the old pages are gone
+other.save()
+assert np.array_equal(held, expected)  # without detaching: SIGBUS here
+print("ok")
+"""
+
+
+def test_deleting_a_mapped_key_in_this_process_keeps_held_arrays(tmp_path):
+    """Run in a child process: reading an array whose file was shrunk under it would kill the
+    interpreter (SIGBUS), which must not take the test run with it."""
+    import os
+    import subprocess
+    import sys
+
+    path = tmp_path / "run.h5"
+    d = DH5(path, "w")
+    d["a"] = 1
+    d.save()
+    d["big"] = BIG
+    d.save()
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    result = subprocess.run(
+        [sys.executable, "-c", _HELD_AFTER_DELETE, str(path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert result.returncode == 0 and result.stdout.strip() == "ok", (
+        result.returncode,
+        result.stderr[-2000:],
+    )
