@@ -64,8 +64,15 @@ class AnalysisData(DH5):
         self._analysis_cell = cell
         self.save_analysis_cell()
 
+    #: Big contiguous locked arrays are read-only views of the file's pages (``dh5/mapped.py``).
+    #: Set False to read them into memory, e.g. when other processes delete or rewrite old keys
+    #: of files you analyse (see docs/architecture.md, "Mapped arrays").
+    map_arrays: bool = True
+
     def _maps_arrays(self, node: Any, name: str) -> bool:
         """Locked arrays (and all of them while opening: they get locked) map the file."""
+        if not self.map_arrays:
+            return False
         return self.__dict__.get("_opening", False) or node._is_locked(name)
 
     def save(self, *args: Any, **kwargs: Any) -> Any:

@@ -147,3 +147,12 @@ def test_deleting_a_mapped_key_in_this_process_keeps_held_arrays(tmp_path):
         result.returncode,
         result.stderr[-2000:],
     )
+
+
+def test_mapping_can_be_switched_off(tmp_path, monkeypatch):
+    path = tmp_path / "run.h5"
+    DH5(path, "w").update(big=BIG).save()
+    monkeypatch.setattr(AnalysisData, "map_arrays", False)
+    for open_on_init in (False, None):
+        big = AnalysisData(path, open_on_init=open_on_init).big
+        assert not is_mapped(big) and not big.flags.writeable and np.array_equal(big, BIG)
