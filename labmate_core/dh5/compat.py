@@ -12,6 +12,7 @@ import inspect
 import logging
 import os
 import re
+import threading
 from collections.abc import Iterable
 from typing import Any
 
@@ -29,10 +30,18 @@ __all__ = [
     "keys_h5",
     "lstrip_int",
     "open_h5",
+    "save_dict",
+    "del_dict",
+    "sleep",
 ]
 
 #: dh5's "the file is locked by another writer": here, the lock could not be taken in time.
 FileLockedError = storage.LockTimeout
+
+
+def sleep(delay: float) -> None:
+    """Wait ``delay`` seconds (dh5's ``utils.async_utils.sleep``: ``threading.Event().wait``)."""
+    threading.Event().wait(delay)
 
 
 def get_timestamp() -> str:
@@ -92,6 +101,44 @@ def keys_h5(filename: str | os.PathLike, key_prefix: str | None = None) -> set[s
     data = DH5(filename, mode="r", open_on_init=False)
     node: Any = data[key_prefix] if key_prefix else data
     return set(node.keys())
+
+
+def save_dict(
+    filename: str | os.PathLike,
+    data: dict[str, Any],
+    key_prefix: str | None = None,
+    use_compression: Any = None,
+) -> float:
+    """Write ``data`` into the file (created if missing) under ``key_prefix``; a None value
+    deletes its key. Under the file's lock, all or nothing. Returns the file's mtime.
+
+    ``use_compression`` is refused: values are stored uncompressed (byte-compatible with dh5).
+    """
+    if use_compression:
+        raise ValueError("save_dict stores values uncompressed: use_compression is not supported")
+    target = DH5(filename, mode="a", open_on_init=False)
+    node: Any = target
+    if key_prefix:
+        node = target[key_prefix] if key_prefix in target else None
+        if node is None:
+            target[key_prefix] = {}
+            node = target[key_prefix]
+    for key, value in data.items():
+        if value is None:
+            if key in node:
+                del node[key]
+        else:
+            node[key] = value
+    target.save()
+    return os.path.getmtime(target.h5_path or "")
+
+
+def del_dict(filename: str | os.PathLike, key: str, key_prefix: str | None = None) -> float:
+    """Delete ``key`` (under ``key_prefix``) from the file. Returns the file's mtime."""
+    target = DH5(filename, mode="a", open_on_init=False)
+    del target[f"{key_prefix}/{key}" if key_prefix else key]
+    target.save()
+    return os.path.getmtime(target.h5_path or "")
 
 
 class Function:

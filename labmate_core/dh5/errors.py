@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+# dh5 0.8.1's name for a lock not taken in time
+from .storage import LockTimeout as FileLockedError  # noqa: F401
+
 
 class ReadOnlyKeyError(KeyError):
     """A locked key (or a key of a read-only DH5) was about to be changed."""

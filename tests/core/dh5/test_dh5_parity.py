@@ -17,7 +17,16 @@ from labmate_core.dh5 import (
     load,
     save,
 )
-from labmate_core.dh5.compat import get_path_from_filename, keys_h5, lstrip_int, open_h5
+from labmate_core.dh5.compat import (
+    del_dict,
+    get_path_from_filename,
+    keys_h5,
+    lstrip_int,
+    open_h5,
+    save_dict,
+    sleep,
+)
+from labmate_core.dh5.errors import FileLockedError
 from labmate_core.dh5.path import Path, get_file_path
 
 
@@ -195,3 +204,23 @@ def test_similar(tmp_path):
 def test_pull_without_file_is_a_clear_error():
     with pytest.raises(ValueError, match="no file"):
         DH5().pull(force_pull=True)
+
+
+def test_save_dict_and_del_dict(tmp_path):
+    path = tmp_path / "sub" / "f.h5"
+    path.parent.mkdir()
+    assert save_dict(path, {"a": 1, "b": {"c": 2}}) > 0
+    save_dict(path, {"d": 3, "c": None}, key_prefix="b")
+    assert open_h5(path) == {"a": 1, "b": {"d": 3}}
+    del_dict(path, "d", key_prefix="b")
+    del_dict(path, "a")
+    assert open_h5(path) == {"b": {}}
+    with pytest.raises(ValueError, match="uncompressed"):
+        save_dict(path, {"x": 1}, use_compression=True)
+
+
+def test_errors_and_sleep():
+    from labmate_core.dh5 import storage
+
+    assert FileLockedError is storage.LockTimeout
+    sleep(0.001)
