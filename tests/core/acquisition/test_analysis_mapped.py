@@ -156,3 +156,39 @@ def test_mapping_can_be_switched_off(tmp_path, monkeypatch):
     for open_on_init in (False, None):
         big = AnalysisData(path, open_on_init=open_on_init).big
         assert not is_mapped(big) and not big.flags.writeable and np.array_equal(big, BIG)
+
+
+_OTHER_WRITER = """
+import sys, numpy as np
+from labmate_core.dh5 import DH5
+d = DH5(sys.argv[1], "a")
+d["added"] = np.full(300_000, 7.0)    # new space at the end of the file
+d.save()
+del d["small"]                        # frees space inside the file
+del d["added"]                        # frees the end: HDF5 shrinks the file in place
+d.save()
+d["other"] = np.arange(1000)
+d.save()
+"""
+
+
+def test_another_process_writes_other_keys_meanwhile(data, tmp_path):
+    """Another process adds and deletes keys (the file grows, shrinks in place, and may be
+    compacted into a new inode) while arrays of this one are held: they keep their values."""
+    import os
+    import subprocess
+    import sys
+
+    held, grid = data.big, data.grid
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    result = subprocess.run(
+        [sys.executable, "-c", _OTHER_WRITER, str(tmp_path / "run.h5")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert np.array_equal(held, BIG) and np.array_equal(grid.ravel(), np.arange(N, dtype=np.int32))
+    data.pull()
+    assert "small" not in data and data.other[-1] == 999 and np.array_equal(data.big, BIG)
