@@ -14,6 +14,7 @@ from ..textfiles import write_text_atomically
 from .acquisition_loop import LOOP_SHAPE_KEY
 from .analysis_loop import AnalysisLoop
 from .figures import FigureProtocol, PdfMetadataDict, figure_suffix, save_figure
+from .first_use import OpenAtFirstUse
 
 logger = logging.getLogger(__name__)
 
@@ -22,7 +23,7 @@ __all__ = ["AnalysisData", "FigureProtocol", "PdfMetadataDict"]
 _T = TypeVar("_T", bound="AnalysisData")
 
 
-class AnalysisData(DH5):
+class AnalysisData(OpenAtFirstUse, DH5):
     """The data of one acquisition, for analysis.
 
     Every key that exists is locked (a locked array is a read-only view, no copy: big contiguous
@@ -50,11 +51,14 @@ class AnalysisData(DH5):
         if not storage.exists(h5):
             raise ValueError(f"File '{h5}' does not exist.")
         self._opening = True  # what is read now is locked just below: arrays may be mapped
+        if open_on_init is False:
+            self._defer_listing()  # listed and locked at first use (first_use.py)
         try:
             super().__init__(h5, mode="a", save_on_edit=save_on_edit, open_on_init=open_on_init)
         finally:
             self._opening = False
-        self.lock_data()
+        if not self.__dict__.get("_listing_pending"):
+            self.lock_data()
         self._save_files = save_files
         self._save_fig_inside_h5 = save_fig_inside_h5
         self._loops: dict[str, AnalysisLoop] = {}
@@ -94,6 +98,7 @@ class AnalysisData(DH5):
 
     # -- loops --------------------------------------------------------------------------------
     def __getitem__(self, key: Any) -> Any:
+        self._first_use(key)
         value = super().__getitem__(key)
         if isinstance(value, DH5) and LOOP_SHAPE_KEY in value.keys():
             name = join_key(*split_key(key))
