@@ -44,8 +44,18 @@ class OpenAtFirstUse:
         self.__dict__["_locked_names"] = names
 
     def _defer_listing(self) -> None:
-        """The next ``_open_file`` (the DH5 init's) only notes that the file is to be listed."""
-        self.__dict__["_listing_deferred"] = True
+        """The next ``_open_file`` (the DH5 init's) only notes that the file is to be listed.
+
+        Only if the DH5 node still keeps its state as this mixin expects (``_unloaded`` and
+        ``_locked`` sets, ``_list_from``/``_fill``): otherwise the file is listed at once, as
+        without this mixin (slower, never wrong).
+        """
+        declared: dict[str, Any] = {}
+        for klass in type(self).__mro__:
+            declared.update(getattr(klass, "__annotations__", {}))
+        expected = all(name in declared for name in ("_unloaded", "_locked", "_dirty", "_data"))
+        if expected and all(hasattr(self, name) for name in ("_list_from", "_fill")):
+            self.__dict__["_listing_deferred"] = True
 
     def _open_file(self) -> None:
         if self.__dict__.pop("_listing_deferred", False) and self.__dict__.get("_lazy"):
