@@ -14,6 +14,7 @@ from ..textfiles import write_text_atomically
 from .acquisition_loop import LOOP_SHAPE_KEY
 from .analysis_loop import AnalysisLoop
 from .figures import FigureProtocol, PdfMetadataDict, figure_suffix, save_figure
+from .first_use import OpenAtFirstUse
 
 logger = logging.getLogger(__name__)
 
@@ -22,10 +23,11 @@ __all__ = ["AnalysisData", "FigureProtocol", "PdfMetadataDict"]
 _T = TypeVar("_T", bound="AnalysisData")
 
 
-class AnalysisData(DH5):
+class AnalysisData(OpenAtFirstUse, DH5):
     """The data of one acquisition, for analysis.
 
-    Every key that exists is locked (reading a locked array gives a read-only view, no copy);
+    Every key that exists is locked (a locked array is a read-only view, no copy: big contiguous
+    ones map the file's pages, so ``d.big[:10]`` reads ten values, see ``dh5/mapped.py``);
     new keys (fit results…) can be added. Groups written by an ``AcquisitionLoop`` come back as
     :class:`AnalysisLoop`. ``save_fig`` saves figures beside the file and the analysis cell
     under ``analysis_cells/<figure name>``.
@@ -48,8 +50,15 @@ class AnalysisData(DH5):
         h5 = h5 if h5.endswith(".h5") else h5 + ".h5"
         if not storage.exists(h5):
             raise ValueError(f"File '{h5}' does not exist.")
-        super().__init__(h5, mode="a", save_on_edit=save_on_edit, open_on_init=open_on_init)
-        self.lock_data()
+        self._opening = True  # what is read now is locked just below: arrays may be mapped
+        if open_on_init is False:
+            self._defer_listing()  # listed and locked at first use (first_use.py)
+        try:
+            super().__init__(h5, mode="a", save_on_edit=save_on_edit, open_on_init=open_on_init)
+        finally:
+            self._opening = False
+        if not self.__dict__.get("_listing_pending"):
+            self.lock_data()
         self._save_files = save_files
         self._save_fig_inside_h5 = save_fig_inside_h5
         self._loops: dict[str, AnalysisLoop] = {}
@@ -58,6 +67,17 @@ class AnalysisData(DH5):
         self._figure_last_name: str | None = None
         self._analysis_cell = cell
         self.save_analysis_cell()
+
+    #: Big contiguous locked arrays are read-only views of the file's pages (``dh5/mapped.py``).
+    #: Set False to read them into memory, e.g. when other processes delete or rewrite old keys
+    #: of files you analyse (see docs/architecture.md, "Mapped arrays").
+    map_arrays: bool = True
+
+    def _maps_arrays(self, node: Any, name: str) -> bool:
+        """Locked arrays (and all of them while opening: they get locked) map the file."""
+        if not self.map_arrays:
+            return False
+        return self.__dict__.get("_opening", False) or node._is_locked(name)
 
     def save(self, *args: Any, **kwargs: Any) -> Any:
         """``DH5.save``; then, if the file changed, the callback set by the manager
@@ -78,6 +98,7 @@ class AnalysisData(DH5):
 
     # -- loops --------------------------------------------------------------------------------
     def __getitem__(self, key: Any) -> Any:
+        self._first_use(key)
         value = super().__getitem__(key)
         if isinstance(value, DH5) and LOOP_SHAPE_KEY in value.keys():
             name = join_key(*split_key(key))

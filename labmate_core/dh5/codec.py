@@ -353,6 +353,9 @@ def _encode(value: Any, key: str, _active: frozenset[int]) -> Encoded:
         return _encode_json(list(items), key)
     if inspect.isfunction(value):
         return _text(FUNCTION_PREFIX + _function_source(value, key), key)
+    for method in ("asdict", "_asdict", "asarray"):  # kept unconverted in memory: at save
+        if callable(getattr(value, method, None)):
+            return encode(getattr(value, method)(), key)
     raise UnstorableValueError(
         key,
         f"values of type {type(value).__name__} are not supported "

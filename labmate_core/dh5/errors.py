@@ -49,6 +49,7 @@ class LockTimeoutError(LabmateError, TimeoutError):
 
 #: The name of :class:`LockTimeoutError` before errors were gathered here.
 LockTimeout = LockTimeoutError
+FileLockedError = LockTimeoutError  # dh5 0.8.1's name for a lock not taken in time
 
 
 class FileBusyError(LabmateError, BlockingIOError):

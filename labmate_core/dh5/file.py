@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from typing import Any, TypeVar
 
 from . import storage
+from .assigned import on_assigned
 from .codec import CYCLE_REASON, encode, normalize
 from .describe import summarize, tree_lines
 from .errors import DH5FileNotFoundError, ReadOnlyKeyError, UnstorableValueError
@@ -200,6 +201,17 @@ class DH5(FileOps, NodeIO):
                 node._put(name, ABSENT, dirty=True)
             return
         node._put(name, node._as_stored(name, value), dirty=dirty)
+        if dirty:
+            on_assigned(node, name, node._slots[name].value)
+
+    def __similar__(self, other: DH5) -> bool:
+        """Same file opened the same way (read-only, save_on_edit, replacing); data not compared."""
+        return (
+            self._h5 == other._h5
+            and self._read_only == other._read_only
+            and self._save_on_edit == other._save_on_edit
+            and self._replace_pending == other._replace_pending
+        )
 
     def _check_writable(self, parts: tuple[str, ...]) -> None:
         node: DH5 = self

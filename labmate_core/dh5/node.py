@@ -21,6 +21,7 @@ from . import storage
 from .codec import EncodedGroup, encode, read_dataset, write
 from .errors import UnstorableValueError
 from .keys import join_key
+from .mapped import map_dataset
 
 logger = logging.getLogger(__name__)
 
@@ -287,11 +288,26 @@ class NodeIO:
                     child._fill(obj)
                 value: Any = child
             else:
-                value = read_dataset(obj)
+                value = self._read_value(obj, name)
                 if isinstance(value, np.ndarray) and self._is_locked(name):
                     value = freeze(value)
                 from_disk = True
             self._put(name, value, from_disk=from_disk)
+
+    def _read_value(self, dataset: h5py.Dataset, name: str) -> Any:
+        """A dataset's value; a locked array of a root that maps them (``AnalysisData``) comes
+        back as a read-only view of the file's pages (see ``dh5/mapped.py``)."""
+        root = self._root
+        if root._maps_arrays(self, name):
+            mapped = map_dataset(dataset, root._h5)
+            if mapped is not None:
+                return mapped
+        return read_dataset(dataset)
+
+    def _maps_arrays(self, node: NodeIO, name: str) -> bool:
+        """Whether ``node[name]`` may be a view of the file's pages (asked of the root; only
+        ``AnalysisData`` says yes, for its locked keys)."""
+        return False
 
     def _list_from(self, group: h5py.Group) -> None:
         """Lazy open: remember the names on disk, load nothing."""

@@ -12,6 +12,7 @@ from . import deferred, storage
 from .codec import encode
 from .errors import ReadOnlyKeyError, UnstorableValueError
 from .keys import h5_path, join_key, split_key
+from .mapped import release
 from .node import ABSENT, DELETE, NOT_LOADED, NodeIO, file_signature, freeze
 
 _Self = TypeVar("_Self", bound="FileOps")
@@ -71,6 +72,7 @@ class FileOps(NodeIO):
             else:
                 if not ops:
                     return self
+                release(own, [path for path, _ in ops])  # arrays handed out keep their bytes
                 with deferred.claimed(own):
                     try:
                         with storage.open_write(own) as file:
@@ -224,6 +226,8 @@ class FileOps(NodeIO):
         Keys with unsaved changes keep their in-memory values.
         """
         root: Any = self._root
+        if root._h5 is None:
+            raise ValueError("Cannot pull: this DH5 has no file")
         if not (force_pull or root.pull_available()):
             return self
         shielded = []  # kept for their pending changes below: not reloaded, not dirty
