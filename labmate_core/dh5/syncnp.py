@@ -53,7 +53,7 @@ class SyncNp(np.ndarray):
 
     def _bound_node(self) -> Any:
         node = self._dh5_node
-        if node is None or node._data.get(self._dh5_name) is not self:
+        if node is None or node._value(self._dh5_name) is not self:
             self._dh5_node = None  # replaced or removed meanwhile: no longer followed
             return None
         return node
