@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from . import storage
 from .codec import encode, normalize
-from .describe import summarize, tree_lines
+from .describe import summarize, tree_lines, unloaded_summaries
 from .errors import DH5FileNotFoundError, ReadOnlyKeyError
 from .keys import join_key, split_key
 from .lazy import LazyArray
@@ -501,10 +501,11 @@ class DH5(FileOps, NodeIO):
 
     def _entries(self, depth: int) -> list[tuple[str, Any, bool]]:
         entries: list[tuple[str, Any, bool]] = []
+        stored = unloaded_summaries(self, depth)  # shape and dtype, read from the file
         for name in sorted(self.keys()):
             locked = name in self._locked
             if name in self._unloaded:
-                entries.append((name, "<not loaded>", locked))
+                entries.append((name, stored.get(name, "<not loaded>"), locked))
             elif isinstance(self._data[name], DH5):
                 child = self._data[name]
                 entries.append((name, child._entries(depth - 1) if depth else "…", locked))
