@@ -92,7 +92,7 @@ class Writer:
         done = self.wait(timeout)
         with self._cond:
             self._inline = True
-            dropped = [job for job in self._queue]
+            dropped = list(self._queue)
             self._queue.clear()
         if dropped:
             logger.warning(
