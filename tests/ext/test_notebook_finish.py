@@ -43,9 +43,11 @@ def test_a_user_binding_of_the_name_is_kept(bare_shell, tmp_path: Path) -> None:
     assert bare_shell.user_ns["AcquisitionLoop"] is mine
 
 
-def test_the_manager_returned_for_chaining_is_not_displayed(shell, capsys) -> None:
+def test_the_manager_returned_for_chaining_is_not_displayed(shell, capsys, monkeypatch) -> None:
     displayed = []
-    shell.display_pub.publish = lambda data, *args, **kwargs: displayed.append(data)
+    monkeypatch.setattr(
+        shell.display_pub, "publish", lambda data, *args, **kwargs: displayed.append(data)
+    )
     assert run(shell, "%%acquisition chain\naqm.save_acquisition(a=1)").success
     assert run(shell, "aqm.save_acquisition(b=2)").success
     body = "import matplotlib.pyplot as plt\nplt.plot([1, 2])\naqm.save_fig()"
