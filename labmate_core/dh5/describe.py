@@ -26,7 +26,7 @@ def summarize(value: Any) -> str:
     if isinstance(value, (int, np.integer)):
         return f"{int(value)} ({type(value).__name__})"
     if isinstance(value, (float, np.floating, complex, np.complexfloating)):
-        magnitude = float(abs(value))
+        magnitude = float(np.abs(value))
         text = f"{value:.3f}" if 0.1 <= magnitude <= 100.0 else f"{value:.3e}"
         return f"{text} ({type(value).__name__})"
     if isinstance(value, str):
