@@ -52,8 +52,8 @@ def test_the_manager_returned_for_chaining_is_not_displayed(shell, capsys, monke
     assert run(shell, "aqm.save_acquisition(b=2)").success
     body = "import matplotlib.pyplot as plt\nplt.plot([1, 2])\naqm.save_fig()"
     assert run(shell, "%%analysis\n" + body).success
-    assert run(shell, "aqm.analysis_cell().save_fig()").success  # chaining still works
-    assert shell.user_ns["_"] is shell.user_ns["aqm"]  # still the result, only not shown
+    chained = run(shell, "aqm.analysis_cell().save_fig()")  # chaining still works
+    assert chained.success and chained.result is shell.user_ns["aqm"]  # the result, not shown
     assert "AcquisitionAnalysisManager" not in capsys.readouterr().out
     assert shell.display_formatter.format(shell.user_ns["aqm"]) == ({}, {})
     assert not displayed
