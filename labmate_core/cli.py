@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .index import register_ls
+from .index.ls import pipe_safe
 
 logger = logging.getLogger(__name__)
 
@@ -279,7 +280,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``labmate`` command; returns the exit code."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=getattr(logging, str(args.log_level).upper(), logging.WARNING))
-    return int(args.func(args))
+    return pipe_safe(args.func, args)  # `labmate ... | head`: no BrokenPipeError traceback
 
 
 if __name__ == "__main__":

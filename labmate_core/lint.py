@@ -6,8 +6,9 @@ variable that happens to live in the kernel and will be missing when the analysi
 
 Scopes follow Python: a function body sees every module-level name of the cell (it runs
 later), comprehensions and lambdas have their own variables, and the module level is read top
-to bottom (a name used before it is assigned is external). Lines with ``# noqa`` are not
-reported. Calls of ``save_acquisition`` are not checked.
+to bottom (a name used before it is assigned is external). Lines with ``# noqa`` are left
+out, as labmate does (what they define is not defined after them). Calls of
+``save_acquisition`` are not checked.
 """
 
 from __future__ import annotations
@@ -36,11 +37,23 @@ class LintResult(NamedTuple):
     errors: list[str]
 
 
+def _save_fig_signature(node: ast.Call) -> str:
+    """What a ``save_fig(fig_or_name, /, *, fig=, name=, ...)`` call saves: a first positional
+    constant is the name, any other the figure; ``save_fig("a")`` is ``save_fig(name="a")``."""
+    args, keywords = list(node.args), list(node.keywords)
+    if args and isinstance(args[0], ast.Constant):
+        keywords.append(ast.keyword("name", args.pop(0)))
+    elif args:
+        keywords.append(ast.keyword("fig", args.pop(0)))
+    keywords.sort(key=lambda keyword: keyword.arg or "")
+    return ast.dump(ast.Call(ast.Name("save_fig", ast.Load()), args, keywords))
+
+
 def check_duplicate_save_fig(node: ast.Call, db: dict[str, Any]) -> list[str]:
     """Report a second ``save_fig`` call with the same arguments (it would save the same figure)."""
     if not (isinstance(node.func, ast.Attribute) and node.func.attr == "save_fig"):
         return []
-    signature = ast.dump(ast.Call(ast.Name("save_fig", ast.Load()), node.args, node.keywords))
+    signature = _save_fig_signature(node)
     seen = db.setdefault("save_fig", set())
     if signature in seen:
         return [f"line {node.lineno}: save_fig with the same arguments is used more than once."]
@@ -293,13 +306,20 @@ def lint_code(
     allowed_set = set(allowed)
     if init_code is not None:
         allowed_set |= defined_names(init_code)
-    try:
-        tree = _parse(code, "code")
-    except SyntaxError as error:
-        return LintResult(
-            set(), [], [f"Syntax error found during linting at line {error.lineno}: {error.msg}"]
-        )
-    noqa = {no for no, line in enumerate(code.splitlines(), start=1) if _NOQA_RE.search(line)}
+    lines = code.splitlines()
+    noqa = {no for no, line in enumerate(lines, start=1) if _NOQA_RE.search(line)}
+    try:  # as labmate: a ``# noqa`` line is left out (what it defines is not defined after)
+        blanked = [("" if no in noqa else line) for no, line in enumerate(lines, start=1)]
+        tree = _parse("\n".join(blanked), "code")
+    except SyntaxError:  # the line was part of a block or statement: keep it, report nothing
+        try:
+            tree = _parse(code, "code")
+        except SyntaxError as error:
+            return LintResult(
+                set(),
+                [],
+                [f"Syntax error found during linting at line {error.lineno}: {error.msg}"],
+            )
     linter = _Linter(allowed_set, on_call)
     linter.run(tree)
     first_use = {

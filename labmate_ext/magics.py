@@ -133,7 +133,8 @@ class LabmateMagics(Magics):
             )
 
     def _save_variables(self, manager: Any, names: list[str], failed: bool) -> BaseException | None:
-        """Save the variables ``names``; after a failure only those that exist.
+        """Save the variables ``names``; after a failure only those that exist. A variable
+        that is None is refused (labmate skips None values: nothing would be stored).
 
         When a value cannot be stored (nothing of that save is written), the others are saved
         one by one so that no storable variable is lost; the error names the refused ones.
@@ -142,7 +143,8 @@ class LabmateMagics(Magics):
             return None
         user_ns = self.shell.user_ns
         missing = [name for name in names if name not in user_ns]
-        data = {name: user_ns[name] for name in names if name in user_ns}
+        nones = [name for name in names if name in user_ns and user_ns[name] is None]
+        data = {name: user_ns[name] for name in names if user_ns.get(name) is not None}
         try:
             if data:
                 manager.save_acquisition(**data)
@@ -158,6 +160,11 @@ class LabmateMagics(Magics):
                 return TypeError(f"--save could not store {', '.join(refused)}")
         if missing and not failed:
             return NameError(f"--save: {', '.join(missing)} not defined after the cell ran")
+        if nones:  # labmate stores nothing for None: say so rather than lose it silently
+            return TypeError(
+                f"--save {' '.join(nones)}: None is not stored (labmate skips None); "
+                "give it a value, or leave it out of --save"
+            )
         return None
 
     # -- %%analysis ------------------------------------------------------------------------------

@@ -10,8 +10,9 @@ from typing import Any
 from IPython.core.error import UsageError
 from traitlets import TraitError
 
-from labmate_core.acquisition_notebook import AcquisitionAnalysisManager
+from labmate_core.acquisition_notebook import AcquisitionAnalysisManager, AcquisitionLoop
 
+from . import errors
 from .cells import CellRunner
 from .config import Labmate, check_writable_directory
 from .reports import BackendReport, LabmateReport, current_prefix, earlier_snapshots
@@ -24,6 +25,9 @@ __all__ = ["LabmateSession", "SESSIONS"]
 SESSIONS: weakref.WeakKeyDictionary[Any, LabmateSession] = weakref.WeakKeyDictionary()
 
 _APPLIED = ["data_directory", "save_files", "config_files", "manager_name", "mirror"]
+
+#: names put in the user namespace beside the manager (unless the user bound them already)
+NAMESPACE = {"AcquisitionLoop": AcquisitionLoop}
 
 
 class LabmateSession:
@@ -45,18 +49,24 @@ class LabmateSession:
         self._manager: AcquisitionAnalysisManager | None = None
         self._config_mirror: str | None = None
         self._published: set[str] = set()  # the user-namespace names given our manager
+        self._names: dict[str, Any] = {}  # the NAMESPACE entries we bound (removed on close)
+        self._errors = False  # our exception handler is installed on the shell
         self.panels: list[Any] = []  # the %labmate_panel panels shown (closed on unload)
 
     # -- lifecycle --------------------------------------------------------------------------------
     def start(self) -> None:
         """Create and publish the manager, listen to the shell and to setting changes."""
         self.manager  # noqa: B018 - creates and publishes it
+        for name, value in NAMESPACE.items():
+            if name not in self.shell.user_ns:
+                self.shell.user_ns[name] = self._names[name] = value
         if self.config.mirror:
             try:
                 self._set_config_mirror(self.config.mirror)
             except ValueError as error:
                 raise UsageError(f"labmate_ext is not loaded: {error}") from None
         self.runner.register()
+        self._errors = errors.install(self.shell)
         if self.config not in self.shell.configurables:
             self.shell.configurables.append(self.config)
         self.config.observe(self._on_setting, names=_APPLIED)
@@ -65,6 +75,9 @@ class LabmateSession:
         """Undo :meth:`start`: events, ``%config`` entry, the published manager (under every
         name it was given, where it is still bound), its shell events and its copies."""
         self.runner.unregister()
+        if self._errors:
+            errors.uninstall(self.shell)
+            self._errors = False
         bound = self.shell.user_ns.get(self.config.manager_name)
         if isinstance(bound, AcquisitionAnalysisManager) and self._config_mirror in bound.backends:
             bound.remove_backend(self._config_mirror)  # a user's manager outlives the session
@@ -78,6 +91,10 @@ class LabmateSession:
         self.config.unobserve(self._on_setting, names=_APPLIED)
         while self.config in self.shell.configurables:
             self.shell.configurables.remove(self.config)
+        names, self._names = self._names, {}
+        for name, value in names.items():
+            if self.shell.user_ns.get(name) is value:
+                del self.shell.user_ns[name]
         manager, self._manager = self._manager, None
         published, self._published = self._published, set()
         if manager is None:

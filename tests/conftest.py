@@ -1,26 +1,46 @@
-"""Fixtures shared by every test: the labmate-written files in ``../shared/fixtures``."""
+"""Fixtures shared by every test: labmate-written files, made or copied inside the repository."""
 
 from __future__ import annotations
 
-import os
+import importlib.util
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-#: Files written by labmate 0.10.9 and older (read-only; copy before writing next to them).
-SHARED_FIXTURES = Path(
-    os.environ.get("LABMATE_FIXTURES", Path(__file__).resolve().parents[2] / "shared" / "fixtures")
-)
+#: Files in labmate's older layout, kept in the repository (see tests/data/README.md).
+TEST_DATA = Path(__file__).resolve().parent / "data"
+
+
+@pytest.fixture(scope="session")
+def labmate_fixtures(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``labmate-0.10.9/`` written now by the real labmate 0.10.9, and ``labmate-old/``.
+
+    The labmate directory holds ``data/`` plus ``expected.json`` / ``expected_arrays.npz``
+    computed by the script that wrote it (``tests/data/make_labmate_0_10_9.py``).
+    """
+    if importlib.util.find_spec("labmate") is None:
+        pytest.skip("labmate 0.10.9 is not installed (pip install -e '.[test]')")
+    root = tmp_path_factory.mktemp("labmate-fixtures")
+    made = subprocess.run(
+        [sys.executable, str(TEST_DATA / "make_labmate_0_10_9.py"), str(root / "labmate-0.10.9")],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    if made.returncode != 0:
+        raise RuntimeError(f"labmate 0.10.9 could not write the fixture:\n{made.stderr}")
+    shutil.copytree(TEST_DATA / "labmate-old", root / "labmate-old")
+    return root
 
 
 @pytest.fixture
-def fixture_copy(tmp_path: Path) -> Path:
-    """A private, writable copy of the shared fixtures."""
-    if not SHARED_FIXTURES.is_dir():
-        raise FileNotFoundError(f"the shared fixtures are missing: {SHARED_FIXTURES}")
+def fixture_copy(tmp_path: Path, labmate_fixtures: Path) -> Path:
+    """A private, writable copy of the labmate-written fixtures."""
     target = tmp_path / "fixtures"
-    shutil.copytree(SHARED_FIXTURES, target)
+    shutil.copytree(labmate_fixtures, target)
     for path in [target, *target.rglob("*")]:
         path.chmod(0o755 if path.is_dir() else 0o644)
     return target

@@ -280,7 +280,12 @@ class AcquisitionLoop:
     def __contains__(self, key: object) -> bool:
         return key in self.keys()
 
-    def __getitem__(self, key: str) -> Any:
+    def __getitem__(self, key: str | tuple) -> Any:
+        if isinstance(key, tuple):  # as dh5: loop["i", 1] is loop["i"][1]
+            if not key:
+                raise KeyError(key)
+            value = self[key[0]]
+            return value if len(key) == 1 else value[key[1:] if len(key) > 2 else key[1]]
         if key == LOOP_SHAPE_KEY and self._shape:
             return list(self._shape)
         if key in self._arrays:

@@ -475,3 +475,7 @@ class AcquisitionAnalysisManager(ShellLink, ConfigLinks, AcquisitionManager):
         if self._connected_widgets is None:
             self._connected_widgets = []
         self._connected_widgets.extend(objs)
+
+    def _ipython_display_(self) -> None:
+        """Nothing shown: ``aqm.save_fig()`` (returning the manager, for chaining) as a cell's
+        last line does not print the manager's repr (``%labmate`` shows its state)."""

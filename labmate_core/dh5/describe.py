@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+import h5py
 import numpy as np
+
+from . import storage
+from .codec import read_dataset
+
+logger = logging.getLogger(__name__)
 
 MAX_ENTRIES = 40
 MAX_DEPTH = 3
@@ -19,7 +26,8 @@ def summarize(value: Any) -> str:
     if isinstance(value, (int, np.integer)):
         return f"{int(value)} ({type(value).__name__})"
     if isinstance(value, (float, np.floating, complex, np.complexfloating)):
-        text = f"{value:.3f}" if 0.1 <= abs(value) <= 100.0 else f"{value:.3e}"
+        magnitude = float(np.abs(value))
+        text = f"{value:.3f}" if 0.1 <= magnitude <= 100.0 else f"{value:.3e}"
         return f"{text} ({type(value).__name__})"
     if isinstance(value, str):
         first = value.splitlines()[0] if value else ""
@@ -44,3 +52,38 @@ def tree_lines(entries: list[tuple[str, Any, bool]], indent: str = "  ") -> list
         else:
             lines.append(f"{indent}{name}{mark}: {value}")
     return lines
+
+
+def stored_summary(obj: h5py.Dataset | h5py.Group, depth: int) -> Any:
+    """The summary of a value still on disk, as :func:`summarize` gives once it is loaded.
+
+    Arrays are described from the file's metadata (shape, dtype: nothing is read); scalars are
+    read (they are small); a group gives its entries (``"…"`` below ``depth``).
+    """
+    if isinstance(obj, h5py.Group):
+        if not depth:
+            return "…"
+        return [(name, stored_summary(obj[name], depth - 1), False) for name in sorted(obj)]
+    if obj.shape == ():
+        return summarize(read_dataset(obj))
+    dtype = "str" if h5py.check_string_dtype(obj.dtype) is not None else obj.dtype
+    return f"array {dtype} {obj.shape}"
+
+
+def unloaded_summaries(node: Any, depth: int) -> dict[str, Any]:
+    """Summaries of the keys of ``node`` (a DH5) not loaded yet, read in one short open.
+
+    Empty when the file cannot be read now (busy writer, removed): the repr then says
+    ``<not loaded>`` rather than wait or fail.
+    """
+    names = sorted(node._unloaded_names())
+    path = node.h5_path
+    if not names or path is None:
+        return {}
+    try:
+        with storage.open_read(path, timeout=0.5) as file:
+            group = node._group_of(file)
+            return {name: stored_summary(group[name], depth) for name in names if name in group}
+    except Exception:  # a repr must not fail
+        logger.debug("cannot describe the unloaded keys of %s", path, exc_info=True)
+        return {}

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from . import storage
 from .assigned import on_assigned
 from .codec import CYCLE_REASON, encode, normalize
-from .describe import summarize, tree_lines
+from .describe import summarize, tree_lines, unloaded_summaries
 from .errors import DH5FileNotFoundError, ReadOnlyKeyError, UnstorableValueError
 from .keys import h5_path as _h5_path
 from .keys import join_key, split_key
@@ -488,10 +488,11 @@ class DH5(FileOps, NodeIO):
 
     def _entries(self, depth: int) -> list[tuple[str, Any, bool]]:
         entries: list[tuple[str, Any, bool]] = []
+        stored = unloaded_summaries(self, depth)  # shape and dtype, read from the file
         for name in sorted(self.keys()):
             slot = self._slots[name]
             if slot.value is NOT_LOADED:
-                entries.append((name, "<not loaded>", slot.locked))
+                entries.append((name, stored.get(name, "<not loaded>"), slot.locked))
             elif isinstance(slot.value, DH5):
                 child = slot.value
                 entries.append((name, child._entries(depth - 1) if depth else "…", slot.locked))

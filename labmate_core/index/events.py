@@ -133,7 +133,7 @@ def flush(timeout: float | None = None) -> bool:
     return _writer.wait(timeout)
 
 
-atexit.register(flush, 5.0)
+atexit.register(_writer.stop_at_exit, 5.0)  # then records are written by their caller
 
 
 #: (index, prefix) -> the summary this process last wrote for that row: recording the same
@@ -141,6 +141,10 @@ atexit.register(flush, 5.0)
 _last_rows: dict[tuple[int, str], FileSummary] = {}
 _last_rows_lock = threading.Lock()
 _LAST_ROWS_MAX = 64
+
+
+class _DirectoryRemoved(NotADirectoryError):
+    """The data directory of a record no longer exists."""
 
 
 def _change(
@@ -155,10 +159,15 @@ def _change(
     logged (``failed``) and given to ``on_error``, never raised. Returns what ``operation``
     returned (None on failure)."""
     try:
+        if not folder.is_dir():  # removed (or a test's tmp dir): nothing to index there
+            raise _DirectoryRemoved(f"data directory {folder} was removed")
         index = open_index(folder)
         result = operation(index)
     except Exception as error:
-        logger.warning("%s", failed, exc_info=True)
+        if isinstance(error, _DirectoryRemoved):  # not worth a warning (often at exit)
+            logger.debug("%s: %s", failed, error)
+        else:
+            logger.warning("%s", failed, exc_info=True)
         if on_error is not None:
             try:
                 on_error(error)
@@ -178,6 +187,9 @@ def _write_rows(rows: list[Row]) -> None:
         by_folder.setdefault(row.folder, []).append(row)
     written: dict[Path, AcquisitionIndex] = {}
     for folder, group in by_folder.items():
+        if not folder.is_dir():  # removed since: no index to write, nothing to log at exit
+            logger.debug("data directory %s was removed: %d rows not indexed", folder, len(group))
+            continue
         try:
             index = open_index(folder)
             _store_rows(index, group)

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import os
+import sqlite3
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .store import Acquisition
+from .store import Acquisition, AcquisitionIndex
 
 STATUS_CHOICES = ("running", "completed", "failed", "unreadable")
 
@@ -73,6 +75,35 @@ def format_sync(row: Acquisition) -> str:
     return " ".join(f"{name}:{state.state}" for name, state in row.sync.items())
 
 
+def is_data_directory(path: Path) -> bool:
+    """Whether ``path`` is a data directory: it holds ``.labmate/`` (ours) or ``temp.json``
+    (labmate's). An experiment folder or a mirror holds neither."""
+    return (path / ".labmate").is_dir() or (path / "temp.json").is_file()
+
+
+class FilesOnlyIndex(AcquisitionIndex):
+    """An index kept in memory, filled from the files: lists a folder without writing in it."""
+
+    def _connect(self) -> None:
+        self._close_conn()
+        self._conn = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+        self._memory = True
+        self._ensure_schema()
+        self._on_fresh()
+
+
+def _not_a_data_directory(directory: Path) -> str:
+    """The line ``labmate ls`` prints (on stderr) for a folder that is not a data directory."""
+    text = (
+        f"labmate ls: {directory} is not a data directory (no .labmate/ nor temp.json): "
+        "listed from its files, no index kept there (--index keeps one)"
+    )
+    for parent in list(directory.absolute().parents)[:2]:
+        if is_data_directory(parent):
+            return f"{text}; it is inside the data directory {parent}"
+    return text
+
+
 def register_ls(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``ls`` subcommand to the ``labmate`` command's subparsers."""
     parser = subparsers.add_parser(
@@ -91,17 +122,31 @@ def register_ls(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument(
         "--no-reindex", action="store_true", help="do not look for changed files first"
     )
+    parser.add_argument(
+        "--index",
+        action="store_true",
+        help="keep an index in DIR/.labmate even when DIR is not (yet) a data directory",
+    )
     parser.set_defaults(func=run_ls)
     return parser
 
 
 def run_ls(args: argparse.Namespace) -> int:
-    """Print the listing; returns the exit code (0)."""
+    """Print the listing; returns the exit code (0).
+
+    A folder that is not a data directory (an experiment folder, a mirror) is listed from its
+    files through an index in memory, and a line on stderr says so; ``--index`` keeps one.
+    """
     from .events import open_index
 
-    index = open_index(args.directory)
-    if not args.no_reindex:
-        index.reindex()
+    index: AcquisitionIndex
+    if getattr(args, "index", False) or is_data_directory(args.directory):
+        index = open_index(args.directory)
+        if not args.no_reindex:
+            index.reindex()
+    else:
+        sys.stderr.write(_not_a_data_directory(args.directory) + "\n")
+        index = FilesOnlyIndex(args.directory)
     filters = {"name": args.name, "since": args.since, "status": args.status, "until": args.until}
     rows = index.list(limit=args.limit, offset=args.offset, **filters)
     total = index.count(**filters)
@@ -131,9 +176,29 @@ def run_ls(args: argparse.Namespace) -> int:
     return 0
 
 
+#: exit status of a command whose reader went away (128 + SIGPIPE, as ``ls | head`` gives)
+BROKEN_PIPE_STATUS = 141
+
+
+def pipe_safe(run: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    """``run(args)``, stopping quietly when stdout's reader went away (``labmate ls | head``):
+    no ``BrokenPipeError`` traceback, now or when Python flushes stdout at exit."""
+    try:
+        code = int(run(args))
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, sys.stdout.fileno())  # the final flush writes nowhere
+        finally:
+            os.close(devnull)
+        return BROKEN_PIPE_STATUS
+
+
 def main_ls(argv: Sequence[str] | None = None) -> int:
     """``labmate ls`` on its own: ``main_ls(["DATA", "--status", "failed"])``."""
     parser = argparse.ArgumentParser(prog="labmate")
     register_ls(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["ls", *(sys.argv[1:] if argv is None else argv)])
-    return run_ls(args)
+    return pipe_safe(run_ls, args)

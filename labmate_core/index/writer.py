@@ -51,8 +51,12 @@ class Writer:
         self._waiting = 0
         self._thread: threading.Thread | None = None
         self._pid = os.getpid()
+        self._inline = False  # set at interpreter exit: jobs run in the caller's thread
 
     def put(self, job: Any) -> None:
+        if self._inline and self._pid == os.getpid():
+            self._run_inline(job)
+            return
         with self._cond:
             if self._pid != os.getpid():  # a forked child: the parent's thread is not here
                 self._queue.clear()
@@ -78,6 +82,32 @@ class Writer:
                 return self._cond.wait_for(lambda: not self._queue and not self._busy, timeout)
             finally:
                 self._waiting -= 1
+
+    def stop_at_exit(self, timeout: float) -> bool:
+        """At interpreter exit: wait up to ``timeout`` for the queued jobs, then run every later
+        job in the caller's thread (an exit hook that runs after this one still gets its
+        records written, while logging works), so no background work outlives the exit.
+        Jobs still queued after ``timeout`` are dropped (the index is a cache of the files:
+        ``labmate ls`` rebuilds it). True when nothing was dropped."""
+        done = self.wait(timeout)
+        with self._cond:
+            self._inline = True
+            dropped = list(self._queue)
+            self._queue.clear()
+        if dropped:
+            logger.warning(
+                "%s: %d index records not written at exit (busy database?); the next "
+                "`labmate ls` reads them from the files",
+                self.name,
+                len(dropped),
+            )
+        return done and not dropped
+
+    def _run_inline(self, job: Any) -> None:
+        try:
+            self._execute([job] if isinstance(job, Row) else job)
+        except Exception:  # as on the thread: a bug must not break the caller
+            logger.warning("%s: a job failed", self.name, exc_info=True)
 
     def _take(self) -> Any:
         """The rows at the head of the queue (after the batching delay), else one callable;

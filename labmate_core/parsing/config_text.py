@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -117,12 +118,24 @@ def format_python_value(value: Any) -> str:
     return text
 
 
+#: a number written as text (what a text box gives): written into a config file as the number
+_NUMBER_TEXT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+
+
+def _config_code(value: Any) -> str:
+    if isinstance(value, str) and _NUMBER_TEXT.fullmatch(value.strip()):
+        return value.strip()  # as labmate: "789" or "1.5e9" becomes the number, as typed
+    return format_python_value(value)
+
+
 def update_values_in_text(text: str, params: Mapping[str, Any]) -> tuple[str, set[str]]:
     """Rewrite the top-level assignments of the names in `params` with their new values.
 
-    The trailing comment of each statement is kept. Returns ``(new_text, names_updated)``.
+    A string that is a number (``"789"``, ``"1.123e6"``) is written as that number, as labmate
+    does (values typed in a text box). The trailing comment of each statement is kept.
+    Returns ``(new_text, names_updated)``.
     """
-    new_code = {name: format_python_value(value) for name, value in params.items()}
+    new_code = {name: _config_code(value) for name, value in params.items()}
     lines = text.split("\n")
     statements: list[Statement] = [
         s for s in iter_statements(text) if len(s.targets) == 1 and s.targets[0] in new_code

@@ -153,15 +153,30 @@ def values_for_print(
 
 
 def format_title(
-    values: Mapping[str, Any],
-    keys: Iterable[str],
+    values: Mapping[str, Any] | Iterable[ValueForPrint],
+    keys: Iterable[str] | int | None = None,
     max_length: int | None = None,
     *,
     missing: str = "raise",
 ) -> str:
     """Title of the ``"key,unit,fmt"`` `keys` looked up in `values` (see `values_for_print`).
 
+    labmate's form, a list of `ValueForPrint` (and `max_length`), works too.
+
     >>> format_title({"freq": 1.5e9, "n": 101}, ["freq,Hz,.2p", "n"])
     'freq = 1.5e9 (Hz); n = 101'
+    >>> format_title([ValueForPrint("n", 101, "pts")], 40)
+    'n = 101 (pts)'
     """
+    if not isinstance(values, Mapping):
+        if isinstance(keys, int) and not isinstance(keys, bool) and max_length is None:
+            keys, max_length = None, keys  # labmate: format_title(values, max_length)
+        if keys is not None:
+            raise TypeError(
+                "format_title(values, keys): keys go with a mapping of values; a list of "
+                "ValueForPrint is given alone (format_title(items, max_length))"
+            )
+        return format_values(values, max_length=max_length)
+    if keys is None or isinstance(keys, int):
+        raise TypeError("format_title(values, keys): give the keys to show, e.g. ['freq,Hz']")
     return format_values(values_for_print(values, keys, missing=missing), max_length=max_length)

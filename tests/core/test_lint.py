@@ -91,6 +91,18 @@ def test_noqa_lines_are_not_reported():
     assert ext("a = f(\n    x,  # noqa\n)\n") == ["f"]
 
 
+def test_what_a_noqa_line_defines_is_not_defined_after_it():
+    code = "if acquiring:\n    x = fetch()  # noqa\n    save(x=x)\nplot(x)\n"
+    assert ext(code, {"acquiring", "save", "plot"}) == ["x"]  # as labmate
+    assert ext("for i in range(3):  # noqa\n    print(i)\n") == []  # a block header: kept
+
+
+def test_a_name_given_by_position_or_keyword_is_the_same_figure():
+    code = "aqm.save_fig('a')\naqm.save_fig(name='a')\naqm.save_fig(fig, name='a')\n"
+    errors = lint_code(code, {"aqm", "fig"}).errors
+    assert errors == ["line 2: save_fig with the same arguments is used more than once."]
+
+
 def test_duplicate_save_fig_is_an_error():
     code = (
         "aqm.save_fig()\naqm.save_fig(name='a')\naqm.save_fig(fig1)\n"

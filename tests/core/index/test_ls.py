@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
 
 import pytest
 from acquisition_files import stamp, write_acquisition
@@ -43,7 +45,7 @@ def test_filters(data_dir, capsys):
 
 
 def test_picks_up_files_written_without_hooks(data_dir, capsys):
-    main_ls([str(data_dir)])
+    main_ls([str(data_dir), "--index"])
     assert "no acquisitions" in capsys.readouterr().out
     write_acquisition(data_dir, "late")
     main_ls([str(data_dir), "--no-reindex"])
@@ -81,3 +83,47 @@ def test_register_ls_plugs_into_a_cli_parser(data_dir, capsys):
     args = parser.parse_args(["ls", str(data_dir), "--status", "completed"])
     assert args.func(args) == 0
     assert len(capsys.readouterr().out.splitlines()) == 3
+
+
+def test_a_folder_that_is_not_a_data_directory_is_listed_without_an_index(data_dir, capsys):
+    _fill(data_dir)
+    (data_dir / ".labmate").mkdir()  # the data directory; its experiment folders are not
+    for folder, inside in ((data_dir / "sine", True), (data_dir.parent, False)):
+        assert main_ls([str(folder)]) == 0
+        out, err = capsys.readouterr()
+        assert f"{folder} is not a data directory" in err and "--index" in err
+        assert ("inside the data directory" in err) is inside
+        assert len(out.splitlines()) == (3 if inside else 4)  # the header and the rows
+        assert not (folder / ".labmate").exists()
+    mirror = data_dir.parent / "mirror"  # a copy: experiment folders, no .labmate, no temp.json
+    write_acquisition(mirror, "sine", stamp(60))
+    assert main_ls([str(mirror)]) == 0
+    out, err = capsys.readouterr()
+    assert stamp(60) in out and "not a data directory" in err
+    assert not (mirror / ".labmate").exists()
+    assert main_ls([str(mirror), "--index"]) == 0  # asked: kept
+    assert "not a data directory" not in capsys.readouterr().err
+    assert (mirror / ".labmate" / "index.sqlite").is_file()
+
+
+def test_labmate_data_directory_is_recognised_by_temp_json(data_dir, capsys):
+    write_acquisition(data_dir, "sine", stamp(60))
+    (data_dir / "temp.json").write_text("{}")  # written by labmate 0.10.9
+    assert main_ls([str(data_dir)]) == 0
+    assert capsys.readouterr().err == ""
+    assert (data_dir / ".labmate" / "index.sqlite").is_file()
+
+
+@pytest.mark.parametrize("command", [["ls"], ["status"]])
+def test_a_closed_pipe_ends_quietly(data_dir, command):
+    _fill(data_dir)
+    (data_dir / ".labmate").mkdir()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "labmate_core.cli", *command, str(data_dir)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    process.stdout.close()  # `| head` that has read what it wanted, before anything is written
+    err = process.stderr.read().decode()
+    assert process.wait(timeout=120) == 141, err
+    assert err == ""  # no BrokenPipeError traceback, now or at exit

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 
@@ -88,9 +89,11 @@ def test_labmate_0_10_9_and_older_files(data_dir, fixture_copy):
     index = open_index(data_dir)
     index.reindex()
     rows = {row.stem: row for row in index.list(limit=100)}
-    assert rows["2026_11_24__20_05_10__sine"].status == "completed"
-    assert rows["2026_11_24__20_05_10__sine"].duration is not None
-    assert "fit" in rows["2026_11_24__20_05_10__sine"].user_keys
+    expected = json.loads((fixture_copy / "labmate-0.10.9" / "expected.json").read_text())
+    sine = rows[os.path.basename(expected["sine"])]
+    assert sine.status == "completed"
+    assert sine.duration is not None
+    assert "fit" in sine.user_keys
     old = rows["old_data_example"]  # no time stamp in the name: the file's time
     assert old.name == "old_data_example"
     assert old.status in ("completed", "failed")

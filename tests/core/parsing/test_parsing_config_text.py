@@ -169,3 +169,10 @@ def test_update_values_in_text_duplicates_and_crlf():
 def test_update_values_rejects_unwritable_values():
     with pytest.raises(TypeError, match="Cannot write"):
         update_values_in_text("a = 1", {"a": object()})
+
+
+@pytest.mark.parametrize(("typed", "written"), [("789", "789"), (" 1.123e6", "1.123e6")])
+def test_a_number_given_as_text_is_written_as_the_number(typed, written):
+    new, _ = update_values_in_text("a = 1  # Hz\nb = 'x'\n", {"a": typed, "b": "7 dB"})
+    assert new == f"a = {written}  # Hz\nb = '7 dB'\n"  # as labmate: a text box gives text
+    assert parse_str(new)["a"] == float(written)

@@ -106,3 +106,15 @@ def test_values_for_print_rejects_bad_arguments():
         values_for_print({"a": 1}, "a")
     with pytest.raises(ValueError, match="missing"):
         values_for_print({"a": 1}, ["a"], missing="ignore")
+
+
+def test_format_title_takes_labmate_s_list_of_values_too():
+    items = [ValueForPrint("speed", 123.12345, "m/s", ".2f"), ValueForPrint("time", 5432, None, ".1e")]
+    assert format_title(items, 20) == format_values(items, max_length=20) == (
+        "speed = 123.12 (m/s)\ntime = 5.4e+03"
+    )
+    assert format_title(items) == "speed = 123.12 (m/s); time = 5.4e+03"
+    with pytest.raises(TypeError, match="keys go with a mapping"):
+        format_title(items, ["speed"])
+    with pytest.raises(TypeError, match="give the keys"):
+        format_title({"a": 1})
