@@ -23,7 +23,7 @@ def test_lazy_repr_shows_shape_and_dtype_without_loading(tmp_path):
     assert "inner/" in text and "s: 'text'" in text and "<not loaded>" not in text
     top = repr(lazy)
     assert "big: array complex64 (30, 2)" in top and "words: list of 2" in top
-    assert {"big", "words"} <= lazy._unloaded  # described, not loaded
+    assert {"big", "words"} <= set(lazy._unloaded_names())  # described, not loaded
     assert repr(DH5(path)).splitlines()[1:] == top.splitlines()[1:]
 
 
