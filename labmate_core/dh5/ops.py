@@ -71,12 +71,13 @@ class FileOps(NodeIO):
         else:
             if not ops:
                 return self
+            keys = [op[0] for op in ops]  # named by the error of a failed save (disk full)
             with deferred.claimed(own):
                 try:
-                    with storage.open_write(own) as file:
+                    with storage.open_write(own, keys=keys) as file:
                         self._write_ops(file, ops)
                 except storage.FileAppearedError:  # created meanwhile without our lock
-                    with storage.open_write(own) as file:  # (plain h5py): add to it
+                    with storage.open_write(own, keys=keys) as file:  # (plain h5py): add to it
                         self._write_ops(file, ops)
         self._mark_clean(saved)
         root._signature = file_signature(own)

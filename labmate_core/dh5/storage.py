@@ -16,8 +16,11 @@ import errno
 import fcntl
 import logging
 import os
+import re
 import socket
+import stat
 import struct
+import tempfile
 import threading
 import time
 import uuid
@@ -28,11 +31,13 @@ from typing import TypeVar
 import h5py
 
 from . import deferred
+from .errors import SaveFailedError
 from .journal import (
     JOURNAL_OFFSET,
     NO_FILE,
     JournaledFile,
     fsync_enabled,
+    pwrite_all,
     rollback,
     write_header,
 )
@@ -70,10 +75,37 @@ class FileAppearedError(FileExistsError):
     (plain h5py, another program): it was left alone and nothing was written."""
 
 
+#: Where the locks of hard-linked files live (see :func:`lock_path`).
+LINK_LOCK_DIR = Path(tempfile.gettempdir()) / "labmate-locks"
+
+
 def lock_path(path: str | os.PathLike) -> Path:
-    """The hidden lock (and journal) file of ``path``: never matched by ``glob(prefix*)``."""
-    path = Path(path)
-    return path.with_name(f".{path.name}.lock")
+    """The lock (and journal) file of ``path``: one per file, whatever name it is reached by.
+
+    Symlinks and ``..`` are resolved: the lock is the hidden ``.<name>.lock`` next to the real
+    file (never matched by ``glob(prefix*)``). A file with several hard links has no one
+    directory all its names agree on, so its lock is keyed on (device, inode) in the
+    machine-wide :data:`LINK_LOCK_DIR` (shared by every user of this machine; not on a network
+    share, so two machines writing one hard-linked file are not kept apart).
+    """
+    real = Path(os.path.realpath(path))
+    try:
+        st = os.stat(real)
+    except OSError:
+        st = None
+    if st is not None and st.st_nlink > 1 and stat.S_ISREG(st.st_mode):
+        _make_link_lock_dir()
+        return LINK_LOCK_DIR / f"{st.st_dev}-{st.st_ino}.lock"
+    return real.with_name(f".{real.name}.lock")
+
+
+def _make_link_lock_dir() -> None:
+    if LINK_LOCK_DIR.is_dir():
+        return
+    with contextlib.suppress(FileExistsError):
+        LINK_LOCK_DIR.mkdir()
+        with contextlib.suppress(OSError):
+            os.chmod(LINK_LOCK_DIR, 0o1777)  # every user's locks, none removable by others
 
 
 _HOST = socket.gethostname()
@@ -129,7 +161,10 @@ class FileLock:
         self.path = lock_path(path)
         self.shared = shared
         self.fd: int | None = None
+        #: Set when a rollback failed: the journal stays for the next holder to apply.
+        self.keep_journal = False
         self._keep_open = keep_open  # reuse the descriptor across acquire/release (sessions)
+        self._shared_dir = self.path.parent == LINK_LOCK_DIR
         self._kept: int | None = None
 
     def acquire(self, timeout: float | None = None) -> bool:
@@ -137,7 +172,9 @@ class FileLock:
         fd, self._kept = self._kept, None
         if fd is None:
             try:
-                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+                fd = os.open(
+                    self.path, os.O_RDWR | os.O_CREAT, 0o666 if self._shared_dir else 0o644
+                )
             except OSError as exc:
                 if self.shared and exc.errno in _READ_ONLY_ERRNOS:
                     logger.debug("No lock for %s (read-only location): reading unlocked", self.path)
@@ -202,16 +239,20 @@ class FileLock:
         assert self.fd is not None and not self.shared
         gen = self.generation
         if gen % 2 == 0:
-            os.pwrite(self.fd, _GENERATION.pack(gen + 1), 0)
+            pwrite_all(self.fd, _GENERATION.pack(gen + 1), 0)
 
     def end_write(self) -> int:
-        """Drop the journal (the commit point) and make the generation even again."""
+        """Drop the journal (the commit point) and make the generation even again (unless a
+        rollback failed: the journal then stays, the generation odd, for the next holder)."""
         assert self.fd is not None and not self.shared
-        os.ftruncate(self.fd, JOURNAL_OFFSET)
         gen = self.generation
+        if self.keep_journal:
+            self.keep_journal = False
+            return gen
+        os.ftruncate(self.fd, JOURNAL_OFFSET)
         if gen % 2 == 1:
             gen += 1
-            os.pwrite(self.fd, _GENERATION.pack(gen), 0)
+            pwrite_all(self.fd, _GENERATION.pack(gen), 0)
         return gen
 
     def __enter__(self) -> FileLock:
@@ -258,11 +299,18 @@ def file_lock(
         lock.release()
 
 
-def _recover(path: Path, lock: FileLock, reason: str = "died during a save") -> bool:
-    """Roll back what a dead writer left. The caller holds the exclusive lock."""
+def _recover(
+    path: Path, lock: FileLock, reason: str = "died during a save", own: bool = False
+) -> bool:
+    """Roll back what a dead writer (or, ``own``, our failed save) left. The caller holds the
+    exclusive lock. If the rollback itself fails, the journal is kept for the next holder."""
     assert lock.fd is not None
-    if rollback(path, lock.fd, reason):
-        return True
+    try:
+        if rollback(path, lock.fd, reason, own=own, journal_path=lock.path):
+            return True
+    except BaseException:
+        lock.keep_journal = True
+        raise
     if lock.generation % 2 == 1:
         logger.warning("Recovered the lock of %s: its writer died before changing the file", path)
         return True
@@ -350,12 +398,33 @@ def _sync_path(path: Path) -> None:
             os.close(fd)
 
 
+_HDF5_ERRNO = re.compile(r"errno = (\d+)")
+#: Errors of the disk itself: a save they interrupt raises :class:`SaveFailedError`.
+_IO_ERRNOS = {errno.ENOSPC, errno.EIO, errno.EDQUOT, errno.EFBIG, errno.EROFS}
+
+
+def _io_error(exc: BaseException) -> OSError | None:
+    """The disk error (no space, I/O error) ``exc`` is, or that HDF5 reports in its message."""
+    if not isinstance(exc, OSError) or isinstance(exc, SaveFailedError):
+        return None
+    code = exc.errno
+    if code is None:
+        match = _HDF5_ERRNO.search(str(exc))
+        code = int(match.group(1)) if match else None
+    if code not in _IO_ERRNOS:
+        return None
+    return exc if exc.errno == code else OSError(code, os.strerror(code))
+
+
 @contextlib.contextmanager
-def _write_new(path: Path, sync: bool, replace: bool = True) -> Iterator[h5py.File]:
+def _write_new(
+    path: Path, sync: bool, replace: bool = True, keys: list[str] | None = None
+) -> Iterator[h5py.File]:
     """Write a whole new file aside and rename it to ``path`` only if the block succeeds.
 
     With ``replace=False`` an existing ``path`` is never replaced: the file is linked into
-    place, and :class:`FileAppearedError` is raised if ``path`` exists by then.
+    place, and :class:`FileAppearedError` is raised if ``path`` exists by then. A disk error
+    (no space) raises :class:`SaveFailedError`; ``path`` is untouched.
     """
     tmp = _temporary_sibling(path)
     try:
@@ -369,19 +438,48 @@ def _write_new(path: Path, sync: bool, replace: bool = True) -> Iterator[h5py.Fi
             _publish_new(tmp, path)
         if sync:
             _sync_path(path.parent)
+    except OSError as exc:
+        error = _io_error(exc)
+        if error is None:
+            raise
+        raise SaveFailedError(error, path, keys) from exc
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
 
 
 @contextlib.contextmanager
-def _write_first(path: Path, lock: FileLock) -> Iterator[h5py.File]:
+def _write_first(path: Path, lock: FileLock, keys: list[str] | None = None) -> Iterator[h5py.File]:
     """Under the exclusive ``lock``, the file that does not exist yet: written aside, linked
     into place (never over one made meanwhile: :class:`FileAppearedError`)."""
     assert lock.fd is not None
-    write_header(lock.fd, NO_FILE, _writer_id())
-    with _write_new(path, sync=fsync_enabled(), replace=False) as file:
+    try:
+        write_header(lock.fd, NO_FILE, _writer_id())
+    except OSError as exc:
+        raise SaveFailedError(exc, path, keys) from exc
+    with _write_new(path, sync=fsync_enabled(), replace=False, keys=keys) as file:
         yield file
+
+
+def _open_journaled(path: Path, lock: FileLock, keys: list[str] | None) -> JournaledFile:
+    """The file opened for an in-place change, its journal started (page 0 saved, space
+    reserved): running out of space here raises before the file is touched."""
+    assert lock.fd is not None
+    try:
+        return JournaledFile(path, lock.fd, _writer_id())
+    except OSError as exc:
+        raise SaveFailedError(exc, path, keys) from exc
+
+
+def _failed(
+    raw: JournaledFile, path: Path, lock: FileLock, keys: list[str] | None
+) -> SaveFailedError | None:
+    """After a failed in-place change: roll it back (the handle may no longer write); the
+    disk error to raise instead of h5py's (which does not name it), if that was the cause."""
+    raw.discard = True
+    error = raw.error
+    _recover(path, lock, "failed; nothing of that save was kept", own=True)
+    return SaveFailedError(error, path, keys) if error is not None else None
 
 
 def _check_no_hdf5_writer(path: Path) -> None:
@@ -436,10 +534,13 @@ def _compact(path: Path) -> None:
 
 
 @contextlib.contextmanager
-def open_write(path: str | os.PathLike, timeout: float | None = None) -> Iterator[h5py.File]:
+def open_write(
+    path: str | os.PathLike, timeout: float | None = None, keys: list[str] | None = None
+) -> Iterator[h5py.File]:
     """Open ``path`` for writing under the exclusive lock; all or nothing of the block's changes.
 
-    If the block raises, or the process dies, the file keeps the content it had before.
+    If the block raises, or the process dies, the file keeps the content it had before. A disk
+    error (no space, I/O error) raises :class:`SaveFailedError` naming ``keys`` (what is saved).
     """
     deferred.create_now(path)
     path = Path(path)
@@ -448,24 +549,29 @@ def open_write(path: str | os.PathLike, timeout: float | None = None) -> Iterato
     with _exclusive(path, timeout) as lock:
         assert lock.fd is not None
         if not path.exists():
-            with _write_first(path, lock) as file:
+            with _write_first(path, lock, keys) as file:
                 yield file
             return
         _check_no_hdf5_writer(path)
-        write_header(lock.fd, os.path.getsize(path), _writer_id())
-        with JournaledFile(path, lock.fd) as raw:
+        with _open_journaled(path, lock, keys) as raw:
             try:
                 with h5py.File(raw, "r+", locking=False, libver=LIBVER) as file:
                     yield file
                     free = file.id.get_freespace()
-            except BaseException:
-                raw.close()
-                _recover(path, lock, "failed; nothing of that save was kept")
+                raw.sync()
+                if raw.error is not None:  # h5py may have gone on after a failed write
+                    raise raw.error
+            except BaseException as exc:
+                error = _failed(raw, path, lock, keys)
+                if error is not None:
+                    raise error from exc
                 raise
-            raw.sync()
         os.ftruncate(lock.fd, JOURNAL_OFFSET)  # commit: the journal is no longer needed
         if free > COMPACT_MIN_BYTES and free > COMPACT_FRACTION * path.stat().st_size:
-            _compact(path)  # atomic by itself (written aside, renamed)
+            try:
+                _compact(path)  # atomic by itself (written aside, renamed)
+            except OSError as exc:  # the save is complete: only the free space stays
+                logger.warning("Could not compact %s (%s); its free space stays", path, exc)
 
 
 @contextlib.contextmanager
@@ -549,7 +655,7 @@ class WriteSession:
         self._raw = self._file = None
 
     @contextlib.contextmanager
-    def _commit(self, open_file: bool) -> Iterator[h5py.File | None]:
+    def _commit(self, open_file: bool, keys: list[str] | None = None) -> Iterator[h5py.File | None]:
         """Lock, drop a stale handle, journal; yield the handle; commit, or roll back if it raises.
 
         Yields None (and writes nothing) when there is no handle and ``open_file`` is False.
@@ -563,42 +669,56 @@ class WriteSession:
             if self._file is None and not open_file:
                 yield None
                 return
-            lock.begin_write()
+            try:
+                lock.begin_write()
+            except OSError as exc:
+                raise SaveFailedError(exc, self.path, keys) from exc
             if self._file is None:
-                write_header(lock.fd, os.path.getsize(self.path), _writer_id())
-                self._raw = JournaledFile(self.path, lock.fd)
+                self._raw = _open_journaled(self.path, lock, keys)
                 try:
                     self._file = h5py.File(self._raw, "r+", locking=False, libver=LIBVER)
-                except BaseException:
+                except BaseException as exc:
+                    error = _failed(self._raw, self.path, lock, keys)
                     self._drop()
+                    if error is not None:
+                        raise error from exc
                     raise
                 self.epoch += 1
             else:
                 assert self._raw is not None
-                self._raw.restart(lock.fd, _writer_id())
+                try:
+                    self._raw.restart(lock.fd, _writer_id())
+                except OSError as exc:
+                    self._drop()  # its journal is incomplete: the handle is not to be trusted
+                    raise SaveFailedError(exc, self.path, keys) from exc
             raw = self._raw
             try:
                 yield self._file
-            except BaseException:
+                raw.sync()
+                if raw.error is not None:
+                    raise raw.error
+            except BaseException as exc:
+                error = _failed(raw, self.path, lock, keys)
                 self._drop()
-                _recover(self.path, lock, "failed; nothing of that save was kept")
+                if error is not None:
+                    raise error from exc
                 raise
-            raw.sync()
         finally:
             self._generation = lock.end_write()
             lock.release()
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[h5py.File]:
-        """A write to the session's file: committed when the block ends, rolled back if it raises."""
+    def transaction(self, keys: list[str] | None = None) -> Iterator[h5py.File]:
+        """A write to the session's file: committed when the block ends, rolled back if it raises
+        (:class:`SaveFailedError` naming ``keys`` on a disk error)."""
         deferred.create_now(self.path)
         if self._raw is not None and not self._same_file():
             self._drop()  # deleted or replaced behind our back: never write into a lost inode
         if self._file is None and not self.path.exists():
-            with open_write(self.path, self.timeout) as file:  # a new file is created aside
+            with open_write(self.path, self.timeout, keys) as file:  # a new file: created aside
                 yield file
             return
-        with self._commit(open_file=True) as file:
+        with self._commit(open_file=True, keys=keys) as file:
             assert file is not None
             yield file
             file.flush()
