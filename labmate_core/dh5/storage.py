@@ -358,7 +358,7 @@ def read_consistently(
 def open_read(path: str | os.PathLike, timeout: float | None = None) -> Iterator[h5py.File]:
     """Open ``path`` read-only while no writer is active."""
     deferred.create_now(path)
-    path = Path(path)
+    path = Path(os.path.realpath(path))  # a symlink: its target is what is written
     _check_target(path)
     if not path.exists():
         raise FileNotFoundError(f"No such HDF5 file: {path}")
@@ -543,7 +543,7 @@ def open_write(
     error (no space, I/O error) raises :class:`SaveFailedError` naming ``keys`` (what is saved).
     """
     deferred.create_now(path)
-    path = Path(path)
+    path = Path(os.path.realpath(path))  # a symlink: its target is what is written
     _check_target(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with _exclusive(path, timeout) as lock:
@@ -567,7 +567,8 @@ def open_write(
                     raise error from exc
                 raise
         os.ftruncate(lock.fd, JOURNAL_OFFSET)  # commit: the journal is no longer needed
-        if free > COMPACT_MIN_BYTES and free > COMPACT_FRACTION * path.stat().st_size:
+        st = path.stat()  # a hard-linked file is not compacted: the rename would split it
+        if st.st_nlink == 1 and free > COMPACT_MIN_BYTES and free > COMPACT_FRACTION * st.st_size:
             try:
                 _compact(path)  # atomic by itself (written aside, renamed)
             except OSError as exc:  # the save is complete: only the free space stays
@@ -580,7 +581,7 @@ def replace_atomically(
 ) -> Iterator[h5py.File]:
     """Write a brand-new ``path``: the old content stays until the new one is complete and synced."""
     deferred.cancel(path)  # replaced as a whole: what was to be created is superseded
-    path = Path(path)
+    path = Path(os.path.realpath(path))  # a symlink: its target is what is written
     _check_target(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with _exclusive(path, timeout):
