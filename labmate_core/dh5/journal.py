@@ -7,8 +7,11 @@ middle of a save leaves, once rolled back, exactly the file of the last save tha
 
 The journal lives in the file's lock file (the writer holds it exclusively, so nobody else reads it
 meanwhile), after the 8-byte write generation (see ``storage``): a header
-``magic (8) | original size (8) | device (8) | inode (8) | writer (48)``, then records of
-``kind (1) | offset (8) | length (4) | crc32 of the page (4) | crc32 of the record (4) | bytes``:
+``magic (8) | original size (8) | device (8) | inode (8) | nonce (8) | writer (48)``, then records
+of ``kind (1) | offset (8) | length (4) | crc32 of the page (4) | crc32 of the record (4) | bytes``
+(the record's checksum is seeded with the header's, so records of an earlier journal left in the
+reserved space never count). A zeroed magic means "no journal": committing is zeroing it, and
+the reserved space stays allocated for the next save (the lock file keeps about 64 KiB).
 
 * ``OLD`` (with the page's old bytes): written, complete and checked (fsynced with
   ``LABMATE_FSYNC=1``), before the page is first overwritten; page 0 is always saved.
@@ -37,7 +40,7 @@ logger = logging.getLogger(__name__)
 MAGIC = b"LMJRNL02"
 PAGE = 4096
 NO_FILE = 2**64 - 1
-_HEADER = struct.Struct("<8sQQQ48s")
+_HEADER = struct.Struct("<8sQQQQ48s")
 #: Where the journal starts in the lock file (the write generation comes first).
 JOURNAL_OFFSET = 8
 _RECORD = struct.Struct("<BQII")
@@ -64,13 +67,26 @@ def pwrite_all(fd: int, data: bytes | memoryview, offset: int) -> None:
         done += n
 
 
-def _record(kind: int, offset: int, payload: bytes, crc: int) -> bytes:
+def _record(seed: int, kind: int, offset: int, payload: bytes, crc: int) -> bytes:
     head = _RECORD.pack(kind, offset, len(payload), crc)
-    return head + _CHECK.pack(zlib.crc32(payload, zlib.crc32(head))) + payload
+    return head + _CHECK.pack(zlib.crc32(payload, zlib.crc32(head, seed))) + payload
+
+
+def has_journal(journal_fd: int) -> bool:
+    """Whether the lock file holds a journal (a magic that is not zeroed)."""
+    return any(os.pread(journal_fd, len(MAGIC), JOURNAL_OFFSET))
+
+
+def clear(journal_fd: int) -> None:
+    """Commit: zero the journal's magic (its space stays reserved for the next save)."""
+    if os.fstat(journal_fd).st_size > JOURNAL_OFFSET:
+        pwrite_all(journal_fd, bytes(len(MAGIC)), JOURNAL_OFFSET)
 
 
 def _reserve(fd: int, size: int) -> None:
     """Allocate the lock file up to ``size`` bytes (zeros), so journal writes cannot run out."""
+    if os.fstat(fd).st_size >= size:
+        return
     try:
         os.posix_fallocate(fd, 0, size)
     except OSError as exc:
@@ -81,8 +97,11 @@ def _reserve(fd: int, size: int) -> None:
             pwrite_all(fd, bytes(size - current), current)
 
 
-def write_header(journal_fd: int, orig_size: int, writer: str, data_fd: int | None = None) -> int:
-    """Start a journal: who writes, which file, the size to restore. Returns where records go.
+def write_header(
+    journal_fd: int, orig_size: int, writer: str, data_fd: int | None = None
+) -> tuple[int, int]:
+    """Start a journal: who writes, which file, the size to restore. Returns where records go
+    and the seed of their checksums.
 
     With ``data_fd`` (an existing file), page 0 is journaled at once and the journal's space is
     reserved; any error (no space) raises here, before the file is touched.
@@ -91,23 +110,27 @@ def write_header(journal_fd: int, orig_size: int, writer: str, data_fd: int | No
     if data_fd is not None:
         st = os.fstat(data_fd)
         dev, ino = st.st_dev, st.st_ino
-    header = _HEADER.pack(MAGIC, orig_size, dev, ino, writer.encode()[:48])
+    nonce = int.from_bytes(os.urandom(8), "little")
+    header = _HEADER.pack(MAGIC, orig_size, dev, ino, nonce, writer.encode()[:48])
+    seed = zlib.crc32(header)
     blob = header
     if data_fd is not None and orig_size not in (0, NO_FILE):
         first = _pread_all(data_fd, min(PAGE, orig_size), 0)
-        blob += _record(_OLD, 0, first, zlib.crc32(first))
+        blob += _record(seed, _OLD, 0, first, zlib.crc32(first))
         _reserve(journal_fd, JOURNAL_OFFSET + len(blob) + RESERVE)
-    pwrite_all(journal_fd, blob, JOURNAL_OFFSET)
+    # the first record (or a zero) is in place before the magic makes the journal valid
+    pwrite_all(journal_fd, blob[len(MAGIC) :] + bytes(_RECORD.size), JOURNAL_OFFSET + len(MAGIC))
+    pwrite_all(journal_fd, MAGIC, JOURNAL_OFFSET)
     if data_fd is not None and fsync_enabled():
         os.fsync(journal_fd)
-    return JOURNAL_OFFSET + len(blob)
+    return JOURNAL_OFFSET + len(blob), seed
 
 
 def read_header(blob: bytes) -> tuple[int, str] | None:
     """(original size, writer) of a journal, or None if it holds no valid header."""
     if len(blob) < _HEADER.size or blob[:8] != MAGIC:
         return None
-    _, size, _, _, writer = _HEADER.unpack_from(blob)
+    _, size, _, _, _, writer = _HEADER.unpack_from(blob)
     return size, writer.rstrip(b"\0").decode(errors="replace")
 
 
@@ -148,7 +171,9 @@ class JournaledFile(io.FileIO):
         self._journal_fd = journal_fd
         self._saved_pages: set[int] = set()
         self.error = None
-        self._journal_end = write_header(journal_fd, self._orig_size, writer, self.fileno())
+        self._journal_end, self._seed = write_header(
+            journal_fd, self._orig_size, writer, self.fileno()
+        )
         if self._orig_size:
             self._saved_pages.add(0)
 
@@ -174,7 +199,7 @@ class JournaledFile(io.FileIO):
             current = b"" if covered and page in self._saved_pages else self._page_bytes(page)
             if page not in self._saved_pages:
                 self._saved_pages.add(page)
-                records.append(_record(_OLD, offset, current, zlib.crc32(current)))
+                records.append(_record(self._seed, _OLD, offset, current, zlib.crc32(current)))
             if data is None:  # truncate to ``start``
                 new = current[: max(0, start - offset)]
             elif covered:
@@ -186,7 +211,7 @@ class JournaledFile(io.FileIO):
                     + bytes(data[lo - start : hi - start])
                     + current[hi - offset :]
                 )
-            records.append(_record(_NEW, offset, b"", zlib.crc32(new)))
+            records.append(_record(self._seed, _NEW, offset, b"", zlib.crc32(new)))
         blob = b"".join(records)
         pwrite_all(self._journal_fd, blob, self._journal_end)
         self._journal_end += len(blob)
@@ -260,13 +285,12 @@ def rollback(
     error while restoring raises, the journal left in place for the next attempt.
     """
     size = os.fstat(journal_fd).st_size
-    if size <= JOURNAL_OFFSET:
+    if size <= JOURNAL_OFFSET or not has_journal(journal_fd):
         return False
     blob = _pread_all(journal_fd, size - JOURNAL_OFFSET, JOURNAL_OFFSET)
     header = read_header(blob)
     if header is None:
-        if any(blob):
-            logger.warning("Discarding an unreadable journal of %s", path)
+        logger.warning("Discarding an unreadable journal of %s", path)
     else:
         orig_size, writer = header
         if orig_size != NO_FILE and os.path.exists(path):
@@ -310,6 +334,7 @@ def set_aside(journal_fd: int, blob: bytes, journal_path: str | os.PathLike | No
 def _parse(blob: bytes) -> list[tuple[int, int, bytes, int]]:
     """The complete records of a journal: (kind, offset, old bytes, crc)."""
     records = []
+    seed = zlib.crc32(blob[: _HEADER.size])
     pos = _HEADER.size
     while pos + _RECORD.size + _CHECK.size <= len(blob):
         kind, offset, length, crc = _RECORD.unpack_from(blob, pos)
@@ -319,7 +344,7 @@ def _parse(blob: bytes) -> list[tuple[int, int, bytes, int]]:
         head = blob[pos : pos + _RECORD.size]
         if kind not in (_OLD, _NEW) or len(payload) != length:
             break
-        if zlib.crc32(payload, zlib.crc32(head)) != check:
+        if zlib.crc32(payload, zlib.crc32(head, seed)) != check:
             break  # torn last record: its page write had not started
         records.append((kind, offset, payload, crc))
         pos = body + length
@@ -327,7 +352,7 @@ def _parse(blob: bytes) -> list[tuple[int, int, bytes, int]]:
 
 
 def _restore(path: str | os.PathLike, blob: bytes, own: bool) -> int:
-    _, orig_size, dev, ino, _ = _HEADER.unpack_from(blob)
+    _, orig_size, dev, ino, _, _ = _HEADER.unpack_from(blob)
     records = _parse(blob)
     old = {offset: data for kind, offset, data, _ in records if kind == _OLD}
     fd = os.open(path, os.O_RDWR)

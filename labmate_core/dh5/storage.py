@@ -33,10 +33,11 @@ import h5py
 from . import deferred
 from .errors import SaveFailedError
 from .journal import (
-    JOURNAL_OFFSET,
     NO_FILE,
     JournaledFile,
+    clear,
     fsync_enabled,
+    has_journal,
     pwrite_all,
     rollback,
     write_header,
@@ -232,7 +233,7 @@ class FileLock:
         """True when a writer died mid-save (odd generation or a journal left behind)."""
         if self.fd is None:
             return False
-        return self.generation % 2 == 1 or os.fstat(self.fd).st_size > JOURNAL_OFFSET
+        return self.generation % 2 == 1 or has_journal(self.fd)
 
     def begin_write(self) -> None:
         """Make the generation odd: optimistic readers will know a write is under way."""
@@ -249,7 +250,7 @@ class FileLock:
         if self.keep_journal:
             self.keep_journal = False
             return gen
-        os.ftruncate(self.fd, JOURNAL_OFFSET)
+        clear(self.fd)
         if gen % 2 == 1:
             gen += 1
             pwrite_all(self.fd, _GENERATION.pack(gen), 0)
@@ -566,7 +567,7 @@ def open_write(
                 if error is not None:
                     raise error from exc
                 raise
-        os.ftruncate(lock.fd, JOURNAL_OFFSET)  # commit: the journal is no longer needed
+        clear(lock.fd)  # commit: the journal is no longer needed
         st = path.stat()  # a hard-linked file is not compacted: the rename would split it
         if st.st_nlink == 1 and free > COMPACT_MIN_BYTES and free > COMPACT_FRACTION * st.st_size:
             try:
