@@ -19,7 +19,7 @@ import pytest
 
 from labmate_core.acquisition import AcquisitionLoop, NotebookAcquisitionData
 from labmate_core.acquisition.manager import AcquisitionManager
-from labmate_core.dh5 import DH5
+from labmate_core.dh5 import DH5, storage
 from labmate_core.dh5.errors import SaveFailedError
 
 MB = 2**20
@@ -240,3 +240,37 @@ def test_acquisition_manager_saves_at_many_fill_levels(small_disk: Path) -> None
         assert same(content["y"], big) and same(content["x"], np.arange(100.0))
         aqm.close()
     assert "failed" in outcomes and "saved" in outcomes, outcomes
+
+
+@pytest.mark.parametrize("durable", [False, True], ids=["default", "LABMATE_FSYNC=1"])
+def test_in_place_overwrite_whose_journal_outgrows_the_reserve(
+    small_disk: Path, monkeypatch: pytest.MonkeyPatch, durable: bool
+) -> None:
+    """Overwriting 8 MB in place needs an 8 MB journal: the disk fills up in the middle of the
+    overwrite, after pages were already overwritten; each had its record first."""
+    if durable:
+        monkeypatch.setenv("LABMATE_FSYNC", "1")
+    path = small_disk / "run.h5"
+    rng = np.random.default_rng(5)
+    old, new = rng.random(1_000_000), rng.random(1_000_000)
+    with storage.open_write(path) as f:
+        f["a"] = old
+    outcomes = []
+    for leave in levels(new.nbytes, 8):
+        before = path.read_bytes()
+        filler = fill(small_disk, leave)
+        try:
+            with storage.open_write(path, keys=["a"]) as f:
+                f["a"][:] = new
+        except SaveFailedError as error:
+            check_failed(error, path, ["a"])
+            assert path.read_bytes() == before
+            outcomes.append("failed")
+        else:
+            assert same(h5_content(path)["a"], new)
+            outcomes.append("saved")
+            with storage.open_write(path) as f:
+                f["a"][:] = old
+        filler.unlink()
+        assert same(h5_content(path)["a"], old)
+    assert outcomes.count("failed") >= 4 and "saved" in outcomes, outcomes
