@@ -321,7 +321,7 @@ def set_aside(journal_fd: int, blob: bytes, journal_path: str | os.PathLike | No
     """Copy a journal that must not be applied next to its lock file; return the copy's path."""
     lock = os.fspath(journal_path or os.readlink(f"/proc/self/fd/{journal_fd}"))
     stamp = time.strftime("%Y%m%dT%H%M%S")
-    aside = f"{lock}.{stamp}-{os.getpid()}.stale-journal"
+    aside = f"{lock}.{stamp}-{os.urandom(3).hex()}.stale-journal"
     fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     try:
         pwrite_all(fd, blob, 0)

@@ -83,21 +83,34 @@ LINK_LOCK_DIR = Path(tempfile.gettempdir()) / "labmate-locks"
 def lock_path(path: str | os.PathLike) -> Path:
     """The lock (and journal) file of ``path``: one per file, whatever name it is reached by.
 
-    Symlinks and ``..`` are resolved: the lock is the hidden ``.<name>.lock`` next to the real
-    file (never matched by ``glob(prefix*)``). A file with several hard links has no one
-    directory all its names agree on, so its lock is keyed on (device, inode) in the
-    machine-wide :data:`LINK_LOCK_DIR` (shared by every user of this machine; not on a network
-    share, so two machines writing one hard-linked file are not kept apart).
+    The lock is the hidden ``.<name>.lock`` next to the real file (never matched by
+    ``glob(prefix*)``): a symlink to the file is resolved, while symlinked directories and
+    ``..`` need nothing (the kernel resolves them to the same lock file). A file with several
+    hard links has no one directory all its names agree on, so its lock is keyed on (device,
+    inode) in the machine-wide :data:`LINK_LOCK_DIR` (shared by every user of this machine; not
+    on a network share, so two machines writing one hard-linked file are not kept apart).
     """
-    real = Path(os.path.realpath(path))
-    try:
-        st = os.stat(real)
-    except OSError:
-        st = None
+    real, st = _real(path)
     if st is not None and st.st_nlink > 1 and stat.S_ISREG(st.st_mode):
         _make_link_lock_dir()
         return LINK_LOCK_DIR / f"{st.st_dev}-{st.st_ino}.lock"
     return real.with_name(f".{real.name}.lock")
+
+
+def _real(path: str | os.PathLike) -> tuple[Path, os.stat_result | None]:
+    """``path`` with a symlink to the file resolved, and the file's stat (None if missing)."""
+    real = Path(path)
+    try:
+        st = os.lstat(real)
+    except OSError:
+        return real, None
+    if stat.S_ISLNK(st.st_mode):
+        real = Path(os.path.realpath(real))
+        try:
+            st = os.stat(real)
+        except OSError:
+            return real, None
+    return real, st
 
 
 def _make_link_lock_dir() -> None:
@@ -300,11 +313,60 @@ def file_lock(
         lock.release()
 
 
+def _other_lock(path: Path, main: Path) -> Path | None:
+    """The lock file ``path`` has under its other naming (beside it, or by inode) if it exists:
+    a writer may have died there before a hard link was made or removed."""
+    real, st = _real(path)
+    other = real.with_name(f".{real.name}.lock")
+    if other == main:
+        if st is None:
+            return None
+        other = LINK_LOCK_DIR / f"{st.st_dev}-{st.st_ino}.lock"
+    return other if other.exists() else None
+
+
+def _recover_other(path: Path, main: Path) -> bool:
+    """Roll back a journal left under the file's other lock (skipped while somebody holds it)."""
+    other = _other_lock(path, main)
+    if other is None:
+        return False
+    try:
+        fd = os.open(other, os.O_RDWR)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return rollback(path, fd, "died during a save (under another name)", journal_path=other)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def _other_dirty(path: Path, main: Path) -> bool:
+    other = _other_lock(path, main)
+    if other is None:
+        return False
+    try:
+        fd = os.open(other, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        return has_journal(fd)
+    finally:
+        os.close(fd)
+
+
 def _recover(
-    path: Path, lock: FileLock, reason: str = "died during a save", own: bool = False
+    path: Path,
+    lock: FileLock,
+    reason: str = "died during a save",
+    own: bool = False,
+    other: bool = True,
 ) -> bool:
-    """Roll back what a dead writer (or, ``own``, our failed save) left. The caller holds the
-    exclusive lock. If the rollback itself fails, the journal is kept for the next holder."""
+    """Roll back what a dead writer (or, ``own``, our failed save) left; with ``other``, also a
+    journal left under the file's other lock (:func:`lock_path`). The caller holds the exclusive
+    lock. If the rollback itself fails, the journal is kept for the next holder."""
     assert lock.fd is not None
     try:
         if rollback(path, lock.fd, reason, own=own, journal_path=lock.path):
@@ -312,6 +374,8 @@ def _recover(
     except BaseException:
         lock.keep_journal = True
         raise
+    if not own and other and _recover_other(path, lock.path):
+        return True
     if lock.generation % 2 == 1:
         logger.warning("Recovered the lock of %s: its writer died before changing the file", path)
         return True
@@ -322,7 +386,7 @@ def _shared_clean_lock(path: Path, timeout: float | None) -> FileLock:
     """A shared lock on ``path`` with any dead writer's half save rolled back first."""
     lock = FileLock(path, shared=True)
     locked = lock.acquire(timeout)
-    if locked and lock.dirty:
+    if locked and (lock.dirty or _other_dirty(path, lock.path)):
         lock.release()
         with _exclusive(path, timeout):
             pass  # rolls back
@@ -359,7 +423,7 @@ def read_consistently(
 def open_read(path: str | os.PathLike, timeout: float | None = None) -> Iterator[h5py.File]:
     """Open ``path`` read-only while no writer is active."""
     deferred.create_now(path)
-    path = Path(os.path.realpath(path))  # a symlink: its target is what is written
+    path = _real(path)[0]  # a symlink: its target is what is written
     _check_target(path)
     if not path.exists():
         raise FileNotFoundError(f"No such HDF5 file: {path}")
@@ -544,7 +608,7 @@ def open_write(
     error (no space, I/O error) raises :class:`SaveFailedError` naming ``keys`` (what is saved).
     """
     deferred.create_now(path)
-    path = Path(os.path.realpath(path))  # a symlink: its target is what is written
+    path = _real(path)[0]  # a symlink: its target is what is written
     _check_target(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with _exclusive(path, timeout) as lock:
@@ -582,7 +646,7 @@ def replace_atomically(
 ) -> Iterator[h5py.File]:
     """Write a brand-new ``path``: the old content stays until the new one is complete and synced."""
     deferred.cancel(path)  # replaced as a whole: what was to be created is superseded
-    path = Path(os.path.realpath(path))  # a symlink: its target is what is written
+    path = _real(path)[0]  # a symlink: its target is what is written
     _check_target(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with _exclusive(path, timeout):
@@ -666,7 +730,8 @@ class WriteSession:
         lock.acquire(self.timeout)
         assert lock.fd is not None
         try:
-            if _recover(self.path, lock) or lock.generation != self._generation:
+            recovered = _recover(self.path, lock, other=self._file is None)
+            if recovered or lock.generation != self._generation:
                 self._drop()
             if self._file is None and not open_file:
                 yield None
