@@ -186,14 +186,15 @@ class FileLock:
         fd, self._kept = self._kept, None
         if fd is None:
             try:
-                fd = os.open(
-                    self.path, os.O_RDWR | os.O_CREAT, 0o666 if self._shared_dir else 0o644
-                )
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
             except OSError as exc:
                 if self.shared and exc.errno in _READ_ONLY_ERRNOS:
                     logger.debug("No lock for %s (read-only location): reading unlocked", self.path)
                     return False
                 raise
+            if self._shared_dir:  # every user's writers of that hard-linked file use it
+                with contextlib.suppress(OSError):
+                    os.fchmod(fd, 0o666)
         mode = fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX
         start = time.monotonic()
         delay, warned = 0.0002, False
@@ -478,7 +479,7 @@ def _io_error(exc: BaseException) -> OSError | None:
         code = int(match.group(1)) if match else None
     if code not in _IO_ERRNOS:
         return None
-    return exc if exc.errno == code else OSError(code, os.strerror(code))
+    return OSError(code, os.strerror(code))  # HDF5's message is many lines long
 
 
 @contextlib.contextmanager

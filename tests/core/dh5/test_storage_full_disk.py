@@ -274,3 +274,19 @@ def test_in_place_overwrite_whose_journal_outgrows_the_reserve(
         filler.unlink()
         assert same(h5_content(path)["a"], old)
     assert outcomes.count("failed") >= 4 and "saved" in outcomes, outcomes
+
+
+def test_a_new_file_on_a_full_disk(small_disk: Path) -> None:
+    path = small_disk / "new.h5"
+    big = np.random.default_rng(6).random(1_000_000)
+    filler = fill(small_disk, big.nbytes // 2)
+    d = DH5(path, "w")
+    d["z"] = big
+    with pytest.raises(SaveFailedError) as failed:
+        d.save()
+    check_failed(failed.value, path, ["z"])
+    assert not path.exists()
+    assert not list(small_disk.glob("*.tmp"))
+    filler.unlink()
+    d.save()
+    assert same(h5_content(path)["z"], big)
