@@ -18,9 +18,7 @@ import logging
 import os
 import re
 import socket
-import stat
 import struct
-import tempfile
 import threading
 import time
 import uuid
@@ -42,6 +40,7 @@ from .journal import (
     rollback,
     write_header,
 )
+from .locknames import LINK_LOCK_DIR, lock_path, other_dirty, real_path, recover_other
 
 logger = logging.getLogger(__name__)
 
@@ -74,52 +73,6 @@ class FileBusyError(BlockingIOError):
 class FileAppearedError(FileExistsError):
     """A new file was written aside, but meanwhile somebody created the file without our lock
     (plain h5py, another program): it was left alone and nothing was written."""
-
-
-#: Where the locks of hard-linked files live (see :func:`lock_path`).
-LINK_LOCK_DIR = Path(tempfile.gettempdir()) / "labmate-locks"
-
-
-def lock_path(path: str | os.PathLike) -> Path:
-    """The lock (and journal) file of ``path``: one per file, whatever name it is reached by.
-
-    The lock is the hidden ``.<name>.lock`` next to the real file (never matched by
-    ``glob(prefix*)``): a symlink to the file is resolved, while symlinked directories and
-    ``..`` need nothing (the kernel resolves them to the same lock file). A file with several
-    hard links has no one directory all its names agree on, so its lock is keyed on (device,
-    inode) in the machine-wide :data:`LINK_LOCK_DIR` (shared by every user of this machine; not
-    on a network share, so two machines writing one hard-linked file are not kept apart).
-    """
-    real, st = _real(path)
-    if st is not None and st.st_nlink > 1 and stat.S_ISREG(st.st_mode):
-        _make_link_lock_dir()
-        return LINK_LOCK_DIR / f"{st.st_dev}-{st.st_ino}.lock"
-    return real.with_name(f".{real.name}.lock")
-
-
-def _real(path: str | os.PathLike) -> tuple[Path, os.stat_result | None]:
-    """``path`` with a symlink to the file resolved, and the file's stat (None if missing)."""
-    real = Path(path)
-    try:
-        st = os.lstat(real)
-    except OSError:
-        return real, None
-    if stat.S_ISLNK(st.st_mode):
-        real = Path(os.path.realpath(real))
-        try:
-            st = os.stat(real)
-        except OSError:
-            return real, None
-    return real, st
-
-
-def _make_link_lock_dir() -> None:
-    if LINK_LOCK_DIR.is_dir():
-        return
-    with contextlib.suppress(FileExistsError):
-        LINK_LOCK_DIR.mkdir()
-        with contextlib.suppress(OSError):
-            os.chmod(LINK_LOCK_DIR, 0o1777)  # every user's locks, none removable by others
 
 
 _HOST = socket.gethostname()
@@ -314,50 +267,6 @@ def file_lock(
         lock.release()
 
 
-def _other_lock(path: Path, main: Path) -> Path | None:
-    """The lock file ``path`` has under its other naming (beside it, or by inode) if it exists:
-    a writer may have died there before a hard link was made or removed."""
-    real, st = _real(path)
-    other = real.with_name(f".{real.name}.lock")
-    if other == main:
-        if st is None:
-            return None
-        other = LINK_LOCK_DIR / f"{st.st_dev}-{st.st_ino}.lock"
-    return other if other.exists() else None
-
-
-def _recover_other(path: Path, main: Path) -> bool:
-    """Roll back a journal left under the file's other lock (skipped while somebody holds it)."""
-    other = _other_lock(path, main)
-    if other is None:
-        return False
-    try:
-        fd = os.open(other, os.O_RDWR)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return rollback(path, fd, "died during a save (under another name)", journal_path=other)
-    except BlockingIOError:
-        return False
-    finally:
-        os.close(fd)
-
-
-def _other_dirty(path: Path, main: Path) -> bool:
-    other = _other_lock(path, main)
-    if other is None:
-        return False
-    try:
-        fd = os.open(other, os.O_RDONLY)
-    except OSError:
-        return False
-    try:
-        return has_journal(fd)
-    finally:
-        os.close(fd)
-
-
 def _recover(
     path: Path,
     lock: FileLock,
@@ -375,7 +284,7 @@ def _recover(
     except BaseException:
         lock.keep_journal = True
         raise
-    if not own and other and _recover_other(path, lock.path):
+    if not own and other and recover_other(path, lock.path):
         return True
     if lock.generation % 2 == 1:
         logger.warning("Recovered the lock of %s: its writer died before changing the file", path)
@@ -387,7 +296,7 @@ def _shared_clean_lock(path: Path, timeout: float | None) -> FileLock:
     """A shared lock on ``path`` with any dead writer's half save rolled back first."""
     lock = FileLock(path, shared=True)
     locked = lock.acquire(timeout)
-    if locked and (lock.dirty or _other_dirty(path, lock.path)):
+    if locked and (lock.dirty or other_dirty(path, lock.path)):
         lock.release()
         with _exclusive(path, timeout):
             pass  # rolls back
@@ -424,7 +333,7 @@ def read_consistently(
 def open_read(path: str | os.PathLike, timeout: float | None = None) -> Iterator[h5py.File]:
     """Open ``path`` read-only while no writer is active."""
     deferred.create_now(path)
-    path = _real(path)[0]  # a symlink: its target is what is written
+    path = real_path(path)[0]  # a symlink: its target is what is written
     _check_target(path)
     if not path.exists():
         raise FileNotFoundError(f"No such HDF5 file: {path}")
@@ -609,7 +518,7 @@ def open_write(
     error (no space, I/O error) raises :class:`SaveFailedError` naming ``keys`` (what is saved).
     """
     deferred.create_now(path)
-    path = _real(path)[0]  # a symlink: its target is what is written
+    path = real_path(path)[0]  # a symlink: its target is what is written
     _check_target(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with _exclusive(path, timeout) as lock:
@@ -647,7 +556,7 @@ def replace_atomically(
 ) -> Iterator[h5py.File]:
     """Write a brand-new ``path``: the old content stays until the new one is complete and synced."""
     deferred.cancel(path)  # replaced as a whole: what was to be created is superseded
-    path = _real(path)[0]  # a symlink: its target is what is written
+    path = real_path(path)[0]  # a symlink: its target is what is written
     _check_target(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with _exclusive(path, timeout):
