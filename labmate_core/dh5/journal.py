@@ -7,14 +7,15 @@ middle of a save leaves, once rolled back, exactly the file of the last save tha
 
 The journal lives in the file's lock file (the writer holds it exclusively, so nobody else reads it
 meanwhile), after the 8-byte write generation (see ``storage``): a header
-``magic (8) | original size (8) | device (8) | inode (8) | nonce (8) | writer (48)``, then records
+``magic (8) | original size (8) | device (8) | inode (8) | nonce (8) | crc32 of page 0 (4) |
+writer (48)``, then records
 of ``kind (1) | offset (8) | length (4) | crc32 of the page (4) | crc32 of the record (4) | bytes``
 (the record's checksum is seeded with the header's, so records of an earlier journal left in the
 reserved space never count). A zeroed magic means "no journal": committing is zeroing it, and
 the reserved space stays allocated for the next save (the lock file keeps about 64 KiB).
 
 * ``OLD`` (with the page's old bytes): written, complete and checked (fsynced with
-  ``LABMATE_FSYNC=1``), before the page is first overwritten; page 0 is always saved.
+  ``LABMATE_FSYNC=1``), before the page is first overwritten.
 * ``NEW`` (no bytes): the checksum the page will hold after the next write, recorded before it.
 
 Recovery (:func:`rollback` of a journal left by a dead writer) restores the pages only when the
@@ -40,7 +41,7 @@ logger = logging.getLogger(__name__)
 MAGIC = b"LMJRNL02"
 PAGE = 4096
 NO_FILE = 2**64 - 1
-_HEADER = struct.Struct("<8sQQQQ48s")
+_HEADER = struct.Struct("<8sQQQQI48s")
 #: Where the journal starts in the lock file (the write generation comes first).
 JOURNAL_OFFSET = 8
 _RECORD = struct.Struct("<BQII")
@@ -58,8 +59,12 @@ def fsync_enabled() -> bool:
 
 def pwrite_all(fd: int, data: bytes | memoryview, offset: int) -> None:
     """``os.pwrite`` of all of ``data``; a short write is continued, no progress raises ENOSPC."""
+    done = os.pwrite(fd, data, offset)
+    if done == len(data):  # bytes, or a view of bytes
+        return
+    if done <= 0:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
     view = memoryview(data).cast("B")
-    done = 0
     while done < len(view):
         n = os.pwrite(fd, view[done:], offset + done)
         if n <= 0:
@@ -67,7 +72,7 @@ def pwrite_all(fd: int, data: bytes | memoryview, offset: int) -> None:
         done += n
 
 
-def _record(seed: int, kind: int, offset: int, payload: bytes, crc: int) -> bytes:
+def _record(seed: int, kind: int, offset: int, payload: bytes | bytearray, crc: int) -> bytes:
     head = _RECORD.pack(kind, offset, len(payload), crc)
     return head + _CHECK.pack(zlib.crc32(payload, zlib.crc32(head, seed))) + payload
 
@@ -103,24 +108,23 @@ def write_header(
     """Start a journal: who writes, which file, the size to restore. Returns where records go
     and the seed of their checksums.
 
-    With ``data_fd`` (an existing file), page 0 is journaled at once and the journal's space is
-    reserved; any error (no space) raises here, before the file is touched.
+    With ``data_fd`` (an existing file), the checksum of its first page (where HDF5 keeps the
+    file's size: any rewrite changes it) is recorded and the journal's space is reserved; any
+    error (no space) raises here, before the file is touched.
     """
-    dev = ino = 0
+    dev = ino = first = 0
     if data_fd is not None:
         st = os.fstat(data_fd)
         dev, ino = st.st_dev, st.st_ino
-    nonce = int.from_bytes(os.urandom(8), "little")
-    header = _HEADER.pack(MAGIC, orig_size, dev, ino, nonce, writer.encode()[:48])
+        if orig_size not in (0, NO_FILE):
+            first = zlib.crc32(_pread_all(data_fd, min(PAGE, orig_size), 0))
+            _reserve(journal_fd, JOURNAL_OFFSET + _HEADER.size + RESERVE)
+    nonce = time.time_ns() ^ (os.getpid() << 40)
+    header = _HEADER.pack(MAGIC, orig_size, dev, ino, nonce, first, writer.encode()[:48])
     seed = zlib.crc32(header)
     blob = header
-    if data_fd is not None and orig_size not in (0, NO_FILE):
-        first = _pread_all(data_fd, min(PAGE, orig_size), 0)
-        blob += _record(seed, _OLD, 0, first, zlib.crc32(first))
-        _reserve(journal_fd, JOURNAL_OFFSET + len(blob) + RESERVE)
-    # the first record (or a zero) is in place before the magic makes the journal valid
-    pwrite_all(journal_fd, blob[len(MAGIC) :] + bytes(_RECORD.size), JOURNAL_OFFSET + len(MAGIC))
-    pwrite_all(journal_fd, MAGIC, JOURNAL_OFFSET)
+    # one write within the lock file's first page: a process dies before or after it
+    pwrite_all(journal_fd, blob + bytes(_RECORD.size), JOURNAL_OFFSET)
     if data_fd is not None and fsync_enabled():
         os.fsync(journal_fd)
     return JOURNAL_OFFSET + len(blob), seed
@@ -130,7 +134,7 @@ def read_header(blob: bytes) -> tuple[int, str] | None:
     """(original size, writer) of a journal, or None if it holds no valid header."""
     if len(blob) < _HEADER.size or blob[:8] != MAGIC:
         return None
-    _, size, _, _, _, writer = _HEADER.unpack_from(blob)
+    _, size, _, _, _, _, writer = _HEADER.unpack_from(blob)
     return size, writer.rstrip(b"\0").decode(errors="replace")
 
 
@@ -170,12 +174,12 @@ class JournaledFile(io.FileIO):
         self._orig_size = os.fstat(self.fileno()).st_size
         self._journal_fd = journal_fd
         self._saved_pages: set[int] = set()
+        #: Today's content of pages partly written in this transaction (no re-read per write).
+        self._partial: dict[int, bytearray] = {}
         self.error = None
         self._journal_end, self._seed = write_header(
             journal_fd, self._orig_size, writer, self.fileno()
         )
-        if self._orig_size:
-            self._saved_pages.add(0)
 
     @property
     def original_size(self) -> int:
@@ -192,26 +196,35 @@ class JournaledFile(io.FileIO):
         if start >= limit:
             return
         records = []
+        cache = self._partial
         for page in range(start // PAGE, (limit - 1) // PAGE + 1):
             offset = page * PAGE
             end = min(offset + PAGE, self._orig_size)
             covered = data is not None and start <= offset and stop >= end
-            current = b"" if covered and page in self._saved_pages else self._page_bytes(page)
-            if page not in self._saved_pages:
+            saved = page in self._saved_pages
+            current = cache.get(page)
+            if current is None and not (covered and saved):
+                current = bytearray(self._page_bytes(page))
+            if not saved:
                 self._saved_pages.add(page)
+                assert current is not None
                 records.append(_record(self._seed, _OLD, offset, current, zlib.crc32(current)))
             if data is None:  # truncate to ``start``
-                new = current[: max(0, start - offset)]
+                cache.clear()
+                assert current is not None
+                crc = zlib.crc32(current[: max(0, start - offset)])
             elif covered:
-                new = bytes(data[offset - start : end - start])
-            else:
+                cache.pop(page, None)
+                crc = zlib.crc32(data[offset - start : end - start])
+            else:  # a part of the page: its content is kept to checksum the next write
+                assert current is not None
                 lo, hi = max(start, offset), min(stop, end)
-                new = (
-                    current[: lo - offset].ljust(lo - offset, b"\0")
-                    + bytes(data[lo - start : hi - start])
-                    + current[hi - offset :]
-                )
-            records.append(_record(self._seed, _NEW, offset, b"", zlib.crc32(new)))
+                if len(current) < lo - offset:  # written past a truncation: a hole of zeros
+                    current.extend(bytes(lo - offset - len(current)))
+                current[lo - offset : hi - offset] = data[lo - start : hi - start]
+                cache[page] = current
+                crc = zlib.crc32(current)
+            records.append(_record(self._seed, _NEW, offset, b"", crc))
         blob = b"".join(records)
         pwrite_all(self._journal_fd, blob, self._journal_end)
         self._journal_end += len(blob)
@@ -352,13 +365,13 @@ def _parse(blob: bytes) -> list[tuple[int, int, bytes, int]]:
 
 
 def _restore(path: str | os.PathLike, blob: bytes, own: bool) -> int:
-    _, orig_size, dev, ino, _, _ = _HEADER.unpack_from(blob)
+    _, orig_size, dev, ino, _, first, _ = _HEADER.unpack_from(blob)
     records = _parse(blob)
     old = {offset: data for kind, offset, data, _ in records if kind == _OLD}
     fd = os.open(path, os.O_RDWR)
     try:
         if not own:
-            _check_matches(fd, orig_size, dev, ino, records, old)
+            _check_matches(fd, orig_size, dev, ino, first, records, old)
         os.ftruncate(fd, orig_size)  # first: frees what the save added (a full disk)
         for offset, data in old.items():
             pwrite_all(fd, data, offset)
@@ -373,22 +386,24 @@ def _check_matches(
     orig_size: int,
     dev: int,
     ino: int,
+    first: int,
     records: list[tuple[int, int, bytes, int]],
     old: dict[int, bytes],
 ) -> None:
-    """Raise :class:`JournalMismatch` unless every journaled page of the file still holds its old
-    content or one its writer recorded (the file is the writer's, as the writer left it)."""
+    """Raise :class:`JournalMismatch` unless the first page and every journaled page of the file
+    still hold their old content or one the writer recorded (the file is the writer's, as the
+    writer left it)."""
     st = os.fstat(fd)
     if (st.st_dev, st.st_ino) != (dev, ino):
         raise JournalMismatch("the file was replaced")
-    if orig_size and 0 not in old:
-        raise JournalMismatch("the journal has no record of the file's first page")
-    if not orig_size and st.st_size:
-        raise JournalMismatch("the file was written")
-    allowed: dict[int, set[int]] = {}
+    if not orig_size:
+        if st.st_size:
+            raise JournalMismatch("the file was written")
+        return
+    allowed: dict[int, set[int]] = {0: {first}}
     for _, offset, _, crc in records:
         allowed.setdefault(offset, set()).add(crc)
-    for offset in old:
+    for offset in {0, *old}:
         current = _pread_all(fd, min(PAGE, orig_size - offset), offset)
         if zlib.crc32(current) not in allowed[offset]:
             raise JournalMismatch(f"the file was changed (at byte {offset})")

@@ -140,3 +140,37 @@ def test_a_file_replaced_by_a_copy_of_itself_is_not_touched(tmp_path: Path) -> N
     finally:
         os.close(old)
     assert len(list(tmp_path.glob(".run.h5.lock.*.stale-journal"))) == 1
+
+
+def test_journal_knows_every_content_its_writer_left(tmp_path: Path) -> None:
+    """Partial writes to one page, a truncation and a write past it: each state the writer left
+    is recognised (the journal is applied); one byte changed by somebody else is not."""
+    from labmate_core.dh5.journal import JournaledFile, rollback
+
+    original = os.urandom(5 * 4096 + 300)
+    for change_after in (False, True):
+        path = tmp_path / f"raw{int(change_after)}.bin"
+        path.write_bytes(original)
+        fd = os.open(tmp_path / f"journal{int(change_after)}", os.O_RDWR | os.O_CREAT)
+        try:
+            with JournaledFile(path, fd, "test") as raw:
+                for pos, chunk in ((10, b"a" * 5), (100, b"b" * 50), (4090, b"c" * 20)):
+                    raw.seek(pos)
+                    raw.write(chunk)
+                raw.truncate(3 * 4096 + 100)
+                raw.seek(3 * 4096 + 200)
+                raw.write(b"d" * 10)  # past the truncation: a hole of zeros before it
+                raw.seek(0)
+                raw.write(b"e" * 8192)  # pages 0 and 1 whole
+            if change_after:
+                with open(path, "r+b") as other:
+                    other.seek(4096 + 5)
+                    other.write(b"!")
+            assert rollback(path, fd)
+            if change_after:
+                assert path.read_bytes() != original
+                assert len(list(tmp_path.glob("journal1.*.stale-journal"))) == 1
+            else:
+                assert path.read_bytes() == original
+        finally:
+            os.close(fd)
