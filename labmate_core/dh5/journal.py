@@ -302,8 +302,9 @@ def rollback(
         return False
     blob = _pread_all(journal_fd, size - JOURNAL_OFFSET, JOURNAL_OFFSET)
     header = read_header(blob)
-    if header is None:
-        logger.warning("Discarding an unreadable journal of %s", path)
+    if header is None:  # torn, or another version's: kept, never applied blindly
+        aside = set_aside(journal_fd, blob, journal_path)
+        logger.warning("Did not apply an unreadable journal of %s; it was kept as %s", path, aside)
     else:
         orig_size, writer = header
         if orig_size != NO_FILE and os.path.exists(path):

@@ -437,7 +437,7 @@ def _write_first(path: Path, lock: FileLock, keys: list[str] | None = None) -> I
 
 
 def _open_journaled(path: Path, lock: FileLock, keys: list[str] | None) -> JournaledFile:
-    """The file opened for an in-place change, its journal started (page 0 saved, space
+    """The file opened for an in-place change, its journal started (first page's checksum, space
     reserved): running out of space here raises before the file is touched."""
     assert lock.fd is not None
     try:

@@ -174,3 +174,22 @@ def test_journal_knows_every_content_its_writer_left(tmp_path: Path) -> None:
                 assert path.read_bytes() == original
         finally:
             os.close(fd)
+
+
+def test_an_unreadable_journal_is_kept_aside_not_applied(tmp_path: Path, caplog) -> None:
+    """A journal of another format (an older version's) is neither applied nor deleted."""
+    path = tmp_path / "run.h5"
+    d = DH5(path, "w")
+    d["x"] = 1
+    d.save()
+    before = path.read_bytes()
+    lock = storage.lock_path(path)
+    with open(lock, "r+b") as f:
+        f.seek(JOURNAL_OFFSET)
+        f.write(b"LMJRNL01" + os.urandom(200))
+    with caplog.at_level(logging.WARNING):
+        assert DH5(path)["x"] == 1
+    assert path.read_bytes() == before
+    aside = list(tmp_path.glob(".run.h5.lock.*.stale-journal"))
+    assert len(aside) == 1 and aside[0].read_bytes().startswith(b"LMJRNL01")
+    assert any(str(aside[0]) in r.getMessage() for r in caplog.records)
