@@ -33,11 +33,22 @@ def lock_path(path: str | os.PathLike) -> Path:
     inode) in the machine-wide :data:`LINK_LOCK_DIR` (shared by every user of this machine; not
     on a network share, so two machines writing one hard-linked file are not kept apart).
     """
+    return lock_paths(path)[0]
+
+
+def lock_paths(path: str | os.PathLike) -> tuple[Path, Path | None]:
+    """The lock file of ``path`` (:func:`lock_path`), and the one it has under the other naming
+    (by inode, or beside it; None if the file does not exist), where a writer may have died
+    before a hard link was made or removed."""
     real, st = real_path(path)
-    if st is not None and st.st_nlink > 1 and stat.S_ISREG(st.st_mode):
+    beside = real.with_name(f".{real.name}.lock")
+    if st is None:
+        return beside, None
+    by_inode = LINK_LOCK_DIR / f"{st.st_dev}-{st.st_ino}.lock"
+    if st.st_nlink > 1 and stat.S_ISREG(st.st_mode):
         _make_link_lock_dir()
-        return LINK_LOCK_DIR / f"{st.st_dev}-{st.st_ino}.lock"
-    return real.with_name(f".{real.name}.lock")
+        return by_inode, beside
+    return beside, by_inode
 
 
 def real_path(path: str | os.PathLike) -> tuple[Path, os.stat_result | None]:
@@ -65,21 +76,9 @@ def _make_link_lock_dir() -> None:
             os.chmod(LINK_LOCK_DIR, 0o1777)  # every user's locks, none removable by others
 
 
-def _other_lock(path: Path, main: Path) -> Path | None:
-    """The lock file ``path`` has under its other naming (beside it, or by inode) if it exists:
-    a writer may have died there before a hard link was made or removed."""
-    real, st = real_path(path)
-    other = real.with_name(f".{real.name}.lock")
-    if other == main:
-        if st is None:
-            return None
-        other = LINK_LOCK_DIR / f"{st.st_dev}-{st.st_ino}.lock"
-    return other if other.exists() else None
-
-
-def recover_other(path: Path, main: Path) -> bool:
-    """Roll back a journal left under the file's other lock (skipped while somebody holds it)."""
-    other = _other_lock(path, main)
+def recover_other(path: Path, other: Path | None) -> bool:
+    """Roll back a journal left under the file's ``other`` lock (skipped while somebody holds
+    it)."""
     if other is None:
         return False
     try:
@@ -95,8 +94,8 @@ def recover_other(path: Path, main: Path) -> bool:
         os.close(fd)
 
 
-def other_dirty(path: Path, main: Path) -> bool:
-    other = _other_lock(path, main)
+def other_dirty(other: Path | None) -> bool:
+    """Whether the file's ``other`` lock holds a journal."""
     if other is None:
         return False
     try:

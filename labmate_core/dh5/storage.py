@@ -40,7 +40,14 @@ from .journal import (
     rollback,
     write_header,
 )
-from .locknames import LINK_LOCK_DIR, lock_path, other_dirty, real_path, recover_other
+from .locknames import (
+    LINK_LOCK_DIR,
+    lock_path,
+    lock_paths,
+    other_dirty,
+    real_path,
+    recover_other,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -125,7 +132,7 @@ class FileLock:
     def __init__(
         self, path: str | os.PathLike, shared: bool = False, keep_open: bool = False
     ) -> None:
-        self.path = lock_path(path)
+        self.path, self.other = lock_paths(path)
         self.shared = shared
         self.fd: int | None = None
         #: Set when a rollback failed: the journal stays for the next holder to apply.
@@ -284,7 +291,7 @@ def _recover(
     except BaseException:
         lock.keep_journal = True
         raise
-    if not own and other and recover_other(path, lock.path):
+    if not own and other and recover_other(path, lock.other):
         return True
     if lock.generation % 2 == 1:
         logger.warning("Recovered the lock of %s: its writer died before changing the file", path)
@@ -296,7 +303,7 @@ def _shared_clean_lock(path: Path, timeout: float | None) -> FileLock:
     """A shared lock on ``path`` with any dead writer's half save rolled back first."""
     lock = FileLock(path, shared=True)
     locked = lock.acquire(timeout)
-    if locked and (lock.dirty or other_dirty(path, lock.path)):
+    if locked and (lock.dirty or other_dirty(lock.other)):
         lock.release()
         with _exclusive(path, timeout):
             pass  # rolls back
