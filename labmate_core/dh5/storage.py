@@ -621,11 +621,18 @@ class WriteSession:
         self.epoch = 0
 
     def _same_file(self) -> bool:
+        """Whether the open handle is still the file's, under the same lock (a hard link made
+        or removed since moves the lock: :func:`lock_path`; the lock is then taken afresh)."""
         assert self._raw is not None
         try:
-            return os.path.samestat(os.fstat(self._raw.fileno()), os.stat(self.path))
+            st = os.stat(self.path)
         except FileNotFoundError:
             return False
+        if (st.st_nlink > 1) != (self._lock.path.parent == LINK_LOCK_DIR):
+            self._lock.close()
+            self._lock = FileLock(self.path, shared=False, keep_open=True)
+            return False
+        return os.path.samestat(os.fstat(self._raw.fileno()), st)
 
     def _drop(self) -> None:
         """Forget the open handle without letting it write (its view of the file is stale)."""

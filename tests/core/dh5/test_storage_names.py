@@ -134,3 +134,22 @@ def test_a_journal_left_before_a_hard_link_was_made_is_still_applied(tmp_path: P
     assert storage.lock_path(real) != real.with_name(".real.h5.lock")
     assert DH5(real)["start"] == 0
     assert real.read_bytes() == before
+
+
+def test_a_write_session_follows_its_file_to_the_hard_link_lock(tmp_path: Path) -> None:
+    """A hard link made while a session (loop appends) keeps the file open moves the file's
+    lock: the session takes the new one, so writers through the new name wait for it."""
+    real = a_file(tmp_path)
+    session = storage.WriteSession(real)
+    try:
+        with session.transaction() as f:
+            f["a"] = 1
+        alias = hard_link(real)
+        with session.transaction() as f:
+            f["b"] = 2
+            with pytest.raises(storage.LockTimeout):  # the other name's writer must wait
+                with storage.open_write(alias, timeout=0.2):
+                    pass
+    finally:
+        session.close()
+    assert set(DH5(alias).keys()) == {"start", "a", "b"}
