@@ -14,6 +14,7 @@ from .errors import (
     LabmateError,
     LockTimeoutError,
     ReadOnlyKeyError,
+    SaveFailedError,
     UnstorableValueError,
 )
 from .file import DH5
@@ -32,6 +33,7 @@ __all__ = [
     "LazyArray",
     "LockTimeoutError",
     "ReadOnlyKeyError",
+    "SaveFailedError",
     "StoredFunction",
     "SyncNp",
     "UnstorableValueError",

@@ -60,3 +60,21 @@ class FileBusyError(LabmateError, BlockingIOError):
 class FileAppearedError(LabmateError, FileExistsError):
     """A new file was written aside, but meanwhile somebody created the file without our lock
     (plain h5py, another program): it was left alone and nothing was written."""
+
+
+class SaveFailedError(LabmateError, OSError):
+    """A save failed on an I/O error (disk full, ...): nothing of it was written, the file keeps
+    its previous content (and the changes stay pending). ``errno`` is the original one."""
+
+    def __init__(self, error: OSError, path: object, keys: list[str] | None = None) -> None:
+        reason = error.strerror or str(error)
+        if keys:
+            shown = ", ".join(repr(key) for key in keys[:3])
+            more = f" and {len(keys) - 3} more" if len(keys) > 3 else ""
+            what = f" {shown}{more}"
+        else:
+            what = ""
+        super().__init__(error.errno, f"{reason} while saving{what} to {path}; nothing was written")
+
+    def __str__(self) -> str:
+        return str(self.strerror)

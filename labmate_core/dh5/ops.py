@@ -73,12 +73,13 @@ class FileOps(NodeIO):
                 if not ops:
                     return self
                 release(own, [path for path, _ in ops])  # arrays handed out keep their bytes
+                keys = [op[0] for op in ops]  # named by the error of a failed save (disk full)
                 with deferred.claimed(own):
                     try:
-                        with storage.open_write(own) as file:
+                        with storage.open_write(own, keys=keys) as file:
                             self._write_ops(file, ops)
                     except storage.FileAppearedError:  # created meanwhile without our lock
-                        with storage.open_write(own) as file:  # (plain h5py): add to it
+                        with storage.open_write(own, keys=keys) as file:  # (plain h5py): add to it
                             self._write_ops(file, ops)
         except UnstorableValueError as exc:  # refused by HDF5 itself: the save was rolled back
             if not root._discard_unstorable(exc.key):

@@ -16,6 +16,7 @@ import errno
 import fcntl
 import logging
 import os
+import re
 import socket
 import struct
 import threading
@@ -28,14 +29,24 @@ from typing import TypeVar
 import h5py
 
 from . import compaction, deferred
-from .errors import FileAppearedError, FileBusyError, LockTimeout  # defined with the others
+from .errors import FileAppearedError, FileBusyError, LockTimeout, SaveFailedError
 from .journal import (
-    JOURNAL_OFFSET,
     NO_FILE,
     JournaledFile,
+    clear,
     fsync_enabled,
+    has_journal,
+    pwrite_all,
     rollback,
     write_header,
+)
+from .locknames import (
+    LINK_LOCK_DIR,
+    lock_path,
+    lock_paths,
+    other_dirty,
+    real_path,
+    recover_other,
 )
 
 logger = logging.getLogger(__name__)
@@ -53,10 +64,6 @@ _WAIT_WARNING_S = 5.0
 _READ_ONLY_ERRNOS = (errno.EACCES, errno.EROFS, errno.EPERM)
 
 
-def lock_path(path: str | os.PathLike) -> Path:
-    """The hidden lock (and journal) file of ``path``: never matched by ``glob(prefix*)``."""
-    path = Path(path)
-    return path.with_name(f".{path.name}.lock")
 
 
 _HOST = socket.gethostname()
@@ -109,10 +116,13 @@ class FileLock:
     def __init__(
         self, path: str | os.PathLike, shared: bool = False, keep_open: bool = False
     ) -> None:
-        self.path = lock_path(path)
+        self.path, self.other = lock_paths(path)
         self.shared = shared
         self.fd: int | None = None
+        #: Set when a rollback failed: the journal stays for the next holder to apply.
+        self.keep_journal = False
         self._keep_open = keep_open  # reuse the descriptor across acquire/release (sessions)
+        self._shared_dir = self.path.parent == LINK_LOCK_DIR
         self._kept: int | None = None
 
     def acquire(self, timeout: float | None = None) -> bool:
@@ -126,6 +136,9 @@ class FileLock:
                     logger.debug("No lock for %s (read-only location): reading unlocked", self.path)
                     return False
                 raise
+            if self._shared_dir:  # every user's writers of that hard-linked file use it
+                with contextlib.suppress(OSError):
+                    os.fchmod(fd, 0o666)
         mode = fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX
         start = time.monotonic()
         delay, warned = 0.0002, False
@@ -178,23 +191,27 @@ class FileLock:
         """True when a writer died mid-save (odd generation or a journal left behind)."""
         if self.fd is None:
             return False
-        return self.generation % 2 == 1 or os.fstat(self.fd).st_size > JOURNAL_OFFSET
+        return self.generation % 2 == 1 or has_journal(self.fd)
 
     def begin_write(self) -> None:
         """Make the generation odd: optimistic readers will know a write is under way."""
         assert self.fd is not None and not self.shared
         gen = self.generation
         if gen % 2 == 0:
-            os.pwrite(self.fd, _GENERATION.pack(gen + 1), 0)
+            pwrite_all(self.fd, _GENERATION.pack(gen + 1), 0)
 
     def end_write(self) -> int:
-        """Drop the journal (the commit point) and make the generation even again."""
+        """Drop the journal (the commit point) and make the generation even again (unless a
+        rollback failed: the journal then stays, the generation odd, for the next holder)."""
         assert self.fd is not None and not self.shared
-        os.ftruncate(self.fd, JOURNAL_OFFSET)
         gen = self.generation
+        if self.keep_journal:
+            self.keep_journal = False
+            return gen
+        clear(self.fd)
         if gen % 2 == 1:
             gen += 1
-            os.pwrite(self.fd, _GENERATION.pack(gen), 0)
+            pwrite_all(self.fd, _GENERATION.pack(gen), 0)
         return gen
 
     def __enter__(self) -> FileLock:
@@ -241,10 +258,24 @@ def file_lock(
         lock.release()
 
 
-def _recover(path: Path, lock: FileLock, reason: str = "died during a save") -> bool:
-    """Roll back what a dead writer left. The caller holds the exclusive lock."""
+def _recover(
+    path: Path,
+    lock: FileLock,
+    reason: str = "died during a save",
+    own: bool = False,
+    other: bool = True,
+) -> bool:
+    """Roll back what a dead writer (or, ``own``, our failed save) left; with ``other``, also a
+    journal left under the file's other lock (:func:`lock_path`). The caller holds the exclusive
+    lock. If the rollback itself fails, the journal is kept for the next holder."""
     assert lock.fd is not None
-    if rollback(path, lock.fd, reason):
+    try:
+        if rollback(path, lock.fd, reason, own=own, journal_path=lock.path):
+            return True
+    except BaseException:
+        lock.keep_journal = True
+        raise
+    if not own and other and recover_other(path, lock.other):
         return True
     if lock.generation % 2 == 1:
         logger.warning("Recovered the lock of %s: its writer died before changing the file", path)
@@ -256,7 +287,7 @@ def _shared_clean_lock(path: Path, timeout: float | None) -> FileLock:
     """A shared lock on ``path`` with any dead writer's half save rolled back first."""
     lock = FileLock(path, shared=True)
     locked = lock.acquire(timeout)
-    if locked and lock.dirty:
+    if locked and (lock.dirty or other_dirty(lock.other)):
         lock.release()
         with _exclusive(path, timeout):
             pass  # rolls back
@@ -293,7 +324,7 @@ def read_consistently(
 def open_read(path: str | os.PathLike, timeout: float | None = None) -> Iterator[h5py.File]:
     """Open ``path`` read-only while no writer is active."""
     deferred.create_now(path)
-    path = Path(path)
+    path = real_path(path)[0]  # a symlink: its target is what is written
     _check_target(path)
     if not path.exists():
         raise FileNotFoundError(f"No such HDF5 file: {path}")
@@ -333,12 +364,33 @@ def _sync_path(path: Path) -> None:
             os.close(fd)
 
 
+_HDF5_ERRNO = re.compile(r"errno = (\d+)")
+#: Errors of the disk itself: a save they interrupt raises :class:`SaveFailedError`.
+_IO_ERRNOS = {errno.ENOSPC, errno.EIO, errno.EDQUOT, errno.EFBIG, errno.EROFS}
+
+
+def _io_error(exc: BaseException) -> OSError | None:
+    """The disk error (no space, I/O error) ``exc`` is, or that HDF5 reports in its message."""
+    if not isinstance(exc, OSError) or isinstance(exc, SaveFailedError):
+        return None
+    code = exc.errno
+    if code is None:
+        match = _HDF5_ERRNO.search(str(exc))
+        code = int(match.group(1)) if match else None
+    if code not in _IO_ERRNOS:
+        return None
+    return OSError(code, os.strerror(code))  # HDF5's message is many lines long
+
+
 @contextlib.contextmanager
-def _write_new(path: Path, sync: bool, replace: bool = True) -> Iterator[h5py.File]:
+def _write_new(
+    path: Path, sync: bool, replace: bool = True, keys: list[str] | None = None
+) -> Iterator[h5py.File]:
     """Write a whole new file aside and rename it to ``path`` only if the block succeeds.
 
     With ``replace=False`` an existing ``path`` is never replaced: the file is linked into
-    place, and :class:`FileAppearedError` is raised if ``path`` exists by then.
+    place, and :class:`FileAppearedError` is raised if ``path`` exists by then. A disk error
+    (no space) raises :class:`SaveFailedError`; ``path`` is untouched.
     """
     tmp = _temporary_sibling(path)
     try:
@@ -352,19 +404,48 @@ def _write_new(path: Path, sync: bool, replace: bool = True) -> Iterator[h5py.Fi
             _publish_new(tmp, path)
         if sync:
             _sync_path(path.parent)
+    except OSError as exc:
+        error = _io_error(exc)
+        if error is None:
+            raise
+        raise SaveFailedError(error, path, keys) from exc
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
 
 
 @contextlib.contextmanager
-def _write_first(path: Path, lock: FileLock) -> Iterator[h5py.File]:
+def _write_first(path: Path, lock: FileLock, keys: list[str] | None = None) -> Iterator[h5py.File]:
     """Under the exclusive ``lock``, the file that does not exist yet: written aside, linked
     into place (never over one made meanwhile: :class:`FileAppearedError`)."""
     assert lock.fd is not None
-    write_header(lock.fd, NO_FILE, _writer_id())
-    with _write_new(path, sync=fsync_enabled(), replace=False) as file:
+    try:
+        write_header(lock.fd, NO_FILE, _writer_id())
+    except OSError as exc:
+        raise SaveFailedError(exc, path, keys) from exc
+    with _write_new(path, sync=fsync_enabled(), replace=False, keys=keys) as file:
         yield file
+
+
+def _open_journaled(path: Path, lock: FileLock, keys: list[str] | None) -> JournaledFile:
+    """The file opened for an in-place change, its journal started (first page's checksum, space
+    reserved): running out of space here raises before the file is touched."""
+    assert lock.fd is not None
+    try:
+        return JournaledFile(path, lock.fd, _writer_id())
+    except OSError as exc:
+        raise SaveFailedError(exc, path, keys) from exc
+
+
+def _failed(
+    raw: JournaledFile, path: Path, lock: FileLock, keys: list[str] | None
+) -> SaveFailedError | None:
+    """After a failed in-place change: roll it back (the handle may no longer write); the
+    disk error to raise instead of h5py's (which does not name it), if that was the cause."""
+    raw.discard = True
+    error = raw.error
+    _recover(path, lock, "failed; nothing of that save was kept", own=True)
+    return SaveFailedError(error, path, keys) if error is not None else None
 
 
 def _check_no_hdf5_writer(path: Path) -> None:
@@ -408,35 +489,44 @@ def _publish_new(tmp: Path, path: Path) -> None:
 
 
 @contextlib.contextmanager
-def open_write(path: str | os.PathLike, timeout: float | None = None) -> Iterator[h5py.File]:
+def open_write(
+    path: str | os.PathLike, timeout: float | None = None, keys: list[str] | None = None
+) -> Iterator[h5py.File]:
     """Open ``path`` for writing under the exclusive lock; all or nothing of the block's changes.
 
-    If the block raises, or the process dies, the file keeps the content it had before.
+    If the block raises, or the process dies, the file keeps the content it had before. A disk
+    error (no space, I/O error) raises :class:`SaveFailedError` naming ``keys`` (what is saved).
     """
     deferred.create_now(path)
-    path = Path(path)
+    path = real_path(path)[0]  # a symlink: its target is what is written
     _check_target(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with _exclusive(path, timeout) as lock:
         assert lock.fd is not None
         if not path.exists():
-            with _write_first(path, lock) as file:
+            with _write_first(path, lock, keys) as file:
                 yield file
             return
         _check_no_hdf5_writer(path)
-        write_header(lock.fd, os.path.getsize(path), _writer_id())
-        with JournaledFile(path, lock.fd) as raw:
+        with _open_journaled(path, lock, keys) as raw:
             try:
                 with h5py.File(raw, "r+", locking=False, libver=LIBVER) as file:
                     yield file
                     free = file.id.get_freespace()
-            except BaseException:
-                raw.close()
-                _recover(path, lock, "failed; nothing of that save was kept")
+                raw.sync()
+                if raw.error is not None:  # h5py may have gone on after a failed write
+                    raise raw.error
+            except BaseException as exc:
+                error = _failed(raw, path, lock, keys)
+                if error is not None:
+                    raise error from exc
                 raise
-            raw.sync()
-        os.ftruncate(lock.fd, JOURNAL_OFFSET)  # commit: the journal is no longer needed
-        compaction.compact(path, free, _write_new, fsync_enabled())  # written aside, renamed
+        clear(lock.fd)  # commit: the journal is no longer needed
+        if path.stat().st_nlink == 1:  # a hard-linked file is not compacted: the rename splits it
+            try:  # written aside, renamed
+                compaction.compact(path, free, _write_new, fsync_enabled())
+            except OSError as exc:  # the save is complete: only the free space stays
+                logger.warning("Could not compact %s (%s); its free space stays", path, exc)
 
 
 @contextlib.contextmanager
@@ -445,7 +535,7 @@ def replace_atomically(
 ) -> Iterator[h5py.File]:
     """Write a brand-new ``path``: the old content stays until the new one is complete and synced."""
     deferred.cancel(path)  # replaced as a whole: what was to be created is superseded
-    path = Path(path)
+    path = real_path(path)[0]  # a symlink: its target is what is written
     _check_target(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with _exclusive(path, timeout):
@@ -503,11 +593,18 @@ class WriteSession:
         self.epoch = 0
 
     def _same_file(self) -> bool:
+        """Whether the open handle is still the file's, under the same lock (a hard link made
+        or removed since moves the lock: :func:`lock_path`; the lock is then taken afresh)."""
         assert self._raw is not None
         try:
-            return os.path.samestat(os.fstat(self._raw.fileno()), os.stat(self.path))
+            st = os.stat(self.path)
         except FileNotFoundError:
             return False
+        if (st.st_nlink > 1) != (self._lock.path.parent == LINK_LOCK_DIR):
+            self._lock.close()
+            self._lock = FileLock(self.path, shared=False, keep_open=True)
+            return False
+        return os.path.samestat(os.fstat(self._raw.fileno()), st)
 
     def _drop(self) -> None:
         """Forget the open handle without letting it write (its view of the file is stale)."""
@@ -520,7 +617,7 @@ class WriteSession:
         self._raw = self._file = None
 
     @contextlib.contextmanager
-    def _commit(self, open_file: bool) -> Iterator[h5py.File | None]:
+    def _commit(self, open_file: bool, keys: list[str] | None = None) -> Iterator[h5py.File | None]:
         """Lock, drop a stale handle, journal; yield the handle; commit, or roll back if it raises.
 
         Yields None (and writes nothing) when there is no handle and ``open_file`` is False.
@@ -529,47 +626,62 @@ class WriteSession:
         lock.acquire(self.timeout)
         assert lock.fd is not None
         try:
-            if _recover(self.path, lock) or lock.generation != self._generation:
+            recovered = _recover(self.path, lock, other=self._file is None)
+            if recovered or lock.generation != self._generation:
                 self._drop()
             if self._file is None and not open_file:
                 yield None
                 return
-            lock.begin_write()
+            try:
+                lock.begin_write()
+            except OSError as exc:
+                raise SaveFailedError(exc, self.path, keys) from exc
             if self._file is None:
-                write_header(lock.fd, os.path.getsize(self.path), _writer_id())
-                self._raw = JournaledFile(self.path, lock.fd)
+                self._raw = _open_journaled(self.path, lock, keys)
                 try:
                     self._file = h5py.File(self._raw, "r+", locking=False, libver=LIBVER)
-                except BaseException:
+                except BaseException as exc:
+                    error = _failed(self._raw, self.path, lock, keys)
                     self._drop()
+                    if error is not None:
+                        raise error from exc
                     raise
                 self.epoch += 1
             else:
                 assert self._raw is not None
-                self._raw.restart(lock.fd, _writer_id())
+                try:
+                    self._raw.restart(lock.fd, _writer_id())
+                except OSError as exc:
+                    self._drop()  # its journal is incomplete: the handle is not to be trusted
+                    raise SaveFailedError(exc, self.path, keys) from exc
             raw = self._raw
             try:
                 yield self._file
-            except BaseException:
+                raw.sync()
+                if raw.error is not None:
+                    raise raw.error
+            except BaseException as exc:
+                error = _failed(raw, self.path, lock, keys)
                 self._drop()
-                _recover(self.path, lock, "failed; nothing of that save was kept")
+                if error is not None:
+                    raise error from exc
                 raise
-            raw.sync()
         finally:
             self._generation = lock.end_write()
             lock.release()
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[h5py.File]:
-        """A write to the session's file: committed when the block ends, rolled back if it raises."""
+    def transaction(self, keys: list[str] | None = None) -> Iterator[h5py.File]:
+        """A write to the session's file: committed when the block ends, rolled back if it raises
+        (:class:`SaveFailedError` naming ``keys`` on a disk error)."""
         deferred.create_now(self.path)
         if self._raw is not None and not self._same_file():
             self._drop()  # deleted or replaced behind our back: never write into a lost inode
         if self._file is None and not self.path.exists():
-            with open_write(self.path, self.timeout) as file:  # a new file is created aside
+            with open_write(self.path, self.timeout, keys) as file:  # a new file: created aside
                 yield file
             return
-        with self._commit(open_file=True) as file:
+        with self._commit(open_file=True, keys=keys) as file:
             assert file is not None
             yield file
             file.flush()
