@@ -14,9 +14,11 @@ with nothing in memory, the acquisition ``temp.json`` names and its extra files 
 sidecar of ``temp.json``), each if still ``running``: when its
 process (``info/owner``, see owner.py) is gone, it ends ``failed`` (:data:`ORPHANED`: cut short by
 a restart or a crash); when it is this process (a manager created again), it ends by the same
-rules; another live kernel's is left alone. Whenever data is saved later (``save_acquisition``),
-the acquisition becomes ``completed`` and its error is cleared, also when another object of this
-kernel wrote the status meanwhile.
+rules; another live kernel's is left alone. Every run is also named in its data directory's run
+markers (runs.py) before its file exists: :func:`end_dead_runs` (a manager's start, a new
+acquisition, a reopened one, an analysis, ``labmate status``) ends ``failed`` every run whose
+process is gone. Status moves forward only: a ``failed`` acquisition stays failed with its error
+whatever is saved later (the data is saved).
 """
 
 from __future__ import annotations
@@ -24,9 +26,12 @@ from __future__ import annotations
 import logging
 import os
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .. import index
+from . import naming, runs
 from .acquisition_data import (
     STATUS_COMPLETED,
     STATUS_FAILED,
@@ -39,13 +44,57 @@ from .temp_data import read_temp_data
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["ORPHANED", "AcquisitionEndings"]
+__all__ = ["ORPHANED", "AcquisitionEndings", "end_dead_runs", "format_error"]
 
 #: The error recorded for an acquisition whose process ended while it was running.
 ORPHANED = (
-    "The process running this acquisition ended before it finished (the kernel was restarted "
-    "or died); what was saved is kept"
+    "the kernel running it died (killed, crashed or restarted) before the acquisition "
+    "finished; what was saved is kept"
 )
+
+
+def format_error(error: BaseException) -> str:
+    """The traceback text recorded as ``info/error``."""
+    return "".join(traceback.format_exception(type(error), error, error.__traceback__))
+
+
+def _owner(acquisition: NotebookAcquisitionData) -> Any:
+    info = acquisition.get("info")
+    return info["owner"] if info is not None and "owner" in info else None
+
+
+def end_dead_runs(
+    data_directory: str | os.PathLike,
+    end: Callable[[NotebookAcquisitionData, BaseException], object] | None = None,
+) -> list[str]:
+    """End ``failed`` (:data:`ORPHANED`) every run of ``data_directory``'s run markers whose
+    process is gone and whose file still says *running*; drop the markers of the others.
+    ``end`` records the end (a manager's, with its index and backends); by default the status
+    is written and the index told. Returns the prefixes ended; never raises."""
+    ended = []
+    for prefix, owner in runs.dead_runs(data_directory):
+        try:
+            if os.path.exists(prefix + ".h5"):
+                acquisition = NotebookAcquisitionData.open_existing(
+                    prefix, runs_directory=data_directory
+                )
+                if acquisition.status == STATUS_RUNNING:
+                    error = RuntimeError(ORPHANED)
+                    logger.info("%s: %s", prefix, ORPHANED)
+                    if end is not None:
+                        end(acquisition, error)
+                    else:
+                        acquisition.set_status(STATUS_FAILED, error=format_error(error))
+                        index.record_end(
+                            prefix, STATUS_FAILED, data_directory=data_directory, data=acquisition
+                        )
+                    ended.append(prefix)
+            else:
+                naming.release_reservation(prefix)  # killed before its file was created
+            runs.forget(data_directory, prefix)
+        except Exception:
+            logger.exception("Could not end the acquisition %s left by %s", prefix, owner)
+    return ended
 
 
 class AcquisitionEndings:
@@ -69,15 +118,25 @@ class AcquisitionEndings:
         was left running (its cell ended without a save), also when it is only known from
         ``temp.json`` (a restarted kernel): see :meth:`_record_end`."""
         self._close_extras(None)
+        self.recover_dead_runs()
         previous = self._current_acquisition
-        if previous is not None:
+        if previous is not None and _owner(previous) == this_process():
             if previous.status == STATUS_RUNNING:
                 self._finished = True
                 self._end_left_running(previous, None)
             return
+        # reopened from temp.json (a restart), or not in memory: ended by who ran it
         for acquisition, reason in self._left_running_before_restart():
             self._finished = True
             self._end_left_running(acquisition, reason)
+
+    def recover_dead_runs(self) -> list[str]:
+        """End ``failed`` the runs of this data directory whose process died (see
+        :func:`end_dead_runs`); a live kernel's are never touched. Cheap: one ``listdir``."""
+        return end_dead_runs(self.data_directory, self._end_orphan)
+
+    def _end_orphan(self, acquisition: NotebookAcquisitionData, error: BaseException) -> None:
+        self._record_end(acquisition, error, empty_status=STATUS_FAILED)
 
     def _end_left_running(self, acquisition: NotebookAcquisitionData, reason: str | None) -> None:
         try:
@@ -103,7 +162,7 @@ class AcquisitionEndings:
         paths += [(os.path.join(root, extra), None, None) for extra in tmp.extras]
         for path, name, configs in paths:
             try:
-                ending = self._ending_after_restart(path, name, configs)
+                ending = self._ending_after_restart(path, name, configs, root)
             except Exception:
                 logger.exception("Could not check the acquisition %s", path)
                 continue
@@ -113,17 +172,19 @@ class AcquisitionEndings:
 
     @staticmethod
     def _ending_after_restart(
-        prefix: str, experiment_name: str | None, configs: dict[str, str] | None
+        prefix: str,
+        experiment_name: str | None,
+        configs: dict[str, str] | None,
+        runs_directory: str | None = None,
     ) -> tuple[NotebookAcquisitionData, str | None] | None:
         if not os.path.exists(prefix + ".h5"):
             return None
         acquisition = NotebookAcquisitionData.open_existing(
-            prefix, experiment_name=experiment_name, configs=configs
+            prefix, experiment_name=experiment_name, configs=configs, runs_directory=runs_directory
         )
         if acquisition.status != STATUS_RUNNING:
             return None
-        info = acquisition.get("info")
-        owner = info["owner"] if info is not None and "owner" in info else None
+        owner = _owner(acquisition)
         if owner is None:  # written before owners were recorded: its process is gone
             return acquisition, ORPHANED
         if owner == this_process():  # another manager of this kernel (recreated, reloaded):
@@ -159,8 +220,7 @@ class AcquisitionEndings:
         without a save (it is then marked ``useful``, as the data is there); else, with
         nothing in it, ``empty_status`` (``failed`` says "never saved")."""
         if error is not None:
-            text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
-            acquisition.set_status(STATUS_FAILED, error=text)
+            acquisition.set_status(STATUS_FAILED, error=format_error(error))
             status = STATUS_FAILED
         elif bool(acquisition.get("useful", False)):
             acquisition.set_status(STATUS_COMPLETED)
@@ -176,6 +236,7 @@ class AcquisitionEndings:
         else:
             acquisition.set_status(empty_status)
             status = empty_status
+        status = acquisition.status or status  # a failed one stays failed
         self._index("end", acquisition, status)
         self._submit(acquisition.filepath)
         return status

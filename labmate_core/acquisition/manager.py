@@ -13,8 +13,8 @@ from types import ModuleType
 from typing import Any
 
 from .. import index
-from ..dh5 import deferred, storage
-from . import naming
+from ..dh5 import storage
+from . import naming, runs
 from .acquisition_data import (
     STATUS_COMPLETED,
     NotebookAcquisitionData,
@@ -82,6 +82,7 @@ class AcquisitionManager(AcquisitionEndings, BackendLink):
             files = [f.strip() for f in os.environ["ACQUISITION_CONFIG_FILES"].split(",")]
             self.set_config_file([f for f in files if f])
         self._init_backends(self._data_directory, backend, backend_options)
+        self.recover_dead_runs()  # a dead kernel's runs end failed whatever is run first
 
     @property
     def save_files(self) -> bool:
@@ -105,8 +106,11 @@ class AcquisitionManager(AcquisitionEndings, BackendLink):
         if path.exists() and not path.is_dir():
             raise NotADirectoryError(f"The data directory {path} is not a directory")
         path.mkdir(parents=True, exist_ok=True)
+        changed = getattr(self, "_data_directory", None) not in (None, path)
         self._data_directory = path
         self.temp_file_path = path / "temp.json"
+        if changed:
+            self.recover_dead_runs()
 
     @property
     def acquisition_tmp_data(self) -> AcquisitionTmpData:
@@ -178,7 +182,6 @@ class AcquisitionManager(AcquisitionEndings, BackendLink):
         cell: str | None,
         configs: dict[str, str],
         save_on_edit: bool | None,
-        defer: bool = False,
     ) -> tuple[NotebookAcquisitionData, AcquisitionTmpData]:
         naming.validate_name(name)
         time_stamp = naming.get_timestamp()
@@ -193,9 +196,11 @@ class AcquisitionManager(AcquisitionEndings, BackendLink):
                 save_on_edit=self._save_on_edit if save_on_edit is None else save_on_edit,
                 save_files=self._save_files,
                 experiment_name=name,
-                defer=defer,
+                runs_directory=self.data_directory,
             )
         except BaseException:
+            if not os.path.exists(prefix + ".h5"):
+                runs.forget(self.data_directory, prefix)
             naming.release_reservation(prefix)  # the file was not created
             raise
         tmp = AcquisitionTmpData(
@@ -228,13 +233,9 @@ class AcquisitionManager(AcquisitionEndings, BackendLink):
         name: str,
         cell: str | None = None,
         save_on_edit: bool | None = None,
-        *,
-        defer: bool = False,
     ) -> NotebookAcquisitionData:
-        """Start a new current acquisition ``name``: snapshot configs, create the file, temp.json.
-
-        ``defer``: the caller reports the end (:meth:`acquisition_finished`), so the file may be
-        written at the first save instead (see ``NotebookAcquisitionData``)."""
+        """Start a new current acquisition ``name``: snapshot configs, create the file (named
+        in the run markers first, see runs.py), then temp.json."""
         naming.validate_name(name)
         configs = self._snapshot_configs()
         self._close_superseded()
@@ -242,7 +243,7 @@ class AcquisitionManager(AcquisitionEndings, BackendLink):
         self._current_acquisition = None
         self._once_saved = False
         self.cell = cell
-        acquisition, tmp = self._create_file(name, cell, configs, save_on_edit, defer)
+        acquisition, tmp = self._create_file(name, cell, configs, save_on_edit)
         self.acquisition_tmp_data = tmp
         self._current_acquisition = acquisition
         self._finished = False
@@ -298,6 +299,7 @@ class AcquisitionManager(AcquisitionEndings, BackendLink):
         return self.current_acquisition
 
     def _reopen_current(self) -> NotebookAcquisitionData:
+        self.recover_dead_runs()  # a dead kernel's run is failed before anything is added
         acquisition = self.get_acquisition()
         self._once_saved = bool(acquisition.get("useful", False))
         started = naming.parse_timestamp(self.acquisition_tmp_data.time_stamp)
@@ -327,6 +329,7 @@ class AcquisitionManager(AcquisitionEndings, BackendLink):
             save_files=self._save_files,
             experiment_name=tmp.experiment_name,
             configs=tmp.configs or None,
+            runs_directory=tmp.root(self.data_directory),
         )
         self.hooks.dispatch_acquisition_data_loaded(acquisition)
         return acquisition
@@ -405,7 +408,7 @@ class AcquisitionManager(AcquisitionEndings, BackendLink):
     def acquisition_started(self, name: str, cell: str | None = None, **kwds: Any) -> Any:
         """Start an acquisition (what a ``%%acquisition`` magic calls before running the cell)."""
         self._acquisition_started = time.time()
-        self.new_acquisition(name, cell=cell, save_on_edit=kwds.get("save_on_edit"), defer=True)
+        self.new_acquisition(name, cell=cell, save_on_edit=kwds.get("save_on_edit"))
         return self
 
     def acquisition_finished(self, error: BaseException | None = None) -> None:
@@ -433,8 +436,6 @@ class AcquisitionManager(AcquisitionEndings, BackendLink):
         self._last_acquisition_failed = error is not None
         if acquisition is not None:
             self._record_end(acquisition, error)
-            if acquisition.h5_path:  # a deferred file exists by now, whatever the end wrote
-                deferred.create_now(acquisition.h5_path)
 
     def _keep_open_if_empty(self) -> bool:
         """Whether a successful end that saved nothing leaves the acquisition running."""

@@ -164,11 +164,7 @@ class AcquisitionAnalysisManager(ShellLink, ConfigLinks, AcquisitionManager):
             self._analysis_data = None
             self._acquisition_started = time.time()
             self._capture.start()
-            # started by a magic (or ``with aqm.acquisition()``), which reports the end: the
-            # file may wait for the first save (one write); acquisition_cell writes it now
-            self.new_acquisition(
-                name=name, cell=cell, save_on_edit=save_on_edit, defer=not finish_on_cell_end
-            )
+            self.new_acquisition(name=name, cell=cell, save_on_edit=save_on_edit)
         else:
             self._continue_acquisition(name, cell, step)
         # in a shell, the end of this cell (post_run_cell) records how the acquisition ended
@@ -302,6 +298,7 @@ class AcquisitionAnalysisManager(ShellLink, ConfigLinks, AcquisitionManager):
     ) -> AcquisitionAnalysisManager:
         """Open the current acquisition (or the file ``filename`` / ``filepath``) for analysis."""
         self._analysis_cell_str = cell or self._current_cell()
+        self.recover_dead_runs()
         if filename or filepath:
             self._is_old_data = True
             if self.shell is not None:

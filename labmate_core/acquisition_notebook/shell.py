@@ -14,8 +14,6 @@ import tokenize
 import weakref
 from typing import Any
 
-from ..dh5 import deferred
-
 logger = logging.getLogger(__name__)
 
 __all__ = ["resolve_shell", "ShellLink"]
@@ -150,8 +148,6 @@ class ShellLink:
             # a cell that ended no acquisition (a ``with aqm.acquisition(...)`` block ends one
             # itself) is no longer "right after a failed acquisition"
             self._last_acquisition_failed = False
-        if not self._cell_depth:  # the files of acquisitions a cell started exist when it ends
-            deferred.create_all()
 
     # -- queries ----------------------------------------------------------------------------
     def _current_cell(self) -> str | None:

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from . import deferred, storage
+from . import storage
 from .codec import encode
 from .errors import ReadOnlyKeyError, UnstorableValueError
 from .keys import join_key, split_key
@@ -61,8 +61,6 @@ class FileOps(NodeIO):
         full = bool(force) or only_update is False or target is not None
         names = None if isinstance(only_update, bool) else _names(only_update)
 
-        if deferred.is_pending(own):
-            names = None  # the file's first write: all of it (see dh5.deferred)
         ops, saved = self._checked_plan(names, full)
         if root._replace_pending:
             with storage.replace_atomically(own) as file:
@@ -71,13 +69,12 @@ class FileOps(NodeIO):
         else:
             if not ops:
                 return self
-            with deferred.claimed(own):
-                try:
-                    with storage.open_write(own) as file:
-                        self._write_ops(file, ops)
-                except storage.FileAppearedError:  # created meanwhile without our lock
-                    with storage.open_write(own) as file:  # (plain h5py): add to it
-                        self._write_ops(file, ops)
+            try:
+                with storage.open_write(own) as file:
+                    self._write_ops(file, ops)
+            except storage.FileAppearedError:  # created meanwhile without our lock
+                with storage.open_write(own) as file:  # (plain h5py): add to it
+                    self._write_ops(file, ops)
         self._mark_clean(saved)
         root._signature = file_signature(own)
         return self
