@@ -39,6 +39,7 @@ from .acquisition_data import (
     NotebookAcquisitionData,
     holds_data,
 )
+from .lifecycle import Lifecycle
 from .owner import owner_alive, this_process
 from .temp_data import read_temp_data
 
@@ -99,11 +100,11 @@ def end_dead_runs(
 
 class AcquisitionEndings:
     """Mixin of :class:`AcquisitionManager` (uses its ``_current_acquisition``,
-    ``_extra_acquisitions``, ``_finished``, ``_index`` and ``_submit``)."""
+    ``_extra_acquisitions``, ``lifecycle``, ``_index`` and ``_submit``)."""
 
     _current_acquisition: NotebookAcquisitionData | None
     _extra_acquisitions: list[NotebookAcquisitionData]
-    _finished: bool
+    lifecycle: Lifecycle
     temp_file_path: Path
     data_directory: Path
 
@@ -122,12 +123,12 @@ class AcquisitionEndings:
         previous = self._current_acquisition
         if previous is not None and _owner(previous) == this_process():
             if previous.status == STATUS_RUNNING:
-                self._finished = True
-                self._end_left_running(previous, None)
+                status = self._end_left_running(previous, None)
+                if not self.lifecycle.finished:
+                    self.lifecycle.ended(status or STATUS_FAILED)
             return
         # reopened from temp.json (a restart), or not in memory: ended by who ran it
         for acquisition, reason in self._left_running_before_restart():
-            self._finished = True
             self._end_left_running(acquisition, reason)
 
     def recover_dead_runs(self) -> list[str]:
@@ -138,12 +139,15 @@ class AcquisitionEndings:
     def _end_orphan(self, acquisition: NotebookAcquisitionData, error: BaseException) -> None:
         self._record_end(acquisition, error, empty_status=STATUS_FAILED)
 
-    def _end_left_running(self, acquisition: NotebookAcquisitionData, reason: str | None) -> None:
+    def _end_left_running(
+        self, acquisition: NotebookAcquisitionData, reason: str | None
+    ) -> str | None:
         try:
             orphan = None if reason is None else RuntimeError(reason)
-            self._record_end(acquisition, orphan, empty_status=STATUS_FAILED)
+            return self._record_end(acquisition, orphan, empty_status=STATUS_FAILED)
         except Exception:
             logger.exception("Could not record the end of %s", acquisition.filepath)
+            return None
 
     def _left_running_before_restart(self) -> list[tuple[NotebookAcquisitionData, str | None]]:
         """The acquisition ``temp.json`` names and its extra files (kept in the sidecar), with

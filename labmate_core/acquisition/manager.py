@@ -17,6 +17,7 @@ from ..dh5 import storage
 from . import naming, runs
 from .acquisition_data import (
     STATUS_COMPLETED,
+    STATUS_RUNNING,
     NotebookAcquisitionData,
     check_user_keys,
     holds_data,
@@ -25,6 +26,7 @@ from .backend_link import BackendLink
 from .configs import config_mtimes, take_snapshot
 from .endings import AcquisitionEndings
 from .hooks import LifecycleHooks
+from .lifecycle import Lifecycle, Phase, Reporter
 from .temp_data import AcquisitionTmpData, read_temp_data, write_temp_data
 
 logger = logging.getLogger(__name__)
@@ -69,12 +71,9 @@ class AcquisitionManager(AcquisitionEndings, BackendLink):
         self._init_code: str | None = None
         self._current_acquisition: NotebookAcquisitionData | None = None
         self._acquisition_tmp_data: AcquisitionTmpData | None = None
-        self._once_saved = False
         self._acquisition_started = 0.0
-        self._finished = True
-        self._last_acquisition_failed = False
+        self.lifecycle = Lifecycle()  # the phase of the current acquisition (lifecycle.py)
         self._extra_acquisitions: list[NotebookAcquisitionData] = []
-        self._kept_open = False  # the current acquisition outlived the cell that started it
         self.cell: str | None = None
         if config_files is not None:
             self.set_config_file(config_files)
@@ -233,22 +232,22 @@ class AcquisitionManager(AcquisitionEndings, BackendLink):
         name: str,
         cell: str | None = None,
         save_on_edit: bool | None = None,
+        *,
+        reporter: Reporter = Reporter.NOBODY,
     ) -> NotebookAcquisitionData:
         """Start a new current acquisition ``name``: snapshot configs, create the file (named
-        in the run markers first, see runs.py), then temp.json."""
+        in the run markers first, see runs.py), then temp.json. ``reporter``: who reports its
+        end (by default nobody: its first save completes it)."""
         naming.validate_name(name)
         configs = self._snapshot_configs()
         self._close_superseded()
         self._configs_last_modified = config_mtimes(self.config_files)
         self._current_acquisition = None
-        self._once_saved = False
         self.cell = cell
         acquisition, tmp = self._create_file(name, cell, configs, save_on_edit)
         self.acquisition_tmp_data = tmp
         self._current_acquisition = acquisition
-        self._finished = False
-        self._kept_open = False
-        self._last_acquisition_failed = False
+        self.lifecycle.start(reporter)
         return acquisition
 
     def create_acquisition(
@@ -301,7 +300,7 @@ class AcquisitionManager(AcquisitionEndings, BackendLink):
     def _reopen_current(self) -> NotebookAcquisitionData:
         self.recover_dead_runs()  # a dead kernel's run is failed before anything is added
         acquisition = self.get_acquisition()
-        self._once_saved = bool(acquisition.get("useful", False))
+        self.lifecycle.saved = bool(acquisition.get("useful", False))
         started = naming.parse_timestamp(self.acquisition_tmp_data.time_stamp)
         if started is not None:  # the duration of a first save counts from the real start
             self._acquisition_started = started
@@ -394,13 +393,15 @@ class AcquisitionManager(AcquisitionEndings, BackendLink):
             )
         if update_ is False:
             kwds = {key: value for key, value in kwds.items() if key not in acquisition}
-        acquisition.save_data(kwds)  # data, useful and status completed: one write
-        self._once_saved = True
+        kept_open = self.lifecycle.phase is Phase.KEPT_OPEN
+        # data, useful and the status in one write: completed, unless its code still runs
+        completes = self.lifecycle.save_completes()
+        acquisition.save_data(kwds, status=STATUS_COMPLETED if completes else STATUS_RUNNING)
+        self.lifecycle.save()
         self._index("save", acquisition)
         self.hooks.dispatch_acquisition_saved(acquisition)
         self._submit(acquisition.filepath)
-        if self._kept_open:  # saved in a later cell: its extras end now (not "never saved")
-            self._kept_open = False
+        if kept_open:  # saved in a later cell: its extras end now (not "never saved")
             self._close_extras(None, empty_status=STATUS_COMPLETED)
         return self
 
@@ -408,7 +409,9 @@ class AcquisitionManager(AcquisitionEndings, BackendLink):
     def acquisition_started(self, name: str, cell: str | None = None, **kwds: Any) -> Any:
         """Start an acquisition (what a ``%%acquisition`` magic calls before running the cell)."""
         self._acquisition_started = time.time()
-        self.new_acquisition(name, cell=cell, save_on_edit=kwds.get("save_on_edit"))
+        self.new_acquisition(
+            name, cell=cell, save_on_edit=kwds.get("save_on_edit"), reporter=Reporter.CALLER
+        )
         return self
 
     def acquisition_finished(self, error: BaseException | None = None) -> None:
@@ -416,30 +419,30 @@ class AcquisitionManager(AcquisitionEndings, BackendLink):
         ``info/error`` the traceback (see :meth:`_record_end`); the extra files of
         :meth:`create_acquisition` end with it (not while it is kept running). Safe to call
         twice: the first call wins."""
-        if self._finished:
+        if self.lifecycle.finished:
             return
         acquisition = self._current_acquisition
         if (
             error is None
             and acquisition is not None
-            and self._keep_open_if_empty()
+            and self.lifecycle.phase is Phase.RUNNING
+            and self.lifecycle.reporter is Reporter.CELL
             and not holds_data(acquisition)
         ):
             # labmate's pattern: the cell only started the acquisition, the measurement and
             # save_acquisition come in the next cells: it stays running (until a save, or the
             # next acquisition), and so do its extra files
-            self._last_acquisition_failed = False
-            self._kept_open = True
+            self.lifecycle.keep_open()
             return
-        self._close_extras(error)
-        self._finished = True
-        self._last_acquisition_failed = error is not None
-        if acquisition is not None:
-            self._record_end(acquisition, error)
-
-    def _keep_open_if_empty(self) -> bool:
-        """Whether a successful end that saved nothing leaves the acquisition running."""
-        return False
+        status = "failed" if error is not None else STATUS_COMPLETED
+        try:
+            self._close_extras(error)
+            if acquisition is not None:
+                status = self._record_end(acquisition, error)
+        except BaseException:
+            self.lifecycle.ended("failed", by_error=error is not None)  # the first call wins
+            raise
+        self.lifecycle.ended(status, by_error=error is not None)
 
     @contextlib.contextmanager
     def acquisition(self, name: str, cell: str | None = None, **kwds: Any) -> Iterator[Any]:
@@ -455,7 +458,7 @@ class AcquisitionManager(AcquisitionEndings, BackendLink):
     @property
     def last_acquisition_failed(self) -> bool:
         """True when the last acquisition ended with an error."""
-        return self._last_acquisition_failed
+        return self.lifecycle.last_failed
 
     def close(self) -> None:
         """Nothing is held open; kept for labmate compatibility."""

@@ -20,6 +20,7 @@ from ..acquisition.analysis_data import AnalysisData, FigureProtocol
 from ..acquisition.capture import OutputCapture
 from ..acquisition.configs import config_mtimes
 from ..acquisition.hooks import LifecycleHooks, run_functions
+from ..acquisition.lifecycle import Reporter
 from ..acquisition.manager import AcquisitionManager
 from ..dh5 import storage
 from ..parsing import ConfigFile
@@ -75,7 +76,6 @@ class AcquisitionAnalysisManager(ShellLink, ConfigLinks, AcquisitionManager):
         self._analysis_pending: str | None = None  # saved acquisition opened on first use
         self._analysis_cell_str: str | None = None
         self._is_old_data = False
-        self._ends_with_cell = False  # the current acquisition ends with its shell cell
         self._default_config_files: tuple[str, ...] = ()
         self._linting_external_vars: set[str] | None = None
         self._linting_init_code: str | None = None
@@ -159,24 +159,29 @@ class AcquisitionAnalysisManager(ShellLink, ConfigLinks, AcquisitionManager):
             raise ValueError(f"step must be an integer >= 1, got {step!r}")
         cell = cell or self._current_cell()
         self._is_old_data = False  # as labmate: a step N may follow an analysis of old data
+        if not finish_on_cell_end:
+            reporter = Reporter.CALLER  # the magic, ``with aqm.acquisition()``
+        else:  # in a shell, the end of this cell (post_run_cell) records how it ended
+            reporter = Reporter.CELL if self.shell is not None else Reporter.NOBODY
         if step == 1:
             self._analysis_cell_str = None
             self._analysis_data = None
             self._acquisition_started = time.time()
             self._capture.start()
-            self.new_acquisition(name=name, cell=cell, save_on_edit=save_on_edit)
+            self.new_acquisition(
+                name=name, cell=cell, save_on_edit=save_on_edit, reporter=reporter
+            )
         else:
-            self._continue_acquisition(name, cell, step)
-        # in a shell, the end of this cell (post_run_cell) records how the acquisition ended
-        self._acquisition_cell_pending = self.shell is not None and finish_on_cell_end
-        self._ends_with_cell = self._acquisition_cell_pending
+            self._continue_acquisition(name, cell, step, reporter)
         logger.info("%s:%s", step, os.path.basename(self.current_filepath))
         if step == 1:
             self.hooks.dispatch_acquisition_cell_ready()
         run_functions(prerun)
         return self
 
-    def _continue_acquisition(self, name: str, cell: str | None, step: int) -> None:
+    def _continue_acquisition(
+        self, name: str, cell: str | None, step: int, reporter: Reporter
+    ) -> None:
         acquisition = self._current_acquisition
         if acquisition is None:
             raise ValueError("Acquisition should start from step 1")
@@ -200,10 +205,9 @@ class AcquisitionAnalysisManager(ShellLink, ConfigLinks, AcquisitionManager):
         acquisition.current_step = step
         acquisition.set_cell(cell, step=step)
         acquisition.save_cell(cell, suffix=str(step))
-        acquisition.set_status(STATUS_RUNNING)
+        acquisition.set_status(STATUS_RUNNING)  # a failed one stays failed
         self._index("save", acquisition)
-        self._finished = False
-        self._last_acquisition_failed = False
+        self.lifecycle.continue_step(reporter)
 
     def acquisition_started(
         self,
@@ -223,14 +227,9 @@ class AcquisitionAnalysisManager(ShellLink, ConfigLinks, AcquisitionManager):
         """Record how the acquisition ended. At the end of a shell cell that only started it
         (nothing saved, no error), it stays running: labmate notebooks often measure and
         ``save_acquisition`` in the next cells."""
-        self._acquisition_cell_pending = False
-        self._acquisition_ended_in_cell = True  # the end of this shell cell keeps the outcome
         super().acquisition_finished(error)
-        if self._finished:
+        if self.lifecycle.finished:
             self._capture.stop()
-
-    def _keep_open_if_empty(self) -> bool:
-        return self._ends_with_cell
 
     def save_acquisition(
         self, update_: bool = True, /, file_suffix: str | None = None, **kwds: Any
@@ -239,7 +238,7 @@ class AcquisitionAnalysisManager(ShellLink, ConfigLinks, AcquisitionManager):
         del file_suffix  # accepted for labmate compatibility
         check_user_keys(kwds)  # before anything is written, and before info is added
         _ = self.current_acquisition  # after a restart: reopened (with its start time) first
-        if not self._once_saved:
+        if not self.lifecycle.saved:
             info: dict[str, Any] = {
                 "info/acquisition_duration": time.time() - self._acquisition_started,
                 "info/logs": self._capture.logs(),

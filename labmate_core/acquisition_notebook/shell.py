@@ -114,8 +114,6 @@ class ShellLink:
         self.shell = resolve_shell(shell)
         self._running_cell: str | None = None
         self._cell_depth = 0  # cells in progress (a magic runs its body as a nested cell)
-        self._acquisition_cell_pending = False
-        self._acquisition_ended_in_cell = False
         self._shell_callbacks = None if self.shell is None else _register(self.shell, self)
 
     def detach_shell(self) -> None:
@@ -129,14 +127,14 @@ class ShellLink:
     # -- events -----------------------------------------------------------------------------
     def _on_pre_run_cell(self, raw_cell: str | None) -> None:
         self._running_cell = raw_cell
-        self._acquisition_ended_in_cell = False
+        self.lifecycle.cell_started()  # type: ignore[attr-defined]
         self._cell_depth += 1
 
     def _on_post_run_cell(self, result: Any) -> None:
         self._running_cell = None
         self._cell_depth = max(0, self._cell_depth - 1)
-        if self._acquisition_cell_pending:
-            self._acquisition_cell_pending = False
+        lifecycle = self.lifecycle  # type: ignore[attr-defined]
+        if lifecycle.awaits_cell_end:
             error = getattr(result, "error_in_exec", None)
             if error is None and getattr(result, "error_before_exec", None) is not None:
                 error = result.error_before_exec
@@ -144,10 +142,10 @@ class ShellLink:
                 self.acquisition_finished(error)  # type: ignore[attr-defined]
             except Exception:
                 logger.exception("Could not record how the acquisition ended")
-        elif not self._acquisition_ended_in_cell:
+        elif not lifecycle.ended_in_cell:
             # a cell that ended no acquisition (a ``with aqm.acquisition(...)`` block ends one
             # itself) is no longer "right after a failed acquisition"
-            self._last_acquisition_failed = False
+            lifecycle.last_failed = False
 
     # -- queries ----------------------------------------------------------------------------
     def _current_cell(self) -> str | None:
@@ -172,7 +170,7 @@ class ShellLink:
 
     def _last_cell_failed_acquisition(self) -> bool:
         """True when the last executed cell was an acquisition that failed."""
-        if getattr(self, "_last_acquisition_failed", False):
+        if self.lifecycle.last_failed:  # type: ignore[attr-defined]
             return True
         result = getattr(self.shell, "last_execution_result", None) if self.shell else None
         if result is None or getattr(result, "success", True):
