@@ -102,6 +102,7 @@ class NotebookAcquisitionData(DH5):
             )
         self._save_files = save_files
         self._runs_directory = runs_directory
+        self._marked = runs_directory is not None  # a run marker may name this file
         self._loops: dict[str, AcquisitionLoop] = {}
         if isinstance(configs, list):
             configs = read_config_files(configs)
@@ -298,13 +299,15 @@ class NotebookAcquisitionData(DH5):
     def _mark_running(self) -> None:
         if self._runs_directory is not None and self.filepath:
             runs.mark_running(self._runs_directory, self.filepath)
+            self._marked = True
 
     def _forget_if_ended(self) -> None:
         """Drop the run marker once the file records a final status."""
-        if self._runs_directory is None or not self.filepath:
+        if not self._marked or self._runs_directory is None or not self.filepath:
             return
         if self.status in (STATUS_COMPLETED, STATUS_FAILED):
             runs.forget(self._runs_directory, self.filepath)
+            self._marked = False
 
     def _reload_info(self) -> None:
         try:

@@ -47,6 +47,7 @@ class Event(enum.Enum):
     CONTINUE = "continue"  # labmate's step N > 1
     SAVE = "save"  # save_acquisition
     KEEP_OPEN = "keep-open"  # its cell ended, nothing saved, no error
+    BODY_DONE = "body-done"  # the magic's body ran without an error (its --save comes next)
     COMPLETE = "complete"  # ended without an error
     FAIL = "fail"  # ended with an error (or never saved)
 
@@ -69,6 +70,7 @@ TRANSITIONS: dict[tuple[Event, Phase], tuple[Phase, ...]] = {
     (Event.SAVE, Phase.COMPLETED): (Phase.COMPLETED,),
     (Event.SAVE, Phase.FAILED): (Phase.FAILED,),
     (Event.KEEP_OPEN, Phase.RUNNING): (Phase.KEPT_OPEN,),
+    (Event.BODY_DONE, Phase.RUNNING): (Phase.OPEN,),
     **{(Event.COMPLETE, p): (Phase.COMPLETED,) for p in (*_STARTED, Phase.IDLE)},
     **{(Event.FAIL, p): (Phase.FAILED,) for p in (*_STARTED, Phase.IDLE, Phase.COMPLETED)},
     (Event.FAIL, Phase.FAILED): (Phase.FAILED,),
@@ -125,6 +127,12 @@ class Lifecycle:
 
     def cell_started(self) -> None:
         self.ended_in_cell = False
+
+    def body_done(self) -> None:
+        """The code of a running acquisition ran without an error: a save now completes it
+        (``%%acquisition --save x``: data and *completed* in one write)."""
+        if self.phase is Phase.RUNNING:
+            self.move(Event.BODY_DONE, Phase.OPEN)
 
     def keep_open(self) -> None:
         self.last_failed = False

@@ -414,6 +414,11 @@ class AcquisitionManager(AcquisitionEndings, BackendLink):
         )
         return self
 
+    def acquisition_body_done(self) -> None:
+        """The acquisition's code ran without an error (the ``%%acquisition`` magic, before
+        its ``--save``): a save now completes it, in the same write."""
+        self.lifecycle.body_done()
+
     def acquisition_finished(self, error: BaseException | None = None) -> None:
         """Record in the file how the acquisition ended: ``info/status`` completed or failed,
         ``info/error`` the traceback (see :meth:`_record_end`); the extra files of

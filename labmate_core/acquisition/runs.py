@@ -1,23 +1,25 @@
 """Runs in progress, named on disk before their file exists: ``<data>/.labmate/running/``.
 
 Before an acquisition's ``.h5`` is created (or set *running* again, a labmate step N), a marker
-is created in its data directory's ``.labmate/running/`` folder: its name is the prefix relative
-to the data directory (quoted), its content the owner (``host@pidns:pid:start``, owner.py). It
-is removed once the file records a final status. So every ``.h5`` that can say *running* is
-named where the next process looks: :func:`dead_runs` lists the runs whose process is gone,
-whatever that process managed to write (a kill between the marker and the file leaves a
-marker and no file: it is dropped). One ``listdir`` when nothing is running.
+is created in its data directory's ``.labmate/running/`` folder, named
+``<hash of the prefix>=<owner>`` (the owner quoted: ``host@pidns:pid:start``, owner.py) and
+holding the prefix relative to the data directory. It is removed once the file records a final
+status. So every ``.h5`` that can say *running* is named where the next process looks:
+:func:`dead_runs` lists the runs whose process is gone, whatever that process managed to write
+(a kill between the marker and the file leaves a marker and no file: it is dropped, and so is
+a marker left empty by a kill while it was written, before the file was created). A live
+process's marker is never read. One ``listdir`` when nothing is running.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 from pathlib import Path
 from urllib.parse import quote, unquote
 
-from ..textfiles import write_text_atomically
 from .owner import owner_alive, this_process
 
 logger = logging.getLogger(__name__)
@@ -30,24 +32,54 @@ def running_directory(data_directory: str | os.PathLike) -> Path:
     return Path(data_directory) / ".labmate" / "running"
 
 
-def marker_path(data_directory: str | os.PathLike, prefix: str) -> Path:
-    """The marker of the acquisition ``prefix`` (without ``.h5``) of ``data_directory``."""
-    relative = os.path.relpath(prefix, data_directory)
-    return running_directory(data_directory) / quote(relative.replace(os.sep, "/"), safe="")
+def _relative(data_directory: str | os.PathLike, prefix: str) -> str:
+    return os.path.relpath(prefix, data_directory).replace(os.sep, "/")
+
+
+def _key(data_directory: str | os.PathLike, prefix: str) -> str:
+    relative = _relative(data_directory, prefix).encode("utf-8", "surrogateescape")
+    return hashlib.sha1(relative).hexdigest()[:24]
+
+
+def marker_path(data_directory: str | os.PathLike, prefix: str, owner: str | None = None) -> Path:
+    """The marker of the acquisition ``prefix`` (without ``.h5``) run by ``owner`` (default:
+    this process)."""
+    name = f"{_key(data_directory, prefix)}={quote(owner or this_process(), safe='')}"
+    return running_directory(data_directory) / name
 
 
 def mark_running(data_directory: str | os.PathLike, prefix: str) -> Path:
     """Name ``prefix`` as running in this process (before its file says so)."""
     path = marker_path(data_directory, prefix)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomically(path, this_process())  # never seen empty by another process
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+    try:
+        fd = os.open(path, flags, 0o666)
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, flags, 0o666)
+    try:
+        os.write(fd, _relative(data_directory, prefix).encode("utf-8", "surrogateescape"))
+    finally:
+        os.close(fd)
     return path
 
 
 def forget(data_directory: str | os.PathLike, prefix: str) -> None:
-    """Drop the marker of ``prefix`` (its file records a final status, or was never created)."""
-    with contextlib.suppress(FileNotFoundError):
+    """Drop the markers of ``prefix`` (its file records a final status, or was never
+    created): this process's, and any other left for it."""
+    try:
         os.unlink(marker_path(data_directory, prefix))
+    except FileNotFoundError:
+        pass
+    start = _key(data_directory, prefix) + "="
+    folder = running_directory(data_directory)
+    try:
+        names = [name for name in os.listdir(folder) if name.startswith(start)]
+    except FileNotFoundError:
+        return
+    for name in names:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(folder / name)
 
 
 def dead_runs(data_directory: str | os.PathLike) -> list[tuple[str, str]]:
@@ -60,18 +92,20 @@ def dead_runs(data_directory: str | os.PathLike) -> list[tuple[str, str]]:
         return []
     found = []
     for name in names:
-        if name.startswith("."):
+        key, separator, owner = name.partition("=")
+        if not separator or name.startswith("."):
             continue
-        try:
-            owner = (folder / name).read_text(encoding="utf-8").strip()
-        except FileNotFoundError:  # ended meanwhile
-            continue
-        except OSError as error:
-            logger.warning("Cannot read the run marker %s: %s", folder / name, error)
-            continue
+        owner = unquote(owner)
         if owner_alive(owner) is not False:
             continue
-        relative = unquote(name)
+        try:
+            relative = (folder / name).read_bytes().decode("utf-8", "surrogateescape")
+        except FileNotFoundError:  # dropped meanwhile
+            continue
+        if not relative:  # killed while writing it, before its file was created
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(folder / name)
+            continue
         if os.path.isabs(relative) or ".." in relative.split("/"):
             logger.warning("Ignoring the run marker %s: not a path in %s", name, folder)
             continue

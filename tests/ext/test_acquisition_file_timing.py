@@ -99,3 +99,13 @@ def test_a_kernel_dead_in_the_first_line_leaves_its_file_which_the_next_kernel_f
     with h5py.File(h5, "r") as file:
         assert file["x"][()] == 3 and file["info/status"][()].decode() == "completed"
     assert not list((data / ".labmate" / "running").iterdir())  # every marker dropped
+
+
+def test_save_after_the_body_writes_the_data_and_completed_at_once(shell, tmp_path: Path) -> None:
+    from labmate_core.dh5 import storage
+
+    assert run(shell, "%%acquisition quick --save x\nx = 1").success
+    (h5,) = h5_files(tmp_path / "data")
+    assert storage.generation(h5) == 4  # created running, then data + completed in one write
+    with h5py.File(h5, "r") as file:
+        assert file["x"][()] == 1 and file["info/status"][()].decode() == "completed"
