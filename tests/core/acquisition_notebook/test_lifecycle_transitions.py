@@ -70,6 +70,16 @@ def test_running_fails_with_an_error(plain) -> None:
     assert plain.last_acquisition_failed
 
 
+def test_body_done_then_save_completes_in_the_same_write(plain) -> None:
+    plain.acquisition_started("a", cell="c")
+    plain.acquisition_body_done()
+    assert plain.lifecycle.phase is Phase.OPEN and _status(plain) == "running"
+    plain.save_acquisition(x=1)
+    assert _status(plain) == "completed"
+    plain.acquisition_finished(None)
+    assert plain.lifecycle.phase is Phase.COMPLETED
+
+
 def test_save_in_open_completes_the_file_and_stays_open(plain) -> None:
     plain.acquisition_cell("a", cell="c")
     plain.save_acquisition(x=1)
