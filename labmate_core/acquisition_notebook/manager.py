@@ -38,7 +38,7 @@ class AcquisitionNotFoundError(FileNotFoundError, ValueError):
     """The acquisition file does not exist (locally nor in a backend)."""
 
 
-class AcquisitionAnalysisManager(ShellLink, ConfigLinks, AcquisitionManager):
+class AcquisitionAnalysisManager(ConfigLinks, AcquisitionManager):
     """Acquisitions and their analyses from a notebook.
 
     ```
@@ -65,7 +65,7 @@ class AcquisitionAnalysisManager(ShellLink, ConfigLinks, AcquisitionManager):
         backend: Any = None,
         backend_options: Mapping[str, Any] | None = None,
     ) -> None:
-        self._init_shell(shell)
+        self._shell_link = ShellLink(shell, self)
         if use_magic:
             logger.warning("use_magic is not supported: use %%load_ext labmate_ext")
         self._save_on_edit_analysis = (
@@ -94,6 +94,43 @@ class AcquisitionAnalysisManager(ShellLink, ConfigLinks, AcquisitionManager):
     @property
     def logger(self) -> logging.Logger:
         return logger
+
+    # -- the shell (shell.py) --------------------------------------------------------------------
+    @property
+    def shell(self) -> Any:
+        """The IPython shell whose cells this manager follows (None: cells passed explicitly)."""
+        return self._shell_link.shell
+
+    def detach_shell(self) -> None:
+        """Stop listening to the shell's cell events (safe to call twice), e.g. when the
+        extension that created this manager is unloaded."""
+        self._shell_link.detach()
+
+    def _current_cell(self) -> str | None:
+        return self._shell_link.current_cell()
+
+    def _last_cell_failed_acquisition(self) -> bool:
+        """True when the last executed cell was an acquisition that failed."""
+        return self.lifecycle.last_failed or self._shell_link.last_cell_failed_acquisition()
+
+    def _cell_started(self) -> None:
+        self.lifecycle.cell_started()
+
+    def _cell_ended(self, result: Any) -> None:
+        """A shell cell ended: the acquisition its ``acquisition_cell`` started ends with it."""
+        lifecycle = self.lifecycle
+        if lifecycle.awaits_cell_end:
+            error = getattr(result, "error_in_exec", None)
+            if error is None and getattr(result, "error_before_exec", None) is not None:
+                error = result.error_before_exec
+            try:
+                self.acquisition_finished(error)
+            except Exception:
+                logger.exception("Could not record how the acquisition ended")
+        elif not lifecycle.ended_in_cell:
+            # a cell that ended no acquisition (a ``with aqm.acquisition(...)`` block ends one
+            # itself) is no longer "right after a failed acquisition"
+            lifecycle.last_failed = False
 
     # -- current objects -----------------------------------------------------------------------
     @property
@@ -168,9 +205,7 @@ class AcquisitionAnalysisManager(ShellLink, ConfigLinks, AcquisitionManager):
             self._analysis_data = None
             self._acquisition_started = time.time()
             self._capture.start()
-            self.new_acquisition(
-                name=name, cell=cell, save_on_edit=save_on_edit, reporter=reporter
-            )
+            self.new_acquisition(name=name, cell=cell, save_on_edit=save_on_edit, reporter=reporter)
         else:
             self._continue_acquisition(name, cell, step, reporter)
         logger.info("%s:%s", step, os.path.basename(self.current_filepath))
