@@ -255,3 +255,22 @@ def test_a_recreated_manager_ends_what_the_old_one_left_running(data_dir: Path) 
     assert d["info"]["status"] == "failed" and "never saved" in d["info"]["error"]
     assert d["y"] == 1
     assert kept is first
+
+
+def test_a_live_kernels_run_reopened_through_temp_json_is_never_ended(data_dir: Path) -> None:
+    """Another kernel, alive, runs an acquisition on the same data directory; this one shows it
+    (%labmate reopens temp.json's run) and then starts its own: the other run stays running."""
+    live = _kernel(data_dir, "theirs", False, stay=True)
+    try:
+        assert live.stdout is not None
+        prefix = live.stdout.readline().strip()
+        mine = _aqm(data_dir)
+        assert mine.current_acquisition.filepath == prefix  # reopened from temp.json
+        mine.acquisition_cell("mine", cell="c")
+        mine.acquisition_finished(None)
+        d = DH5(prefix)
+        assert d["info"]["status"] == "running" and "error" not in d["info"]
+    finally:
+        assert live.stdin is not None
+        live.stdin.close()
+        live.wait(120)
