@@ -90,8 +90,8 @@ class NotebookAcquisitionData(DH5):
         if runs_directory is not None and not _existing:
             # named where the next process looks for unfinished runs before the file exists
             runs.mark_running(runs_directory, prefix)
-        if _existing:
-            super().__init__(filepath, mode="a", save_on_edit=save_on_edit)
+        if _existing:  # values are read when used: reopening a big run reads no array
+            super().__init__(filepath, mode="a", save_on_edit=save_on_edit, open_on_init=False)
         else:
             exists = os.path.exists(h5)
             super().__init__(

@@ -56,6 +56,13 @@ SCENARIOS: dict[str, list[str]] = {
         "    aqm.save_acquisition(**{f'p{i}': np.arange(100)})\n"
         "note('end', aqm.current_filepath)"
     ],
+    "loop": [
+        "%%acquisition loop\nfirst_line()\n"
+        "from labmate_core.acquisition import AcquisitionLoop\n"
+        "aqm.aq.loop = loop = AcquisitionLoop()\n"
+        "for i in loop(4):\n    for j in loop(5):\n        loop.append(x=i * j, y=np.ones(8))\n"
+        "note('end', aqm.current_filepath)"
+    ],
     "empty": ["%%acquisition empty\nfirst_line()\nnote('end', aqm.current_filepath)"],
 }
 

@@ -274,3 +274,14 @@ def test_a_live_kernels_run_reopened_through_temp_json_is_never_ended(data_dir: 
         assert live.stdin is not None
         live.stdin.close()
         live.wait(120)
+
+
+def test_reopening_the_current_run_after_a_restart_reads_no_array(data_dir: Path) -> None:
+    import numpy as np
+
+    first = _aqm(data_dir)
+    first.acquisition_cell("big", cell="c")
+    first.save_acquisition(x=np.arange(100_000))
+    reopened = _aqm(data_dir).current_acquisition  # a new manager: from temp.json
+    assert reopened._has_unloaded()  # values are read when used
+    assert reopened["x"][-1] == 99_999
