@@ -1,7 +1,7 @@
 """How acquisitions end: the status written when an acquisition ends, is left by the next one,
 or was an extra file of :meth:`AcquisitionManager.create_acquisition`.
 
-Rules (:meth:`AcquisitionEndings._record_end`): an error gives ``failed`` with the traceback; a
+Rules (:meth:`Endings.record_end`): an error gives ``failed`` with the traceback; a
 saved acquisition (``useful``) gives ``completed``; one holding data written without a save
 (``aqm['x'] = …``) is marked ``useful`` and ``completed``; an empty one gives ``failed`` ("never
 saved") when nobody said it ended (left by the next acquisition, an extra file), ``completed``
@@ -28,7 +28,7 @@ import os
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .. import index
 from . import naming, runs
@@ -39,13 +39,12 @@ from .acquisition_data import (
     NotebookAcquisitionData,
     holds_data,
 )
-from .lifecycle import Lifecycle
 from .owner import owner_alive, this_process
 from .temp_data import read_temp_data
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["ORPHANED", "AcquisitionEndings", "end_dead_runs", "format_error"]
+__all__ = ["ORPHANED", "Endings", "end_dead_runs", "format_error", "owner_of"]
 
 #: The error recorded for an acquisition whose process ended while it was running.
 ORPHANED = (
@@ -59,7 +58,8 @@ def format_error(error: BaseException) -> str:
     return "".join(traceback.format_exception(type(error), error, error.__traceback__))
 
 
-def _owner(acquisition: NotebookAcquisitionData) -> Any:
+def owner_of(acquisition: NotebookAcquisitionData) -> Any:
+    """``info/owner`` of ``acquisition`` (None: not recorded)."""
     info = acquisition.get("info")
     return info["owner"] if info is not None and "owner" in info else None
 
@@ -98,75 +98,55 @@ def end_dead_runs(
     return ended
 
 
-class AcquisitionEndings:
-    """Mixin of :class:`AcquisitionManager` (uses its ``_current_acquisition``,
-    ``_extra_acquisitions``, ``lifecycle``, ``_index`` and ``_submit``)."""
+class Endings:
+    """How a manager's acquisitions end: a part of :class:`AcquisitionManager` with its own
+    state, the extra files of the current acquisition (``create_acquisition``). ``report``
+    (acquisition, status) tells the rest of the manager of an end (index, backends)."""
 
-    _current_acquisition: NotebookAcquisitionData | None
-    _extra_acquisitions: list[NotebookAcquisitionData]
-    lifecycle: Lifecycle
-    temp_file_path: Path
-    data_directory: Path
+    def __init__(self, report: Callable[[NotebookAcquisitionData, str], object]) -> None:
+        self.extras: list[NotebookAcquisitionData] = []
+        self._report = report
 
-    if TYPE_CHECKING:  # provided by the manager
-
-        def _index(self, kind: str, acquisition: Any, status: str | None = None) -> None: ...
-
-        def _submit(self, prefix: str | None) -> None: ...
-
-    def _close_superseded(self) -> None:
-        """Before a new acquisition: close the extra files, and the current acquisition if it
-        was left running (its cell ended without a save), also when it is only known from
-        ``temp.json`` (a restarted kernel): see :meth:`_record_end`."""
-        self._close_extras(None)
-        self.recover_dead_runs()
-        previous = self._current_acquisition
-        if previous is not None and _owner(previous) == this_process():
-            if previous.status == STATUS_RUNNING:
-                status = self._end_left_running(previous, None)
-                if not self.lifecycle.finished:
-                    self.lifecycle.ended(status or STATUS_FAILED)
-            return
-        # reopened from temp.json (a restart), or not in memory: ended by who ran it
-        for acquisition, reason in self._left_running_before_restart():
-            self._end_left_running(acquisition, reason)
-
-    def recover_dead_runs(self) -> list[str]:
-        """End ``failed`` the runs of this data directory whose process died (see
+    def end_dead_runs(self, data_directory: str | os.PathLike) -> list[str]:
+        """End ``failed`` the runs of ``data_directory`` whose process died (see
         :func:`end_dead_runs`); a live kernel's are never touched. Cheap: one ``listdir``."""
-        return end_dead_runs(self.data_directory, self._end_orphan)
+        return end_dead_runs(data_directory, self._end_orphan)
 
     def _end_orphan(self, acquisition: NotebookAcquisitionData, error: BaseException) -> None:
-        self._record_end(acquisition, error, empty_status=STATUS_FAILED)
+        self.record_end(acquisition, error, empty_status=STATUS_FAILED)
 
-    def _end_left_running(
+    def end_left_running(
         self, acquisition: NotebookAcquisitionData, reason: str | None
     ) -> str | None:
+        """End an acquisition nobody ended (``reason``: why it was cut short); its status, or
+        None when it could not be written (logged)."""
         try:
             orphan = None if reason is None else RuntimeError(reason)
-            return self._record_end(acquisition, orphan, empty_status=STATUS_FAILED)
+            return self.record_end(acquisition, orphan, empty_status=STATUS_FAILED)
         except Exception:
             logger.exception("Could not record the end of %s", acquisition.filepath)
             return None
 
-    def _left_running_before_restart(self) -> list[tuple[NotebookAcquisitionData, str | None]]:
+    def left_running_before_restart(
+        self, temp_file_path: Path, data_directory: Path
+    ) -> list[tuple[NotebookAcquisitionData, str | None]]:
         """The acquisition ``temp.json`` names and its extra files (kept in the sidecar), with
         why each ends, if its file says it is still running and what ran it is gone: its
         process, or (this process) a manager that was replaced; never another live kernel's."""
         try:
-            tmp = read_temp_data(self.temp_file_path)
+            tmp = read_temp_data(temp_file_path)
         except Exception:
-            logger.exception("Could not read %s", self.temp_file_path)
+            logger.exception("Could not read %s", temp_file_path)
             return []
         if tmp is None:
             return []
-        root = tmp.root(self.data_directory)
+        root = tmp.root(data_directory)
         found = []
-        paths = [(tmp.prefix(self.data_directory), tmp.experiment_name, tmp.configs or None)]
+        paths = [(tmp.prefix(data_directory), tmp.experiment_name, tmp.configs or None)]
         paths += [(os.path.join(root, extra), None, None) for extra in tmp.extras]
         for path, name, configs in paths:
             try:
-                ending = self._ending_after_restart(path, name, configs, root)
+                ending = _ending_after_restart(path, name, configs, root)
             except Exception:
                 logger.exception("Could not check the acquisition %s", path)
                 continue
@@ -174,45 +154,21 @@ class AcquisitionEndings:
                 found.append(ending)
         return found
 
-    @staticmethod
-    def _ending_after_restart(
-        prefix: str,
-        experiment_name: str | None,
-        configs: dict[str, str] | None,
-        runs_directory: str | None = None,
-    ) -> tuple[NotebookAcquisitionData, str | None] | None:
-        if not os.path.exists(prefix + ".h5"):
-            return None
-        acquisition = NotebookAcquisitionData.open_existing(
-            prefix, experiment_name=experiment_name, configs=configs, runs_directory=runs_directory
-        )
-        if acquisition.status != STATUS_RUNNING:
-            return None
-        owner = _owner(acquisition)
-        if owner is None:  # written before owners were recorded: its process is gone
-            return acquisition, ORPHANED
-        if owner == this_process():  # another manager of this kernel (recreated, reloaded):
-            return acquisition, None  # nothing was cut short, the usual rules apply
-        if owner_alive(owner) is not False:  # another live kernel's, or cannot tell
-            return None
-        return acquisition, ORPHANED
-
-    def _close_extras(
+    def close_extras(
         self, error: BaseException | None, *, empty_status: str = STATUS_FAILED
     ) -> None:
-        """End the extra files; an empty one ends ``empty_status`` (see :meth:`_record_end`)."""
-        extras, self._extra_acquisitions = self._extra_acquisitions, []
+        """End the extra files; an empty one ends ``empty_status`` (see :meth:`record_end`)."""
+        extras, self.extras = self.extras, []
         for extra in extras:
             try:
                 if extra.status == STATUS_RUNNING:
-                    self._record_end(extra, error, empty_status=empty_status)
+                    self.record_end(extra, error, empty_status=empty_status)
                 else:  # saved (completed) by its own save_acquisition
-                    self._index("end", extra, extra.status)
-                    self._submit(extra.filepath)
+                    self._report(extra, extra.status or STATUS_COMPLETED)
             except Exception:
                 logger.exception("Could not record the end of %s", extra.filepath)
 
-    def _record_end(
+    def record_end(
         self,
         acquisition: NotebookAcquisitionData,
         error: BaseException | None,
@@ -222,7 +178,8 @@ class AcquisitionEndings:
         """Write how ``acquisition`` ended and return the status: ``failed`` (with the
         traceback) on an error; else ``completed`` when it was saved or holds data written
         without a save (it is then marked ``useful``, as the data is there); else, with
-        nothing in it, ``empty_status`` (``failed`` says "never saved")."""
+        nothing in it, ``empty_status`` (``failed`` says "never saved"). A failed one stays
+        failed."""
         if error is not None:
             acquisition.set_status(STATUS_FAILED, error=format_error(error))
             status = STATUS_FAILED
@@ -241,6 +198,28 @@ class AcquisitionEndings:
             acquisition.set_status(empty_status)
             status = empty_status
         status = acquisition.status or status  # a failed one stays failed
-        self._index("end", acquisition, status)
-        self._submit(acquisition.filepath)
+        self._report(acquisition, status)
         return status
+
+
+def _ending_after_restart(
+    prefix: str,
+    experiment_name: str | None,
+    configs: dict[str, str] | None,
+    runs_directory: str | None = None,
+) -> tuple[NotebookAcquisitionData, str | None] | None:
+    if not os.path.exists(prefix + ".h5"):
+        return None
+    acquisition = NotebookAcquisitionData.open_existing(
+        prefix, experiment_name=experiment_name, configs=configs, runs_directory=runs_directory
+    )
+    if acquisition.status != STATUS_RUNNING:
+        return None
+    owner = owner_of(acquisition)
+    if owner is None:  # written before owners were recorded: its process is gone
+        return acquisition, ORPHANED
+    if owner == this_process():  # another manager of this kernel (recreated, reloaded):
+        return acquisition, None  # nothing was cut short, the usual rules apply
+    if owner_alive(owner) is not False:  # another live kernel's, or cannot tell
+        return None
+    return acquisition, ORPHANED

@@ -24,9 +24,10 @@ from .acquisition_data import (
 )
 from .backend_link import BackendLink
 from .configs import config_mtimes, take_snapshot
-from .endings import AcquisitionEndings
+from .endings import Endings, owner_of
 from .hooks import LifecycleHooks
 from .lifecycle import Lifecycle, Phase, Reporter
+from .owner import this_process
 from .temp_data import AcquisitionTmpData, read_temp_data, write_temp_data
 
 logger = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ logger = logging.getLogger(__name__)
 __all__ = ["AcquisitionManager", "AcquisitionTmpData"]
 
 
-class AcquisitionManager(AcquisitionEndings, BackendLink):
+class AcquisitionManager(BackendLink):
     """Creates one file per acquisition in ``<data>/<name>/`` and remembers the current one.
 
     ``data_directory`` defaults to env ``ACQUISITION_DIR``; ``config_files`` to env
@@ -60,6 +61,8 @@ class AcquisitionManager(AcquisitionEndings, BackendLink):
             raise ValueError(
                 "No data directory specified: pass data_directory or set ACQUISITION_DIR"
             )
+        # how acquisitions end (endings.py): a part with its own state (the extra files)
+        self._endings = Endings(self._report_end)
         self.data_directory = data_directory  # type: ignore[assignment]
         self._save_files = bool(save_files)
         self._save_on_edit = True if save_on_edit is None else bool(save_on_edit)
@@ -73,7 +76,6 @@ class AcquisitionManager(AcquisitionEndings, BackendLink):
         self._acquisition_tmp_data: AcquisitionTmpData | None = None
         self._acquisition_started = 0.0
         self.lifecycle = Lifecycle()  # the phase of the current acquisition (lifecycle.py)
-        self._extra_acquisitions: list[NotebookAcquisitionData] = []
         self.cell: str | None = None
         if config_files is not None:
             self.set_config_file(config_files)
@@ -213,6 +215,36 @@ class AcquisitionManager(AcquisitionEndings, BackendLink):
         self.hooks.dispatch_acquisition_data_loaded(acquisition)
         return acquisition, tmp
 
+    # -- how acquisitions end (endings.py) ----------------------------------------------------
+    def _close_superseded(self) -> None:
+        """Before a new acquisition: close the extra files, end the runs of dead kernels, and
+        the current acquisition if it was left running (its cell ended without a save), also
+        when it is only known from ``temp.json`` (a restarted kernel)."""
+        self._endings.close_extras(None)
+        self.recover_dead_runs()
+        previous = self._current_acquisition
+        if previous is not None and owner_of(previous) == this_process():
+            if previous.status == STATUS_RUNNING:
+                status = self._endings.end_left_running(previous, None)
+                if not self.lifecycle.finished:
+                    self.lifecycle.ended(status or "failed")
+            return
+        # reopened from temp.json (a restart), or not in memory: ended by who ran it
+        endings = self._endings
+        for acquisition, reason in endings.left_running_before_restart(
+            self.temp_file_path, self.data_directory
+        ):
+            endings.end_left_running(acquisition, reason)
+
+    def recover_dead_runs(self) -> list[str]:
+        """End ``failed`` the runs of this data directory whose process died ("the kernel
+        running it died"); a live kernel's are never touched. Cheap: one ``listdir``."""
+        return self._endings.end_dead_runs(self.data_directory)
+
+    def _report_end(self, acquisition: NotebookAcquisitionData, status: str) -> None:
+        self._index("end", acquisition, status)
+        self._submit(acquisition.filepath)
+
     def _index(self, kind: str, acquisition: Any, status: str | None = None) -> None:
         """Record an acquisition's start, save or end in the data directory's index (made from
         the in-memory data, no read of the file; never raises)."""
@@ -256,13 +288,13 @@ class AcquisitionManager(AcquisitionEndings, BackendLink):
         """An extra acquisition file beside the current one (not made current).
 
         Its ``save_acquisition`` completes it; whatever is still running when the current
-        acquisition ends (or the next one starts) is closed then (see :meth:`_record_end`).
+        acquisition ends (or the next one starts) is closed then (see :meth:`Endings.record_end`).
         """
         if name is None:
             name = self.current_experiment_name + "_item"
         configs = self._snapshot_configs()
         acquisition, _ = self._create_file(name, cell or self.cell, configs, save_on_edit)
-        self._extra_acquisitions.append(acquisition)
+        self._endings.extras.append(acquisition)
         self._remember_extras()
         return acquisition
 
@@ -272,7 +304,7 @@ class AcquisitionManager(AcquisitionEndings, BackendLink):
         if tmp is None:
             return
         root = tmp.root(self.data_directory)
-        mine = [os.path.relpath(e.filepath, root) for e in self._extra_acquisitions if e.filepath]
+        mine = [os.path.relpath(e.filepath, root) for e in self._endings.extras if e.filepath]
         # added to those listed (a kernel restarted before the acquisition ended, another
         # kernel's): each is ended only if still running and its process is gone
         extras = tmp.extras + tuple(path for path in mine if path not in tmp.extras)
@@ -402,7 +434,7 @@ class AcquisitionManager(AcquisitionEndings, BackendLink):
         self.hooks.dispatch_acquisition_saved(acquisition)
         self._submit(acquisition.filepath)
         if kept_open:  # saved in a later cell: its extras end now (not "never saved")
-            self._close_extras(None, empty_status=STATUS_COMPLETED)
+            self._endings.close_extras(None, empty_status=STATUS_COMPLETED)
         return self
 
     # -- how an acquisition ended -----------------------------------------------------------------
@@ -421,7 +453,7 @@ class AcquisitionManager(AcquisitionEndings, BackendLink):
 
     def acquisition_finished(self, error: BaseException | None = None) -> None:
         """Record in the file how the acquisition ended: ``info/status`` completed or failed,
-        ``info/error`` the traceback (see :meth:`_record_end`); the extra files of
+        ``info/error`` the traceback (see :meth:`Endings.record_end`); the extra files of
         :meth:`create_acquisition` end with it (not while it is kept running). Safe to call
         twice: the first call wins."""
         if self.lifecycle.finished:
@@ -441,9 +473,9 @@ class AcquisitionManager(AcquisitionEndings, BackendLink):
             return
         status = "failed" if error is not None else STATUS_COMPLETED
         try:
-            self._close_extras(error)
+            self._endings.close_extras(error)
             if acquisition is not None:
-                status = self._record_end(acquisition, error)
+                status = self._endings.record_end(acquisition, error)
         except BaseException:
             self.lifecycle.ended("failed", by_error=error is not None)  # the first call wins
             raise
