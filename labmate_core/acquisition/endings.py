@@ -142,7 +142,9 @@ class Endings:
             return []
         root = tmp.root(data_directory)
         found = []
-        paths = [(tmp.prefix(data_directory), tmp.experiment_name, tmp.configs or None)]
+        paths: list[tuple[str, str | None, dict[str, str] | None]] = [
+            (tmp.prefix(data_directory), tmp.experiment_name, tmp.configs or None)
+        ]
         paths += [(os.path.join(root, extra), None, None) for extra in tmp.extras]
         for path, name, configs in paths:
             try:
