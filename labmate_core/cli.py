@@ -58,8 +58,11 @@ def _add_status(subparsers: Any) -> None:
 
 
 def _run_status(args: argparse.Namespace) -> int:
+    from .acquisition.endings import end_dead_runs
     from .backends.journal import Journal
 
+    for prefix in end_dead_runs(args.directory):  # runs a dead kernel left running: failed
+        _out(f"failed (the kernel running it died): {prefix}")
     entries = Journal(args.directory).entries()
     if not entries:
         _out(f"no pending or failed snapshots in {args.directory}")

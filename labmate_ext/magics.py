@@ -112,6 +112,8 @@ class LabmateMagics(Magics):
             raise
         try:
             error = self.session.runner.run(code)
+            if error is None:  # the body ran: --save writes the data and "completed" at once
+                manager.acquisition_body_done()
             save_error = self._save_variables(manager, args.save, failed=error is not None)
         except BaseException as unexpected:  # e.g. KeyboardInterrupt while saving
             _finish_failed(manager, args.name, unexpected)

@@ -10,6 +10,7 @@ from typing import Any
 from ..dh5 import DH5, storage
 from ..dh5.keys import join_key, split_key
 from ..textfiles import write_text_atomically
+from . import runs
 from .acquisition_loop import AcquisitionLoop
 from .configs import read_config_files
 from .owner import this_process
@@ -25,10 +26,6 @@ __all__ = [
     "check_user_keys",
     "holds_data",
 ]
-
-#: Seconds after its start at most before a running acquisition's file is on disk, if no
-#: save, reader or cell end created it before.
-RUNNING_FILE_DELAY = 0.2
 
 STATUS_RUNNING = "running"
 STATUS_COMPLETED = "completed"
@@ -68,11 +65,9 @@ def holds_data(acquisition: Mapping[str, Any]) -> bool:
 class NotebookAcquisitionData(DH5):
     """A DH5 that also stores the acquisition cell(s), the config snapshot and the status.
 
-    Creating one writes the file (``useful=False``, ``acquisition_cell/1``, ``configs/<name>``,
-    ``experiment_name``, ``info/status='running'``); with ``defer`` (a ``%%acquisition`` cell)
-    at its first save instead (one write for a cell that saves at once), when anybody opens
-    it through labmate_core, at the end of the cell, or at the latest
-    :data:`RUNNING_FILE_DELAY` seconds later (``dh5.deferred``). With ``save_files``
+    Creating one writes the file at once (``useful=False``, ``acquisition_cell/1``,
+    ``configs/<name>``, ``experiment_name``, ``info/status='running'``, ``info/owner``), before
+    the acquisition's code runs. With ``save_files``
     the cell and configs are also copied beside it as ``<prefix>_CELL.py`` and
     ``<prefix>_<config name>``. :class:`AcquisitionLoop` values are written point by point.
     """
@@ -87,12 +82,16 @@ class NotebookAcquisitionData(DH5):
         save_files: bool = True,
         experiment_name: str | None = None,
         *,
-        defer: bool = False,
+        runs_directory: str | os.PathLike | None = None,
         _existing: bool = False,
     ) -> None:
         h5 = filepath if filepath.endswith(".h5") else filepath + ".h5"
-        if _existing:
-            super().__init__(filepath, mode="a", save_on_edit=save_on_edit)
+        prefix = h5[:-3]
+        if runs_directory is not None and not _existing:
+            # named where the next process looks for unfinished runs before the file exists
+            runs.mark_running(runs_directory, prefix)
+        if _existing:  # values are read when used: reopening a big run reads no array
+            super().__init__(filepath, mode="a", save_on_edit=save_on_edit, open_on_init=False)
         else:
             exists = os.path.exists(h5)
             super().__init__(
@@ -102,6 +101,8 @@ class NotebookAcquisitionData(DH5):
                 save_on_edit=False,
             )
         self._save_files = save_files
+        self._runs_directory = runs_directory
+        self._marked = runs_directory is not None  # a run marker may name this file
         self._loops: dict[str, AcquisitionLoop] = {}
         if isinstance(configs, list):
             configs = read_config_files(configs)
@@ -128,12 +129,7 @@ class NotebookAcquisitionData(DH5):
         elif cell != "none":
             logger.warning("Acquisition cell is not set. Nothing to save")
         super().update(staged)
-        if defer:
-            ops, _ = self._checked_plan(None, False)
-            write_ops = self._write_ops  # a staticmethod: the closure keeps no reference to self
-            storage.defer_creation(self._h5, lambda f: write_ops(f, ops), RUNNING_FILE_DELAY)
-        else:
-            self.save()
+        self.save()
         self.save_on_edit = save_on_edit
         if save_files:
             self._write_cell_file(cell)
@@ -148,14 +144,17 @@ class NotebookAcquisitionData(DH5):
         save_files: bool = False,
         experiment_name: str | None = None,
         configs: Mapping[str, str] | None = None,
+        runs_directory: str | os.PathLike | None = None,
     ) -> NotebookAcquisitionData:
-        """Reopen an acquisition's file to add to it, without writing anything now."""
+        """Reopen an acquisition's file to add to it, without writing anything now
+        (``runs_directory``: the data directory whose run markers name it, see runs.py)."""
         return cls(
             filepath,
             configs=configs,
             save_on_edit=save_on_edit,
             save_files=save_files,
             experiment_name=experiment_name,
+            runs_directory=runs_directory,
             _existing=True,
         )
 
@@ -258,8 +257,12 @@ class NotebookAcquisitionData(DH5):
         return None if info is None or "status" not in info else info["status"]
 
     def set_status(self, status: str, error: str | None = None) -> None:
-        """Record how the acquisition ended (``info/status``, ``info/error``) and save."""
+        """Record ``status`` (``info/status``, ``info/error``) and save. Status moves forward
+        only: a *failed* acquisition stays failed and keeps its error (a second error is added
+        after the first)."""
         changes = self._status_changes(status, error)
+        if changes.get("info/status") == STATUS_RUNNING:
+            self._mark_running()  # named as running before the file says so
         if changes:
             super().update(changes)
             self.save()
@@ -267,26 +270,44 @@ class NotebookAcquisitionData(DH5):
             self.save()  # nothing new to record, but pending keys are written as before
         if status != STATUS_RUNNING:
             self.close_loops()
+        self._forget_if_ended()
 
     def _status_changes(self, status: str, error: str | None) -> dict[str, Any]:
-        """The keys to write to record ``status`` (empty when the file already says so)."""
+        """The keys to write to record ``status`` (empty when the file already says so, or
+        says *failed*: only a further error is added then)."""
         if status not in (STATUS_RUNNING, STATUS_COMPLETED, STATUS_FAILED):
             raise ValueError(f"Unknown status {status!r}")
         if self.filepath and self.pull_available():  # another object wrote it (a manager
             self._reload_info()  # of this kernel ended it, say): what does it say now?
         info = self.get("info")
         stored = None if info is None or "status" not in info else info["status"]
-        has_error = info is not None and "error" in info
+        earlier = info["error"] if info is not None and "error" in info else None
+        if stored == STATUS_FAILED:
+            if status != STATUS_FAILED or error is None or (earlier and error in earlier):
+                if status != STATUS_FAILED:
+                    logger.debug("%s stays failed (asked: %s)", self.filepath, status)
+                return {}
+            return {"info/error": f"{earlier}\n\n{error}" if earlier else error}
         changes: dict[str, Any] = {}
         if stored != status:
             changes["info/status"] = status
         if error is not None:
-            changes["info/error"] = error
-            changes["info/status"] = status
-        elif has_error:
-            changes["info/error"] = None
+            changes["info/error"] = f"{earlier}\n\n{error}" if earlier else error
             changes["info/status"] = status
         return changes
+
+    def _mark_running(self) -> None:
+        if self._runs_directory is not None and self.filepath:
+            runs.mark_running(self._runs_directory, self.filepath)
+            self._marked = True
+
+    def _forget_if_ended(self) -> None:
+        """Drop the run marker once the file records a final status."""
+        if not self._marked or self._runs_directory is None or not self.filepath:
+            return
+        if self.status in (STATUS_COMPLETED, STATUS_FAILED):
+            runs.forget(self._runs_directory, self.filepath)
+            self._marked = False
 
     def _reload_info(self) -> None:
         try:
@@ -320,6 +341,7 @@ class NotebookAcquisitionData(DH5):
         super().update(items)
         if not self.save_on_edit:
             self.save()
+        self._forget_if_ended()
         if self._save_files:
             self._write_cell_file(self._cells.get(self._current_step))
             self._write_config_files()

@@ -13,18 +13,21 @@ from types import ModuleType
 from typing import Any
 
 from .. import index
-from ..dh5 import deferred, storage
-from . import naming
+from ..dh5 import storage
+from . import naming, runs
 from .acquisition_data import (
     STATUS_COMPLETED,
+    STATUS_RUNNING,
     NotebookAcquisitionData,
     check_user_keys,
     holds_data,
 )
 from .backend_link import BackendLink
 from .configs import config_mtimes, take_snapshot
-from .endings import AcquisitionEndings
+from .endings import Endings, owner_of
 from .hooks import LifecycleHooks
+from .lifecycle import Lifecycle, Phase, Reporter
+from .owner import this_process
 from .temp_data import AcquisitionTmpData, read_temp_data, write_temp_data
 
 logger = logging.getLogger(__name__)
@@ -32,7 +35,7 @@ logger = logging.getLogger(__name__)
 __all__ = ["AcquisitionManager", "AcquisitionTmpData"]
 
 
-class AcquisitionManager(AcquisitionEndings, BackendLink):
+class AcquisitionManager(BackendLink):
     """Creates one file per acquisition in ``<data>/<name>/`` and remembers the current one.
 
     ``data_directory`` defaults to env ``ACQUISITION_DIR``; ``config_files`` to env
@@ -58,6 +61,8 @@ class AcquisitionManager(AcquisitionEndings, BackendLink):
             raise ValueError(
                 "No data directory specified: pass data_directory or set ACQUISITION_DIR"
             )
+        # how acquisitions end (endings.py): a part with its own state (the extra files)
+        self._endings = Endings(self._report_end)
         self.data_directory = data_directory  # type: ignore[assignment]
         self._save_files = bool(save_files)
         self._save_on_edit = True if save_on_edit is None else bool(save_on_edit)
@@ -69,12 +74,8 @@ class AcquisitionManager(AcquisitionEndings, BackendLink):
         self._init_code: str | None = None
         self._current_acquisition: NotebookAcquisitionData | None = None
         self._acquisition_tmp_data: AcquisitionTmpData | None = None
-        self._once_saved = False
         self._acquisition_started = 0.0
-        self._finished = True
-        self._last_acquisition_failed = False
-        self._extra_acquisitions: list[NotebookAcquisitionData] = []
-        self._kept_open = False  # the current acquisition outlived the cell that started it
+        self.lifecycle = Lifecycle()  # the phase of the current acquisition (lifecycle.py)
         self.cell: str | None = None
         if config_files is not None:
             self.set_config_file(config_files)
@@ -82,6 +83,7 @@ class AcquisitionManager(AcquisitionEndings, BackendLink):
             files = [f.strip() for f in os.environ["ACQUISITION_CONFIG_FILES"].split(",")]
             self.set_config_file([f for f in files if f])
         self._init_backends(self._data_directory, backend, backend_options)
+        self.recover_dead_runs()  # a dead kernel's runs end failed whatever is run first
 
     @property
     def save_files(self) -> bool:
@@ -105,8 +107,11 @@ class AcquisitionManager(AcquisitionEndings, BackendLink):
         if path.exists() and not path.is_dir():
             raise NotADirectoryError(f"The data directory {path} is not a directory")
         path.mkdir(parents=True, exist_ok=True)
+        changed = getattr(self, "_data_directory", None) not in (None, path)
         self._data_directory = path
         self.temp_file_path = path / "temp.json"
+        if changed:
+            self.recover_dead_runs()
 
     @property
     def acquisition_tmp_data(self) -> AcquisitionTmpData:
@@ -178,7 +183,6 @@ class AcquisitionManager(AcquisitionEndings, BackendLink):
         cell: str | None,
         configs: dict[str, str],
         save_on_edit: bool | None,
-        defer: bool = False,
     ) -> tuple[NotebookAcquisitionData, AcquisitionTmpData]:
         naming.validate_name(name)
         time_stamp = naming.get_timestamp()
@@ -193,9 +197,11 @@ class AcquisitionManager(AcquisitionEndings, BackendLink):
                 save_on_edit=self._save_on_edit if save_on_edit is None else save_on_edit,
                 save_files=self._save_files,
                 experiment_name=name,
-                defer=defer,
+                runs_directory=self.data_directory,
             )
         except BaseException:
+            if not os.path.exists(prefix + ".h5"):
+                runs.forget(self.data_directory, prefix)
             naming.release_reservation(prefix)  # the file was not created
             raise
         tmp = AcquisitionTmpData(
@@ -208,6 +214,36 @@ class AcquisitionManager(AcquisitionEndings, BackendLink):
         self._index("start", acquisition)
         self.hooks.dispatch_acquisition_data_loaded(acquisition)
         return acquisition, tmp
+
+    # -- how acquisitions end (endings.py) ----------------------------------------------------
+    def _close_superseded(self) -> None:
+        """Before a new acquisition: close the extra files, end the runs of dead kernels, and
+        the current acquisition if it was left running (its cell ended without a save), also
+        when it is only known from ``temp.json`` (a restarted kernel)."""
+        self._endings.close_extras(None)
+        self.recover_dead_runs()
+        previous = self._current_acquisition
+        if previous is not None and owner_of(previous) == this_process():
+            if previous.status == STATUS_RUNNING:
+                status = self._endings.end_left_running(previous, None)
+                if not self.lifecycle.finished:
+                    self.lifecycle.ended(status or "failed")
+            return
+        # reopened from temp.json (a restart), or not in memory: ended by who ran it
+        endings = self._endings
+        for acquisition, reason in endings.left_running_before_restart(
+            self.temp_file_path, self.data_directory
+        ):
+            endings.end_left_running(acquisition, reason)
+
+    def recover_dead_runs(self) -> list[str]:
+        """End ``failed`` the runs of this data directory whose process died ("the kernel
+        running it died"); a live kernel's are never touched. Cheap: one ``listdir``."""
+        return self._endings.end_dead_runs(self.data_directory)
+
+    def _report_end(self, acquisition: NotebookAcquisitionData, status: str) -> None:
+        self._index("end", acquisition, status)
+        self._submit(acquisition.filepath)
 
     def _index(self, kind: str, acquisition: Any, status: str | None = None) -> None:
         """Record an acquisition's start, save or end in the data directory's index (made from
@@ -229,25 +265,21 @@ class AcquisitionManager(AcquisitionEndings, BackendLink):
         cell: str | None = None,
         save_on_edit: bool | None = None,
         *,
-        defer: bool = False,
+        reporter: Reporter = Reporter.NOBODY,
     ) -> NotebookAcquisitionData:
-        """Start a new current acquisition ``name``: snapshot configs, create the file, temp.json.
-
-        ``defer``: the caller reports the end (:meth:`acquisition_finished`), so the file may be
-        written at the first save instead (see ``NotebookAcquisitionData``)."""
+        """Start a new current acquisition ``name``: snapshot configs, create the file (named
+        in the run markers first, see runs.py), then temp.json. ``reporter``: who reports its
+        end (by default nobody: its first save completes it)."""
         naming.validate_name(name)
         configs = self._snapshot_configs()
         self._close_superseded()
         self._configs_last_modified = config_mtimes(self.config_files)
         self._current_acquisition = None
-        self._once_saved = False
         self.cell = cell
-        acquisition, tmp = self._create_file(name, cell, configs, save_on_edit, defer)
+        acquisition, tmp = self._create_file(name, cell, configs, save_on_edit)
         self.acquisition_tmp_data = tmp
         self._current_acquisition = acquisition
-        self._finished = False
-        self._kept_open = False
-        self._last_acquisition_failed = False
+        self.lifecycle.start(reporter)
         return acquisition
 
     def create_acquisition(
@@ -256,13 +288,13 @@ class AcquisitionManager(AcquisitionEndings, BackendLink):
         """An extra acquisition file beside the current one (not made current).
 
         Its ``save_acquisition`` completes it; whatever is still running when the current
-        acquisition ends (or the next one starts) is closed then (see :meth:`_record_end`).
+        acquisition ends (or the next one starts) is closed then (see :meth:`Endings.record_end`).
         """
         if name is None:
             name = self.current_experiment_name + "_item"
         configs = self._snapshot_configs()
         acquisition, _ = self._create_file(name, cell or self.cell, configs, save_on_edit)
-        self._extra_acquisitions.append(acquisition)
+        self._endings.extras.append(acquisition)
         self._remember_extras()
         return acquisition
 
@@ -272,7 +304,7 @@ class AcquisitionManager(AcquisitionEndings, BackendLink):
         if tmp is None:
             return
         root = tmp.root(self.data_directory)
-        mine = [os.path.relpath(e.filepath, root) for e in self._extra_acquisitions if e.filepath]
+        mine = [os.path.relpath(e.filepath, root) for e in self._endings.extras if e.filepath]
         # added to those listed (a kernel restarted before the acquisition ended, another
         # kernel's): each is ended only if still running and its process is gone
         extras = tmp.extras + tuple(path for path in mine if path not in tmp.extras)
@@ -298,8 +330,9 @@ class AcquisitionManager(AcquisitionEndings, BackendLink):
         return self.current_acquisition
 
     def _reopen_current(self) -> NotebookAcquisitionData:
+        self.recover_dead_runs()  # a dead kernel's run is failed before anything is added
         acquisition = self.get_acquisition()
-        self._once_saved = bool(acquisition.get("useful", False))
+        self.lifecycle.saved = bool(acquisition.get("useful", False))
         started = naming.parse_timestamp(self.acquisition_tmp_data.time_stamp)
         if started is not None:  # the duration of a first save counts from the real start
             self._acquisition_started = started
@@ -327,6 +360,7 @@ class AcquisitionManager(AcquisitionEndings, BackendLink):
             save_files=self._save_files,
             experiment_name=tmp.experiment_name,
             configs=tmp.configs or None,
+            runs_directory=tmp.root(self.data_directory),
         )
         self.hooks.dispatch_acquisition_data_loaded(acquisition)
         return acquisition
@@ -391,54 +425,61 @@ class AcquisitionManager(AcquisitionEndings, BackendLink):
             )
         if update_ is False:
             kwds = {key: value for key, value in kwds.items() if key not in acquisition}
-        acquisition.save_data(kwds)  # data, useful and status completed: one write
-        self._once_saved = True
+        kept_open = self.lifecycle.phase is Phase.KEPT_OPEN
+        # data, useful and the status in one write: completed, unless its code still runs
+        completes = self.lifecycle.save_completes()
+        acquisition.save_data(kwds, status=STATUS_COMPLETED if completes else STATUS_RUNNING)
+        self.lifecycle.save()
         self._index("save", acquisition)
         self.hooks.dispatch_acquisition_saved(acquisition)
         self._submit(acquisition.filepath)
-        if self._kept_open:  # saved in a later cell: its extras end now (not "never saved")
-            self._kept_open = False
-            self._close_extras(None, empty_status=STATUS_COMPLETED)
+        if kept_open:  # saved in a later cell: its extras end now (not "never saved")
+            self._endings.close_extras(None, empty_status=STATUS_COMPLETED)
         return self
 
     # -- how an acquisition ended -----------------------------------------------------------------
     def acquisition_started(self, name: str, cell: str | None = None, **kwds: Any) -> Any:
         """Start an acquisition (what a ``%%acquisition`` magic calls before running the cell)."""
         self._acquisition_started = time.time()
-        self.new_acquisition(name, cell=cell, save_on_edit=kwds.get("save_on_edit"), defer=True)
+        self.new_acquisition(
+            name, cell=cell, save_on_edit=kwds.get("save_on_edit"), reporter=Reporter.CALLER
+        )
         return self
+
+    def acquisition_body_done(self) -> None:
+        """The acquisition's code ran without an error (the ``%%acquisition`` magic, before
+        its ``--save``): a save now completes it, in the same write."""
+        self.lifecycle.body_done()
 
     def acquisition_finished(self, error: BaseException | None = None) -> None:
         """Record in the file how the acquisition ended: ``info/status`` completed or failed,
-        ``info/error`` the traceback (see :meth:`_record_end`); the extra files of
+        ``info/error`` the traceback (see :meth:`Endings.record_end`); the extra files of
         :meth:`create_acquisition` end with it (not while it is kept running). Safe to call
         twice: the first call wins."""
-        if self._finished:
+        if self.lifecycle.finished:
             return
         acquisition = self._current_acquisition
         if (
             error is None
             and acquisition is not None
-            and self._keep_open_if_empty()
+            and self.lifecycle.phase is Phase.RUNNING
+            and self.lifecycle.reporter is Reporter.CELL
             and not holds_data(acquisition)
         ):
             # labmate's pattern: the cell only started the acquisition, the measurement and
             # save_acquisition come in the next cells: it stays running (until a save, or the
             # next acquisition), and so do its extra files
-            self._last_acquisition_failed = False
-            self._kept_open = True
+            self.lifecycle.keep_open()
             return
-        self._close_extras(error)
-        self._finished = True
-        self._last_acquisition_failed = error is not None
-        if acquisition is not None:
-            self._record_end(acquisition, error)
-            if acquisition.h5_path:  # a deferred file exists by now, whatever the end wrote
-                deferred.create_now(acquisition.h5_path)
-
-    def _keep_open_if_empty(self) -> bool:
-        """Whether a successful end that saved nothing leaves the acquisition running."""
-        return False
+        status = "failed" if error is not None else STATUS_COMPLETED
+        try:
+            self._endings.close_extras(error)
+            if acquisition is not None:
+                status = self._endings.record_end(acquisition, error)
+        except BaseException:
+            self.lifecycle.ended("failed", by_error=error is not None)  # the first call wins
+            raise
+        self.lifecycle.ended(status, by_error=error is not None)
 
     @contextlib.contextmanager
     def acquisition(self, name: str, cell: str | None = None, **kwds: Any) -> Iterator[Any]:
@@ -454,7 +495,7 @@ class AcquisitionManager(AcquisitionEndings, BackendLink):
     @property
     def last_acquisition_failed(self) -> bool:
         """True when the last acquisition ended with an error."""
-        return self._last_acquisition_failed
+        return self.lifecycle.last_failed
 
     def close(self) -> None:
         """Nothing is held open; kept for labmate compatibility."""

@@ -18,7 +18,6 @@ import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from ..dh5 import deferred
 from ..dh5.storage import lock_path
 
 __all__ = [
@@ -239,7 +238,6 @@ def release_reservation(prefix: str) -> None:
     """End the reservation of ``prefix``: nothing to do once its ``.h5`` exists (the lock file
     is its lock); otherwise (creation failed) the empty lock file is removed."""
     h5 = prefix + ".h5"
-    deferred.cancel(h5)  # an acquisition that could not be set up is not created later
     if not os.path.exists(h5):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(lock_path(h5))

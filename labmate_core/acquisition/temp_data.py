@@ -14,7 +14,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..textfiles import read_json_retrying, rewrite_json_in_place
+from ..textfiles import write_text_atomically
 
 logger = logging.getLogger(__name__)
 
@@ -57,41 +57,14 @@ class AcquisitionTmpData:
         return os.path.join(self.root(data_directory), self.experiment_name, name)
 
 
-#: path -> (text, (inode, mtime, size)) of what this process last wrote there: the same text
-#: is not written again over a file nobody changed since.
-_written: dict[str, tuple[str, tuple[int, int, int]]] = {}
-
-
-def _signature(path: Path) -> tuple[int, int, int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return st.st_ino, st.st_mtime_ns, st.st_size
-
-
 def _write_json(path: Path, data: dict) -> None:
-    text = json.dumps(data, sort_keys=True, indent=4)
-    key = os.fspath(path)
-    last = _written.get(key)
-    if last is not None and last[0] == text and last[1] == _signature(path):
-        return  # already there, and nobody (another kernel) replaced it since
-    try:
-        rewrite_json_in_place(path, text)
-    except BaseException:
-        _written.pop(key, None)
-        raise
-    signature = _signature(path)
-    if signature is None:
-        _written.pop(key, None)
-    else:
-        _written[key] = (text, signature)
+    write_text_atomically(path, json.dumps(data, sort_keys=True, indent=4))
 
 
 def write_temp_data(path: str | os.PathLike, data: AcquisitionTmpData) -> None:
     """Write ``temp.json`` and, when the file name is not the default one (``__1``...), there
-    are extra files, or the sidecar speaks of this acquisition, the sidecar; in place (see
-    :func:`rewrite_json_in_place`)."""
+    are extra files, or the sidecar speaks of this acquisition, the sidecar (first); each
+    replaced atomically."""
     path = Path(path)
     if not path.parent.is_dir():
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -126,7 +99,7 @@ def _sidecar_matches(sidecar: Path, data: AcquisitionTmpData) -> bool:
 def _read_json(path: Path) -> dict | None:
     """The JSON object at ``path``; None when there is none, ``ValueError`` when it is not."""
     try:
-        raw = read_json_retrying(path)
+        raw = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
     if not isinstance(raw, dict):

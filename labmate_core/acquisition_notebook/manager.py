@@ -20,6 +20,7 @@ from ..acquisition.analysis_data import AnalysisData, FigureProtocol
 from ..acquisition.capture import OutputCapture
 from ..acquisition.configs import config_mtimes
 from ..acquisition.hooks import LifecycleHooks, run_functions
+from ..acquisition.lifecycle import Reporter
 from ..acquisition.manager import AcquisitionManager
 from ..dh5 import storage
 from ..parsing import ConfigFile
@@ -37,7 +38,7 @@ class AcquisitionNotFoundError(FileNotFoundError, ValueError):
     """The acquisition file does not exist (locally nor in a backend)."""
 
 
-class AcquisitionAnalysisManager(ShellLink, ConfigLinks, AcquisitionManager):
+class AcquisitionAnalysisManager(ConfigLinks, AcquisitionManager):
     """Acquisitions and their analyses from a notebook.
 
     ```
@@ -64,7 +65,7 @@ class AcquisitionAnalysisManager(ShellLink, ConfigLinks, AcquisitionManager):
         backend: Any = None,
         backend_options: Mapping[str, Any] | None = None,
     ) -> None:
-        self._init_shell(shell)
+        self._shell_link = ShellLink(shell, self)
         if use_magic:
             logger.warning("use_magic is not supported: use %%load_ext labmate_ext")
         self._save_on_edit_analysis = (
@@ -75,7 +76,6 @@ class AcquisitionAnalysisManager(ShellLink, ConfigLinks, AcquisitionManager):
         self._analysis_pending: str | None = None  # saved acquisition opened on first use
         self._analysis_cell_str: str | None = None
         self._is_old_data = False
-        self._ends_with_cell = False  # the current acquisition ends with its shell cell
         self._default_config_files: tuple[str, ...] = ()
         self._linting_external_vars: set[str] | None = None
         self._linting_init_code: str | None = None
@@ -94,6 +94,43 @@ class AcquisitionAnalysisManager(ShellLink, ConfigLinks, AcquisitionManager):
     @property
     def logger(self) -> logging.Logger:
         return logger
+
+    # -- the shell (shell.py) --------------------------------------------------------------------
+    @property
+    def shell(self) -> Any:
+        """The IPython shell whose cells this manager follows (None: cells passed explicitly)."""
+        return self._shell_link.shell
+
+    def detach_shell(self) -> None:
+        """Stop listening to the shell's cell events (safe to call twice), e.g. when the
+        extension that created this manager is unloaded."""
+        self._shell_link.detach()
+
+    def _current_cell(self) -> str | None:
+        return self._shell_link.current_cell()
+
+    def _last_cell_failed_acquisition(self) -> bool:
+        """True when the last executed cell was an acquisition that failed."""
+        return self.lifecycle.last_failed or self._shell_link.last_cell_failed_acquisition()
+
+    def _cell_started(self) -> None:
+        self.lifecycle.cell_started()
+
+    def _cell_ended(self, result: Any) -> None:
+        """A shell cell ended: the acquisition its ``acquisition_cell`` started ends with it."""
+        lifecycle = self.lifecycle
+        if lifecycle.awaits_cell_end:
+            error = getattr(result, "error_in_exec", None)
+            if error is None and getattr(result, "error_before_exec", None) is not None:
+                error = result.error_before_exec
+            try:
+                self.acquisition_finished(error)
+            except Exception:
+                logger.exception("Could not record how the acquisition ended")
+        elif not lifecycle.ended_in_cell:
+            # a cell that ended no acquisition (a ``with aqm.acquisition(...)`` block ends one
+            # itself) is no longer "right after a failed acquisition"
+            lifecycle.last_failed = False
 
     # -- current objects -----------------------------------------------------------------------
     @property
@@ -159,28 +196,27 @@ class AcquisitionAnalysisManager(ShellLink, ConfigLinks, AcquisitionManager):
             raise ValueError(f"step must be an integer >= 1, got {step!r}")
         cell = cell or self._current_cell()
         self._is_old_data = False  # as labmate: a step N may follow an analysis of old data
+        if not finish_on_cell_end:
+            reporter = Reporter.CALLER  # the magic, ``with aqm.acquisition()``
+        else:  # in a shell, the end of this cell (post_run_cell) records how it ended
+            reporter = Reporter.CELL if self.shell is not None else Reporter.NOBODY
         if step == 1:
             self._analysis_cell_str = None
             self._analysis_data = None
             self._acquisition_started = time.time()
             self._capture.start()
-            # started by a magic (or ``with aqm.acquisition()``), which reports the end: the
-            # file may wait for the first save (one write); acquisition_cell writes it now
-            self.new_acquisition(
-                name=name, cell=cell, save_on_edit=save_on_edit, defer=not finish_on_cell_end
-            )
+            self.new_acquisition(name=name, cell=cell, save_on_edit=save_on_edit, reporter=reporter)
         else:
-            self._continue_acquisition(name, cell, step)
-        # in a shell, the end of this cell (post_run_cell) records how the acquisition ended
-        self._acquisition_cell_pending = self.shell is not None and finish_on_cell_end
-        self._ends_with_cell = self._acquisition_cell_pending
+            self._continue_acquisition(name, cell, step, reporter)
         logger.info("%s:%s", step, os.path.basename(self.current_filepath))
         if step == 1:
             self.hooks.dispatch_acquisition_cell_ready()
         run_functions(prerun)
         return self
 
-    def _continue_acquisition(self, name: str, cell: str | None, step: int) -> None:
+    def _continue_acquisition(
+        self, name: str, cell: str | None, step: int, reporter: Reporter
+    ) -> None:
         acquisition = self._current_acquisition
         if acquisition is None:
             raise ValueError("Acquisition should start from step 1")
@@ -204,10 +240,9 @@ class AcquisitionAnalysisManager(ShellLink, ConfigLinks, AcquisitionManager):
         acquisition.current_step = step
         acquisition.set_cell(cell, step=step)
         acquisition.save_cell(cell, suffix=str(step))
-        acquisition.set_status(STATUS_RUNNING)
+        acquisition.set_status(STATUS_RUNNING)  # a failed one stays failed
         self._index("save", acquisition)
-        self._finished = False
-        self._last_acquisition_failed = False
+        self.lifecycle.continue_step(reporter)
 
     def acquisition_started(
         self,
@@ -227,14 +262,9 @@ class AcquisitionAnalysisManager(ShellLink, ConfigLinks, AcquisitionManager):
         """Record how the acquisition ended. At the end of a shell cell that only started it
         (nothing saved, no error), it stays running: labmate notebooks often measure and
         ``save_acquisition`` in the next cells."""
-        self._acquisition_cell_pending = False
-        self._acquisition_ended_in_cell = True  # the end of this shell cell keeps the outcome
         super().acquisition_finished(error)
-        if self._finished:
+        if self.lifecycle.finished:
             self._capture.stop()
-
-    def _keep_open_if_empty(self) -> bool:
-        return self._ends_with_cell
 
     def save_acquisition(
         self, update_: bool = True, /, file_suffix: str | None = None, **kwds: Any
@@ -243,7 +273,7 @@ class AcquisitionAnalysisManager(ShellLink, ConfigLinks, AcquisitionManager):
         del file_suffix  # accepted for labmate compatibility
         check_user_keys(kwds)  # before anything is written, and before info is added
         _ = self.current_acquisition  # after a restart: reopened (with its start time) first
-        if not self._once_saved:
+        if not self.lifecycle.saved:
             info: dict[str, Any] = {
                 "info/acquisition_duration": time.time() - self._acquisition_started,
                 "info/logs": self._capture.logs(),
@@ -302,6 +332,7 @@ class AcquisitionAnalysisManager(ShellLink, ConfigLinks, AcquisitionManager):
     ) -> AcquisitionAnalysisManager:
         """Open the current acquisition (or the file ``filename`` / ``filepath``) for analysis."""
         self._analysis_cell_str = cell or self._current_cell()
+        self.recover_dead_runs()
         if filename or filepath:
             self._is_old_data = True
             if self.shell is not None:

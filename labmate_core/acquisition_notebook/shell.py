@@ -1,8 +1,10 @@
-"""The manager's link to a running IPython: the current cell text and how cells ended.
+"""The manager's link to a running IPython (a part the manager holds): the current cell text
+and the cell events.
 
 ``shell=True`` means "the running IPython, if any"; ``shell=None`` means none (cells are passed
-explicitly). With an IPython shell the manager listens to ``pre_run_cell`` (to know the cell
-being run) and ``post_run_cell`` (to record how an acquisition cell ended).
+explicitly). With an IPython shell the link listens to ``pre_run_cell`` (to know the cell
+being run) and ``post_run_cell``, and tells the manager, which records how an acquisition cell
+ended (see lifecycle.py).
 """
 
 from __future__ import annotations
@@ -13,8 +15,6 @@ import re
 import tokenize
 import weakref
 from typing import Any
-
-from ..dh5 import deferred
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ def resolve_shell(shell: Any) -> Any:
     return shell
 
 
-def _register(shell: Any, owner: Any) -> tuple[Any, Any] | None:
+def _register(shell: Any, owner: ShellLink) -> tuple[Any, Any] | None:
     """Listen to ``shell``'s cell events for ``owner`` (weakly); the callbacks, or None."""
     events = getattr(shell, "events", None)
     if events is None:
@@ -77,18 +77,18 @@ def _register(shell: Any, owner: Any) -> tuple[Any, Any] | None:
     ref = weakref.ref(owner)
 
     def pre_run_cell(info: Any) -> None:
-        manager = ref()
-        if manager is None:
+        link = ref()
+        if link is None:
             _unregister(events, pre_run_cell, post_run_cell)
             return
-        manager._on_pre_run_cell(getattr(info, "raw_cell", None))
+        link._on_pre_run_cell(getattr(info, "raw_cell", None))
 
     def post_run_cell(result: Any) -> None:
-        manager = ref()
-        if manager is None:
+        link = ref()
+        if link is None:
             _unregister(events, pre_run_cell, post_run_cell)
             return
-        manager._on_post_run_cell(result)
+        link._on_post_run_cell(result)
 
     try:
         events.register("pre_run_cell", pre_run_cell)
@@ -108,59 +108,50 @@ def _unregister(events: Any, *callbacks: Any) -> None:
 
 
 class ShellLink:
-    """Mixin for the manager: ``shell``, ``_current_cell()``, ``_last_cell_failed_acquisition()``."""
+    """A manager's link to its IPython shell, with its own state: the shell, the text of the
+    cell being run, the cells in progress and the event callbacks. Tells ``owner`` (weakly
+    referenced: the callbacks go with it) when a cell starts (``_cell_started()``) and ends
+    (``_cell_ended(result)``)."""
 
-    shell: Any = None
-
-    def _init_shell(self, shell: Any) -> None:
+    def __init__(self, shell: Any, owner: Any) -> None:
         self.shell = resolve_shell(shell)
-        self._running_cell: str | None = None
-        self._cell_depth = 0  # cells in progress (a magic runs its body as a nested cell)
-        self._acquisition_cell_pending = False
-        self._acquisition_ended_in_cell = False
-        self._shell_callbacks = None if self.shell is None else _register(self.shell, self)
+        self.running_cell: str | None = None
+        self.depth = 0  # cells in progress (a magic runs its body as a nested cell)
+        self._owner = weakref.ref(owner)
+        self._callbacks = None if self.shell is None else _register(self.shell, self)
 
-    def detach_shell(self) -> None:
-        """Stop listening to the shell's cell events (safe to call twice), e.g. when the
-        extension that created this manager is unloaded."""
-        callbacks, self._shell_callbacks = self._shell_callbacks, None
+    def detach(self) -> None:
+        """Stop listening to the shell's cell events (safe to call twice)."""
+        callbacks, self._callbacks = self._callbacks, None
         events = getattr(self.shell, "events", None)
         if callbacks is not None and events is not None:
             _unregister(events, *callbacks)
 
     # -- events -----------------------------------------------------------------------------
     def _on_pre_run_cell(self, raw_cell: str | None) -> None:
-        self._running_cell = raw_cell
-        self._acquisition_ended_in_cell = False
-        self._cell_depth += 1
+        self.running_cell = raw_cell
+        self.depth += 1
+        owner = self._owner()
+        if owner is not None:
+            owner._cell_started()
 
     def _on_post_run_cell(self, result: Any) -> None:
-        self._running_cell = None
-        self._cell_depth = max(0, self._cell_depth - 1)
-        if self._acquisition_cell_pending:
-            self._acquisition_cell_pending = False
-            error = getattr(result, "error_in_exec", None)
-            if error is None and getattr(result, "error_before_exec", None) is not None:
-                error = result.error_before_exec
-            try:
-                self.acquisition_finished(error)  # type: ignore[attr-defined]
-            except Exception:
-                logger.exception("Could not record how the acquisition ended")
-        elif not self._acquisition_ended_in_cell:
-            # a cell that ended no acquisition (a ``with aqm.acquisition(...)`` block ends one
-            # itself) is no longer "right after a failed acquisition"
-            self._last_acquisition_failed = False
-        if not self._cell_depth:  # the files of acquisitions a cell started exist when it ends
-            deferred.create_all()
+        self.running_cell = None
+        self.depth = max(0, self.depth - 1)
+        owner = self._owner()
+        if owner is None:
+            self.detach()
+            return
+        owner._cell_ended(result)
 
     # -- queries ----------------------------------------------------------------------------
-    def _current_cell(self) -> str | None:
+    def current_cell(self) -> str | None:
         """Text of the cell being run, if a shell can tell."""
         shell = self.shell
         if shell is None:
             return None
-        if self._running_cell is not None:
-            return self._running_cell
+        if self.running_cell is not None:
+            return self.running_cell
         get_parent = getattr(shell, "get_parent", None)
         if callable(get_parent):
             try:
@@ -174,10 +165,8 @@ class ShellLink:
             return history[-1]
         return None
 
-    def _last_cell_failed_acquisition(self) -> bool:
-        """True when the last executed cell was an acquisition that failed."""
-        if getattr(self, "_last_acquisition_failed", False):
-            return True
+    def last_cell_failed_acquisition(self) -> bool:
+        """True when the shell's last executed cell was an acquisition cell that failed."""
         result = getattr(self.shell, "last_execution_result", None) if self.shell else None
         if result is None or getattr(result, "success", True):
             return False

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from . import deferred, storage
+from . import storage
 from .codec import encode
 from .errors import ReadOnlyKeyError, UnstorableValueError
 from .keys import h5_path, join_key, split_key
@@ -61,8 +61,6 @@ class FileOps(NodeIO):
         full = bool(force) or only_update is False or target is not None
         names = None if isinstance(only_update, bool) else _names(only_update)
 
-        if deferred.is_pending(own):
-            names = None  # the file's first write: all of it (see dh5.deferred)
         ops, saved = self._checked_plan(names, full)
         try:
             if root._replace_pending:
@@ -74,13 +72,12 @@ class FileOps(NodeIO):
                     return self
                 release(own, [path for path, _ in ops])  # arrays handed out keep their bytes
                 keys = [op[0] for op in ops]  # named by the error of a failed save (disk full)
-                with deferred.claimed(own):
-                    try:
-                        with storage.open_write(own, keys=keys) as file:
-                            self._write_ops(file, ops)
-                    except storage.FileAppearedError:  # created meanwhile without our lock
-                        with storage.open_write(own, keys=keys) as file:  # (plain h5py): add to it
-                            self._write_ops(file, ops)
+                try:
+                    with storage.open_write(own, keys=keys) as file:
+                        self._write_ops(file, ops)
+                except storage.FileAppearedError:  # created meanwhile without our lock
+                    with storage.open_write(own, keys=keys) as file:  # (plain h5py): add to it
+                        self._write_ops(file, ops)
         except UnstorableValueError as exc:  # refused by HDF5 itself: the save was rolled back
             if not root._discard_unstorable(exc.key):
                 raise

@@ -28,7 +28,7 @@ from typing import TypeVar
 
 import h5py
 
-from . import compaction, deferred
+from . import compaction
 from .errors import FileAppearedError, FileBusyError, LockTimeout, SaveFailedError
 from .journal import (
     NO_FILE,
@@ -93,7 +93,6 @@ def generation(path: str | os.PathLike) -> int:
     Readers that do not want to block writers copy optimistically and compare the generation
     before and after (a seqlock): see :func:`read_consistently`.
     """
-    deferred.create_now(path)
     try:
         fd = os.open(lock_path(path), os.O_RDONLY)
     except FileNotFoundError:
@@ -246,7 +245,6 @@ def file_lock(
 
     A shared holder never sees a half-written file: a dead writer's save is rolled back first.
     """
-    deferred.create_now(path)
     if not shared:
         with _exclusive(Path(path), timeout):
             yield
@@ -308,7 +306,6 @@ def read_consistently(
     shared lock instead. Writers wait for that one: it must be a fast local copy, never I/O to
     a slow or remote destination (copy to a local staging file, ship it after this returns).
     """
-    deferred.create_now(path)
     for attempt in range(attempts):
         before = generation(path)
         if before % 2 == 0:
@@ -323,7 +320,6 @@ def read_consistently(
 @contextlib.contextmanager
 def open_read(path: str | os.PathLike, timeout: float | None = None) -> Iterator[h5py.File]:
     """Open ``path`` read-only while no writer is active."""
-    deferred.create_now(path)
     path = real_path(path)[0]  # a symlink: its target is what is written
     _check_target(path)
     if not path.exists():
@@ -497,7 +493,6 @@ def open_write(
     If the block raises, or the process dies, the file keeps the content it had before. A disk
     error (no space, I/O error) raises :class:`SaveFailedError` naming ``keys`` (what is saved).
     """
-    deferred.create_now(path)
     path = real_path(path)[0]  # a symlink: its target is what is written
     _check_target(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -534,7 +529,6 @@ def replace_atomically(
     path: str | os.PathLike, timeout: float | None = None
 ) -> Iterator[h5py.File]:
     """Write a brand-new ``path``: the old content stays until the new one is complete and synced."""
-    deferred.cancel(path)  # replaced as a whole: what was to be created is superseded
     path = real_path(path)[0]  # a symlink: its target is what is written
     _check_target(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -544,31 +538,8 @@ def replace_atomically(
 
 
 def exists(path: str | os.PathLike) -> bool:
-    """``os.path.exists(path)``, a file whose creation was deferred being created first."""
-    deferred.create_now(path)
+    """``os.path.exists(path)``."""
     return os.path.exists(path)
-
-
-def defer_creation(
-    path: str | os.PathLike, write: Callable[[h5py.File], None], delay: float
-) -> None:
-    """Create the new file ``path`` (``write`` fills it) within ``delay`` seconds, or as soon
-    as anybody opens it: see :mod:`.deferred`. The owner's first write of the whole file
-    (:func:`deferred.claimed` around :func:`open_write`) makes the creation unneeded."""
-    target = Path(path)
-    _check_target(target)
-
-    def create() -> None:
-        with _exclusive(target, None) as lock:
-            if target.exists():
-                return  # written meanwhile (by a writer that does not know of the deferral)
-            try:
-                with _write_first(target, lock) as file:
-                    write(file)
-            except FileAppearedError:
-                logger.info("%s was created meanwhile by another writer: left alone", target)
-
-    deferred.defer(target, create, delay)
 
 
 class WriteSession:
@@ -674,7 +645,6 @@ class WriteSession:
     def transaction(self, keys: list[str] | None = None) -> Iterator[h5py.File]:
         """A write to the session's file: committed when the block ends, rolled back if it raises
         (:class:`SaveFailedError` naming ``keys`` on a disk error)."""
-        deferred.create_now(self.path)
         if self._raw is not None and not self._same_file():
             self._drop()  # deleted or replaced behind our back: never write into a lost inode
         if self._file is None and not self.path.exists():

@@ -177,7 +177,7 @@ class DataSnapshot:
 def snapshot_of_data(h5_path: str | os.PathLike, data: Any) -> DataSnapshot:
     """Take from a DH5 (``data``) and its file's ``stat`` what :func:`summary_of_snapshot`
     needs, without reading the file: cheap enough for the kernel thread, the rest is done by
-    the index writer. A file not created yet (see ``dh5.deferred``) gets size 0 and mtime 0:
+    the index writer. A file not there (yet) gets size 0 and mtime 0:
     the next refresh reads the real file."""
     try:
         stat = os.stat(h5_path)

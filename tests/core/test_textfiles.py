@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from labmate_core.textfiles import read_json_retrying, rewrite_json_in_place, write_text_atomically
+from labmate_core.textfiles import write_text_atomically
 
 
 @pytest.fixture
@@ -44,13 +44,16 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
     assert path.read_text() == "{}" and [p.name for p in tmp_path.iterdir()] == ["temp.json"]
 
 
-def test_json_rewritten_in_place_stays_valid_json_and_the_same_file(tmp_path, umask_022):
+def test_temp_json_is_replaced_atomically_with_the_usual_permissions(tmp_path, umask_022):
+    from labmate_core.acquisition.temp_data import AcquisitionTmpData, write_temp_data
+
     path = tmp_path / "temp.json"
-    rewrite_json_in_place(path, json.dumps({"name": "a much longer experiment name", "n": 1}))
+    write_temp_data(path, AcquisitionTmpData("a much longer experiment name", "2026_01_01__00"))
     inode = path.stat().st_ino
-    rewrite_json_in_place(path, json.dumps({"name": "short", "n": 2}))
-    assert json.loads(path.read_text()) == {"name": "short", "n": 2}  # strict JSON: padded
-    assert path.stat().st_ino == inode  # no file created or removed
+    write_temp_data(path, AcquisitionTmpData("short", "2026_01_01__01"))
+    assert json.loads(path.read_text())["experiment_name"] == "short"  # no padding
+    assert path.read_text() == path.read_text().rstrip()
+    assert path.stat().st_ino != inode  # a new file renamed over the old one
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
     assert [p.name for p in tmp_path.iterdir()] == ["temp.json"]
 
@@ -88,11 +91,13 @@ def test_a_reader_never_sees_a_broken_temp_json_while_it_is_rewritten(tmp_path):
     assert seen <= {long.experiment_name, "b"}
 
 
-def test_read_json_retrying_reports_a_file_that_never_parses(tmp_path):
-    path = tmp_path / "broken.json"
+def test_a_temp_json_that_does_not_parse_is_reported_with_its_path(tmp_path):
+    from labmate_core.acquisition.temp_data import read_temp_data
+
+    path = tmp_path / "temp.json"
     path.write_text('{"a": ')
-    with pytest.raises(ValueError):
-        read_json_retrying(path)
+    with pytest.raises(ValueError, match="temp.json is not a valid acquisition temp file"):
+        read_temp_data(path)
 
 
 @pytest.mark.skipif(
@@ -110,7 +115,7 @@ def test_a_temp_json_we_may_not_write_is_replaced_in_a_shared_folder():
     path.write_text(json.dumps({"experiment_name": "theirs"}))
     os.chmod(path, 0o644)
     code = (
-        "import sys; from labmate_core.textfiles import rewrite_json_in_place as w; "
+        "import sys; from labmate_core.textfiles import write_text_atomically as w; "
         "w(sys.argv[1], sys.argv[2])"
     )
     subprocess.run(

@@ -1,5 +1,6 @@
-"""When a %%acquisition cell's file is written: once at the first save, while a long body runs,
-at the latest when the cell ends; a kernel that dies before leaves its cell file."""
+"""A %%acquisition cell's file is on disk, readable with plain h5py, before the first line of
+its body runs (status running, cell, configs, owner); a kernel that dies at once leaves a run
+that the next kernel ends failed."""
 
 from __future__ import annotations
 
@@ -11,38 +12,44 @@ from pathlib import Path
 import h5py
 from ext_helpers import h5_files, run
 
-from labmate_core.acquisition import acquisition_data
-from labmate_core.dh5 import storage
+from labmate_core.acquisition.endings import ORPHANED
+from labmate_core.acquisition.owner import this_process
+
+_PEEK = textwrap.dedent(
+    """\
+    import h5py
+    with h5py.File(aqm.current_filepath + ".h5", "r") as f:  # plain h5py, at once
+        seen = {k: f[k][()] for k in ("info/status", "info/owner", "acquisition_cell/1")}
+        seen["configs"] = sorted(f["configs"]) if "configs" in f else []
+    """
+)
 
 
-def test_a_cell_that_saves_at_once_writes_its_file_once(shell, tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(acquisition_data, "RUNNING_FILE_DELAY", 3600)  # however slow the machine
-    assert run(shell, "%%acquisition quick --save x\nx = 1").success
-    (h5,) = h5_files(tmp_path / "data")
-    assert storage.generation(h5) == 2  # one write: created complete, not created then saved
-    with h5py.File(h5, "r") as file:
-        assert file["x"][()] == 1 and file["info/status"][()].decode() == "completed"
-    assert Path(str(h5)[:-3] + "_CELL.py").read_text() == "# %%acquisition quick --save x\nx = 1\n"
-
-
-def test_the_running_file_appears_while_a_long_body_runs(shell, tmp_path: Path) -> None:
-    body = textwrap.dedent(
-        """\
-        import os, time, h5py
-        path = aqm.current_filepath + ".h5"
-        deadline = time.monotonic() + 30
-        while not os.path.exists(path) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        with h5py.File(path, "r") as f:  # plain h5py, not labmate: it is there on its own
-            seen = (f["info/status"][()].decode(), f["acquisition_cell/1"][()].decode())
-        """
-    )
-    assert run(shell, "%%acquisition slow\n" + body).success
-    status, cell = shell.user_ns["seen"]
-    assert status == "running" and cell.endswith(body)
+def test_the_running_file_is_there_before_the_first_line_of_the_body(
+    shell, tmp_path: Path
+) -> None:
+    config = tmp_path / "cfg.py"
+    config.write_text("freq = 5\n")
+    shell.run_line_magic("config", f"Labmate.config_files = [{str(config)!r}]")
+    assert run(shell, "%%acquisition peek\n" + _PEEK).success
+    seen = shell.user_ns["seen"]
+    assert seen["info/status"].decode() == "running"
+    assert seen["info/owner"].decode() == this_process()
+    assert seen["acquisition_cell/1"].decode().endswith(_PEEK)
+    assert seen["configs"] == ["cfg.py"]
     (h5,) = h5_files(tmp_path / "data")
     with h5py.File(h5, "r") as file:
         assert file["info/status"][()].decode() == "completed"
+
+
+def test_with_acquisition_and_acquisition_cell_write_the_file_at_once(
+    shell, tmp_path: Path
+) -> None:
+    code = "with aqm.acquisition('ctx', cell='c'):\n" + textwrap.indent(_PEEK, "    ")
+    assert run(shell, code).success
+    assert shell.user_ns["seen"]["info/status"].decode() == "running"
+    assert run(shell, "aqm.acquisition_cell('cell')\n" + _PEEK).success
+    assert shell.user_ns["seen"]["info/status"].decode() == "running"
 
 
 def test_a_cell_that_saves_nothing_leaves_its_file(shell, tmp_path: Path) -> None:
@@ -56,8 +63,6 @@ def test_a_cell_that_saves_nothing_leaves_its_file(shell, tmp_path: Path) -> Non
 _DIES = """
 import os, sys
 from IPython.core.interactiveshell import InteractiveShell
-from labmate_core.acquisition import acquisition_data
-acquisition_data.RUNNING_FILE_DELAY = 3600  # dies before the file is due, however slow the machine
 shell = InteractiveShell.instance()
 shell.config.Labmate.data_directory = sys.argv[1]
 shell.run_line_magic("load_ext", "labmate_ext")
@@ -75,7 +80,7 @@ sys.exit(0 if result.success else 1)
 """
 
 
-def test_a_kernel_dead_before_its_file_was_written_leaves_the_cell_and_harms_nothing(
+def test_a_kernel_dead_in_the_first_line_leaves_its_file_which_the_next_kernel_fails(
     tmp_path: Path,
 ) -> None:
     data = tmp_path / "data"
@@ -83,10 +88,24 @@ def test_a_kernel_dead_before_its_file_was_written_leaves_the_cell_and_harms_not
         [sys.executable, "-c", _DIES, str(data)], cwd=tmp_path, timeout=120, check=False
     )
     assert died.returncode == 7
-    cells = list((data / "doomed").glob("*_CELL.py"))
-    assert len(cells) == 1 and "os._exit(7)" in cells[0].read_text()
-    assert not list((data / "doomed").glob("*.h5"))  # died before its file was due
+    (doomed,) = h5_files(data / "doomed")
+    with h5py.File(doomed, "r") as file:
+        assert file["info/status"][()].decode() == "running"
     subprocess.run([sys.executable, "-c", _NEXT, str(data)], cwd=tmp_path, timeout=120, check=True)
+    with h5py.File(doomed, "r") as file:
+        assert file["info/status"][()].decode() == "failed"
+        assert ORPHANED in file["info/error"][()].decode()
     (h5,) = h5_files(data / "next")
     with h5py.File(h5, "r") as file:
         assert file["x"][()] == 3 and file["info/status"][()].decode() == "completed"
+    assert not list((data / ".labmate" / "running").iterdir())  # every marker dropped
+
+
+def test_save_after_the_body_writes_the_data_and_completed_at_once(shell, tmp_path: Path) -> None:
+    from labmate_core.dh5 import storage
+
+    assert run(shell, "%%acquisition quick --save x\nx = 1").success
+    (h5,) = h5_files(tmp_path / "data")
+    assert storage.generation(h5) == 4  # created running, then data + completed in one write
+    with h5py.File(h5, "r") as file:
+        assert file["x"][()] == 1 and file["info/status"][()].decode() == "completed"

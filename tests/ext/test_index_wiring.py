@@ -45,9 +45,10 @@ def test_running_acquisition_is_indexed_as_running(shell, tmp_path: Path) -> Non
     manager = shell.user_ns["aqm"]
     manager.acquisition_started("live", cell="x = 1")
     assert _rows(data_dir)["live"].status == "running"
-    manager.save_acquisition(x=1)
-    assert _rows(data_dir)["live"].status == "completed"
+    manager.save_acquisition(x=1)  # saved while its code still runs: still running
+    assert _rows(data_dir)["live"].status == "running"
     manager.acquisition_finished(None)
+    assert _rows(data_dir)["live"].status == "completed"
 
 
 def test_first_acquisition_of_a_process_reaches_the_index_and_ls(

@@ -126,13 +126,15 @@ def test_after_a_restart_the_current_acquisition_is_found_again(bare_shell) -> N
 
 
 def _manager_handlers(shell, manager) -> list:
-    """The shell callbacks that call back into ``manager`` (through its weak reference)."""
+    """The shell callbacks that call back into ``manager`` (through a weak reference to it or
+    to its shell link)."""
+    targets = (manager, getattr(manager, "_shell_link", None))
     found = []
     for event in ("pre_run_cell", "post_run_cell"):
         for callback in shell.events.callbacks[event]:
             cells = getattr(callback, "__closure__", None) or ()
             refs = [c.cell_contents for c in cells if isinstance(c.cell_contents, weakref.ref)]
-            if any(ref() is manager for ref in refs):
+            if any(ref() is not None and any(ref() is t for t in targets) for ref in refs):
                 found.append(callback)
     return found
 

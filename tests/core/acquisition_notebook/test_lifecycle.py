@@ -128,23 +128,37 @@ def test_create_acquisition_files_end_with_their_cell(data_dir: Path) -> None:
     assert d["info"]["status"] == "failed" and "RuntimeError: fridge" in d["info"]["error"]
 
 
-def test_saving_data_into_a_failed_acquisition_completes_it(data_dir: Path) -> None:
+def test_saving_data_into_a_failed_acquisition_keeps_it_failed(data_dir: Path) -> None:
     aqm = _aqm(data_dir)
     aqm.acquisition_cell("main", cell="c")
     extra = aqm.create_acquisition()
     aqm.acquisition_finished(None)
     assert DH5(extra.filepath)["info"]["status"] == "failed"  # never saved
-    extra.save_acquisition(v=1)
+    extra.save_acquisition(v=1)  # the data is saved, the failure stays
     d = DH5(extra.filepath)
-    assert d["info"]["status"] == "completed" and "error" not in d["info"] and d["v"] == 1
-    assert extra.status == "completed"
+    assert d["info"]["status"] == "failed" and "never saved" in d["info"]["error"]
+    assert d["v"] == 1 and extra.status == "failed"
 
     aqm.acquisition_cell("crash", cell="c")
-    aqm.acquisition_finished(RuntimeError("fridge"))
+    aqm.acquisition_finished(RuntimeError("probe broke"))
     assert DH5(aqm.current_filepath)["info"]["status"] == "failed"
-    aqm.save_acquisition(x=1)  # the data is saved after all
+    aqm.save_acquisition(z=1)  # a plain cell after the failed one
     d = DH5(aqm.current_filepath)
-    assert d["info"]["status"] == "completed" and "error" not in d["info"] and d["x"] == 1
+    assert d["info"]["status"] == "failed" and "RuntimeError: probe broke" in d["info"]["error"]
+    assert d["z"] == 1
+
+
+def test_a_run_that_fails_twice_keeps_both_errors(data_dir: Path) -> None:
+    aqm = _aqm(data_dir)
+    aqm.acquisition_cell("twice", cell="c")
+    aqm.acquisition_finished(RuntimeError("first"))
+    aqm.current_acquisition.set_status("failed", error="RuntimeError: second")
+    aqm.current_acquisition.set_status("running")
+    aqm.current_acquisition.set_status("completed")
+    error = DH5(aqm.current_filepath)["info"]["error"]
+    assert "RuntimeError: first" in error and "RuntimeError: second" in error
+    assert error.index("first") < error.index("second")
+    assert DH5(aqm.current_filepath)["info"]["status"] == "failed"
 
 
 _KERNEL = """
@@ -235,8 +249,39 @@ def test_a_recreated_manager_ends_what_the_old_one_left_running(data_dir: Path) 
     third.acquisition_cell("next", cell="c")
     d = DH5(empty)
     assert d["info"]["status"] == "failed" and "never saved" in d["info"]["error"]
-    # the old manager saves after all: completed, and the error written by the other is gone
+    # the old manager saves after all: the data is saved, the run stays failed
     again.save_acquisition(y=1)
     d = DH5(empty)
-    assert d["info"]["status"] == "completed" and "error" not in d["info"] and d["y"] == 1
+    assert d["info"]["status"] == "failed" and "never saved" in d["info"]["error"]
+    assert d["y"] == 1
     assert kept is first
+
+
+def test_a_live_kernels_run_reopened_through_temp_json_is_never_ended(data_dir: Path) -> None:
+    """Another kernel, alive, runs an acquisition on the same data directory; this one shows it
+    (%labmate reopens temp.json's run) and then starts its own: the other run stays running."""
+    live = _kernel(data_dir, "theirs", False, stay=True)
+    try:
+        assert live.stdout is not None
+        prefix = live.stdout.readline().strip()
+        mine = _aqm(data_dir)
+        assert mine.current_acquisition.filepath == prefix  # reopened from temp.json
+        mine.acquisition_cell("mine", cell="c")
+        mine.acquisition_finished(None)
+        d = DH5(prefix)
+        assert d["info"]["status"] == "running" and "error" not in d["info"]
+    finally:
+        assert live.stdin is not None
+        live.stdin.close()
+        live.wait(120)
+
+
+def test_reopening_the_current_run_after_a_restart_reads_no_array(data_dir: Path) -> None:
+    import numpy as np
+
+    first = _aqm(data_dir)
+    first.acquisition_cell("big", cell="c")
+    first.save_acquisition(x=np.arange(100_000))
+    reopened = _aqm(data_dir).current_acquisition  # a new manager: from temp.json
+    assert reopened._has_unloaded()  # values are read when used
+    assert reopened["x"][-1] == 99_999
