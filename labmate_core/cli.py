@@ -260,9 +260,67 @@ def _report_sync(status: dict[str, Any], finished: bool) -> int:
     return 1 if failures else 0
 
 
+# --- labmate backend ------------------------------------------------------------------------------
+
+
+def _add_backend_command(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "backend",
+        help="the backends recorded in a data directory (list, remove)",
+        description="List the backends recorded in DATA/.labmate/backends.json (restored by "
+        "every kernel or process that writes there), or remove one: labmate backend remove "
+        "DIR NAME (its pending copies are dropped too).",
+    )
+    parser.add_argument("action", choices=["list", "remove"])
+    parser.add_argument("directory", type=_data_dir, help="the data directory")
+    parser.add_argument("name", nargs="?", help="the backend to remove")
+    parser.set_defaults(func=_run_backend_command)
+
+
+def _run_backend_command(args: argparse.Namespace) -> int:
+    from .backends.configured import ConfiguredBackends, ConfiguredBackendsError
+    from .backends.delivered import DeliveryRecords
+    from .backends.journal import Journal
+
+    configured = ConfiguredBackends(args.directory)
+    try:
+        if args.action == "list":
+            if args.name:
+                _out("error: labmate backend list takes no name")
+                return 2
+            recorded = configured.load()
+            if not recorded:
+                _out(f"no backend recorded in {args.directory}")
+            for name, entry in recorded.items():
+                how = "restorable" if entry.restorable else "cannot be re-created (no spec)"
+                _out(f"  {name}  (added by {entry.origin}, {_when(entry.added)}; {how})")
+            return 0
+        if not args.name:
+            _out("error: labmate backend remove DIR NAME: which backend?")
+            return 2
+        if not configured.remove(args.name):
+            known = ", ".join(configured.load()) or "none"
+            _out(f"error: no backend named {args.name!r} in {args.directory} (recorded: {known})")
+            return 1
+    except ConfiguredBackendsError as error:
+        _out(f"error: {error}")
+        return 2
+    journal = Journal(args.directory)
+    for entry in journal.entries(args.name):
+        journal.remove(args.name, journal.absolute(entry.prefix))
+    DeliveryRecords(args.directory).forget(args.name)
+    _out(f"removed backend {args.name!r} from {args.directory}")
+    return 0
+
+
 # --- entry point ---------------------------------------------------------------------------------
 
-SUBCOMMANDS: list[Callable[[Any], object]] = [_add_status, _add_sync, register_ls]
+SUBCOMMANDS: list[Callable[[Any], object]] = [
+    _add_status,
+    _add_sync,
+    register_ls,
+    _add_backend_command,
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

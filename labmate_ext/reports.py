@@ -33,6 +33,7 @@ def earlier_snapshots(manager: Any) -> list[Any]:
 
     status = manager.backend_status() or {}
     tracked = {(name, os.path.abspath(prefix)) for prefix, per in status.items() for name in per}
+    unrestored = getattr(manager, "unrestored_backends", {}) or {}  # their own report row
     journal = Journal(manager.data_directory)
     try:
         entries = journal.entries()
@@ -42,6 +43,7 @@ def earlier_snapshots(manager: Any) -> list[Any]:
         entry
         for entry in entries
         if (entry.backend, os.path.abspath(journal.absolute(entry.prefix))) not in tracked
+        and entry.backend not in unrestored
     ]
 
 
@@ -69,6 +71,10 @@ class BackendRow:
     counts: dict[str, int]
     current_state: str | None = None
     last_error: str | None = None
+    #: where it came from (magic, config, api; "" when not recorded in the data directory)
+    origin: str = ""
+    #: why a backend recorded in the data directory was not re-created (None: it runs)
+    not_restored: str | None = None
 
     @property
     def pending(self) -> int:
@@ -107,6 +113,7 @@ class BackendReport:
                 if current_abs is not None and os.path.abspath(prefix) == current_abs:
                     current_state = state
             rows.append(BackendRow(name, repr(backend), counts, current_state, last_error))
+        _add_record_info(manager, rows)
         return cls(rows, headline)
 
     @property
@@ -126,10 +133,45 @@ class BackendReport:
         for row in self.rows:
             counts = ", ".join(f"{n} {state}" for state, n in sorted(row.counts.items()))
             current = f"; current acquisition: {row.current_state}" if row.current_state else ""
-            lines.append(f"  {row.name}  [{counts or 'nothing copied yet'}{current}]")
+            origin = f" (added by {row.origin})" if row.origin else ""
+            if row.not_restored is not None:
+                lines.append(f"  {row.name}{origin}  NOT RESTORED [{counts or 'nothing missed'}]")
+                lines.append(f"      {row.not_restored}")
+                if row.last_error:
+                    lines.append(f"      last error: {row.last_error}")
+                continue
+            lines.append(f"  {row.name}{origin}  [{counts or 'nothing copied yet'}{current}]")
             if row.last_error:
                 lines.append(f"      last error: {row.last_error}")
         return "\n".join(lines)
+
+
+def _add_record_info(manager: Any, rows: list[BackendRow]) -> None:
+    """Each row's origin (the data directory's record), plus a row per recorded backend this
+    process could not re-create, with what it misses (journaled as pending)."""
+    from labmate_core.backends.configured import ConfiguredBackends
+    from labmate_core.backends.journal import Journal
+
+    try:
+        recorded = ConfiguredBackends(manager.data_directory).load()
+    except OSError:
+        recorded = {}
+    for row in rows:
+        if row.name in recorded:
+            row.origin = recorded[row.name].origin
+    unrestored = getattr(manager, "unrestored_backends", {}) or {}
+    for name, why in unrestored.items():
+        counts: dict[str, int] = {}
+        last_error = None
+        try:
+            for entry in Journal(manager.data_directory).entries(name):
+                state = "failed" if entry.state == "failed" else "pending"
+                counts[state] = counts.get(state, 0) + 1
+                last_error = _last_line(entry.last_error) or last_error
+        except OSError:
+            pass
+        origin = recorded[name].origin if name in recorded else ""
+        rows.append(BackendRow(name, "", counts, None, last_error, origin, why))
 
 
 @dataclasses.dataclass

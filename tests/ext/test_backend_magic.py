@@ -217,7 +217,20 @@ def test_labmate_reports_what_an_earlier_kernel_left_undelivered(shell, tmp_path
     assert run(shell, "%%acquisition left --save x\nx = 1").success
     assert run(shell, "%labmate_backend wait 60").result.failed == 1
     assert "earlier runs" not in repr(run(shell, "%labmate").result)  # this kernel's own copy
-    # a new kernel: the extension (and its manager) again, without the backend
+    # a new kernel: the extension (and its manager) again; the backend (a class of this
+    # test module, no spec) is recorded in the data directory but cannot be re-created
+    shell.run_line_magic("unload_ext", "labmate_ext")
+    shell.run_line_magic("load_ext", "labmate_ext")
+    report = run(shell, "%labmate").result
+    text = repr(report)
+    assert "pending copies: 0, failed: 1" in text
+    assert "collect:away (added by magic)  NOT RESTORED [1 failed]" in text
+    assert "last error: ConnectionError: away is unreachable" in text
+    assert report.earlier_undelivered == 0
+    # an earlier kernel's backend the data directory does not record (removed from it)
+    from labmate_core.backends.configured import ConfiguredBackends
+
+    ConfiguredBackends(tmp_path / "data").remove("collect:away")
     shell.run_line_magic("unload_ext", "labmate_ext")
     shell.run_line_magic("load_ext", "labmate_ext")
     report = run(shell, "%labmate").result
