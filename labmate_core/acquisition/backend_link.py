@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -23,6 +24,17 @@ def _as_backends(backend: Any) -> list[Any]:
     if isinstance(backend, Iterable) and not hasattr(backend, "save_snapshot"):
         return list(backend)
     return [backend]
+
+
+def _resume(dispatcher: Any, names: list[str]) -> None:
+    """In the background: deliver to the restored backends what they miss (stale content,
+    never delivered: a save killed before its submit, a write outside a manager)."""
+    from ..backends.survey import resubmit_undelivered
+
+    try:
+        resubmit_undelivered(dispatcher, names)
+    except Exception:
+        logger.exception("could not look for the acquisitions the backends %s miss", names)
 
 
 class BackendLink:
@@ -79,6 +91,13 @@ class BackendLink:
                 continue
             self._restored[name] = entry.origin
             logger.info("backend %r restored from %s", name, self._backend_directory)
+        if self._restored:
+            threading.Thread(
+                target=_resume,
+                args=(self._dispatcher, list(self._restored)),
+                daemon=True,
+                name="labmate-backend-resume",
+            ).start()
 
     @property
     def unrestored_backends(self) -> dict[str, str]:

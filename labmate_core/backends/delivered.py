@@ -81,7 +81,9 @@ class DeliveryRecords:
                     return
                 except sqlite3.DatabaseError as error:
                     if attempt or isinstance(error, sqlite3.OperationalError):
-                        raise OSError(f"cannot record a delivery in {self.path}: {error}") from error
+                        raise OSError(
+                            f"cannot record a delivery in {self.path}: {error}"
+                        ) from error
                     self._move_aside(error)
 
     def _move_aside(self, error: Exception) -> None:

@@ -76,9 +76,7 @@ def file_keys(prefix: Path) -> dict[str, list[int]]:
     return keys
 
 
-def content_identity(
-    prefix: Path, known: ContentIdentity | None = None
-) -> ContentIdentity:
+def content_identity(prefix: Path, known: ContentIdentity | None = None) -> ContentIdentity:
     """The identity of the acquisition's files at one moment, read without blocking writers.
 
     A file whose key equals its key in ``known`` is not hashed again. The set is taken again
