@@ -13,7 +13,7 @@ import dataclasses
 import hashlib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -61,32 +61,40 @@ def hash_file(path: Path) -> str:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
-def file_keys(prefix: Path) -> dict[str, list[int]]:
+def file_keys(prefix: Path, names: Iterable[str] | None = None) -> dict[str, list[int]]:
     """name -> [size, mtime_ns, ctime_ns, ino, generation] of the acquisition's own files now (the
-    generation is the ``.h5``'s write generation, 0 for companions)."""
+    generation is the ``.h5``'s write generation, 0 for companions); ``names``: these files
+    (already listed) rather than a listing of the folder."""
     keys: dict[str, list[int]] = {}
     h5_name = prefix.name + ".h5"
-    for path in acquisition_files(prefix):
+    folder = os.fspath(prefix.parent)
+    if names is None:
+        names = [path.name for path in acquisition_files(prefix)]
+    for name in names:
+        path = os.path.join(folder, name)
         try:
-            stat = path.stat()
+            stat = os.stat(path)
         except OSError:
             continue
-        gen = storage.generation(path) if path.name == h5_name else 0
-        keys[path.name] = [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino, gen]
+        gen = storage.generation(path) if name == h5_name else 0
+        keys[name] = [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino, gen]
     return keys
 
 
-def content_identity(prefix: Path, known: ContentIdentity | None = None) -> ContentIdentity:
+def content_identity(
+    prefix: Path, known: ContentIdentity | None = None, names: Iterable[str] | None = None
+) -> ContentIdentity:
     """The identity of the acquisition's files at one moment, read without blocking writers.
 
     A file whose key equals its key in ``known`` is not hashed again. The set is taken again
-    if the ``.h5`` was written meanwhile (its generation) or a companion moved.
+    if the ``.h5`` was written meanwhile (its generation) or a companion moved. ``names``: the
+    acquisition's files, already listed (see :func:`file_keys`).
     """
     h5 = prefix.with_name(prefix.name + ".h5")
     old = dict(known.files) if known is not None else {}
 
     def take() -> ContentIdentity | None:
-        keys = file_keys(prefix)
+        keys = file_keys(prefix, names)
         files: dict[str, dict[str, Any]] = {}
         for name, key in keys.items():
             previous = old.get(name)
@@ -98,7 +106,7 @@ def content_identity(prefix: Path, known: ContentIdentity | None = None) -> Cont
             except FileNotFoundError:
                 return None
             files[name] = {"key": key, "sha256": digest}
-        if file_keys(prefix) != keys:
+        if file_keys(prefix, list(keys)) != keys:
             return None
         return ContentIdentity(files, _digest({n: f["sha256"] for n, f in files.items()}))
 

@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from ..dh5 import storage
+from ..dh5.storage import _GENERATION
 from .configured import ConfiguredBackends, ConfiguredBackendsError
 from .delivered import DeliveryRecords, DeliveryRecordsError
 from .files import is_acquisition_file
@@ -158,15 +158,30 @@ def acquisitions_on_disk(directory: Path) -> dict[Path, dict[str, os.stat_result
     return found
 
 
+def _generation(lock: str) -> int:
+    """The write generation in the lock file ``lock`` (0 without one): see ``storage``."""
+    try:
+        fd = os.open(lock, os.O_RDONLY)
+    except FileNotFoundError:
+        return 0
+    try:
+        raw = os.pread(fd, _GENERATION.size, 0)
+    finally:
+        os.close(fd)
+    return _GENERATION.unpack(raw)[0] if len(raw) == _GENERATION.size else 0
+
+
 def _keys(prefix: Path, files: dict[str, os.stat_result]) -> dict[str, list[int]]:
+    """The files' keys from the listing's stats (see ``identity.file_keys``)."""
     h5_name = prefix.name + ".h5"
+    folder = os.fspath(prefix.parent)
     return {
         name: [
             st.st_size,
             st.st_mtime_ns,
             st.st_ctime_ns,
             st.st_ino,
-            storage.generation(prefix.parent / name) if name == h5_name else 0,
+            _generation(os.path.join(folder, f".{name}.lock")) if name == h5_name else 0,
         ]
         for name, st in files.items()
     }
@@ -216,8 +231,9 @@ def survey(directory: str | os.PathLike, backends: Iterable[str] | None = None) 
         delivered = {}
     on_disk = acquisitions_on_disk(directory)
     states: list[AcquisitionStates] = []
-    for prefix in sorted(on_disk):
-        relative = records.relative(prefix)
+    root = len(os.fspath(directory)) + 1
+    for prefix in sorted(on_disk, key=os.fspath):
+        relative = os.fspath(prefix)[root:]
         keys: dict[str, list[int]] | None = None
         current: ContentIdentity | None = None
         per: dict[str, BackendState] = {}
@@ -240,7 +256,7 @@ def survey(directory: str | os.PathLike, backends: Iterable[str] | None = None) 
                 keys = _keys(prefix, on_disk[prefix])
             if not same_keys(keys, identity.keys()):  # moved: hash what moved
                 try:
-                    current = current or content_identity(prefix, identity)
+                    current = current or content_identity(prefix, identity, on_disk[prefix])
                 except OSError as error:
                     problems.append(f"cannot read {relative}: {error}")
                     per[name] = BackendState("stale", None, record[1])
