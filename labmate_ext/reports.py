@@ -4,6 +4,7 @@ inspected as objects and are displayed by IPython like any value)."""
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import os
 from typing import Any
 
@@ -75,10 +76,17 @@ class BackendRow:
     origin: str = ""
     #: why a backend recorded in the data directory was not re-created (None: it runs)
     not_restored: str | None = None
+    #: when this kernel last delivered to it (epoch)
+    delivered_at: float | None = None
+    #: (acquisition, last error line, attempts, next try epoch) of the copies waiting to retry
+    retrying: list[tuple[str, str, int, float | None]] = dataclasses.field(default_factory=list)
+    #: data directory: acquisitions whose content changed since delivered / never delivered
+    stale: int = 0
+    never: int = 0
 
     @property
     def pending(self) -> int:
-        return self.counts.get("pending", 0) + self.counts.get("copying", 0)
+        return sum(self.counts.get(state, 0) for state in ("pending", "copying", "retrying"))
 
     @property
     def failed(self) -> int:
@@ -102,18 +110,32 @@ class BackendReport:
             counts: dict[str, int] = {}
             last_error = None
             current_state = None
+            row = BackendRow(name, repr(backend), counts)
             for prefix, per_backend in status.items():
                 item = per_backend.get(name)
                 if item is None:
                     continue
-                state = str(item.state)
+                state = "retrying" if getattr(item, "retrying", False) else str(item.state)
                 counts[state] = counts.get(state, 0) + 1
+                if state == "done":
+                    row.delivered_at = max(row.delivered_at or 0.0, item.time)
+                elif state == "retrying":
+                    row.retrying.append(
+                        (
+                            os.path.basename(prefix),
+                            _last_line(item.last_error),
+                            item.attempts,
+                            getattr(item, "next_try", None),
+                        )
+                    )
                 if state == "failed" and item.last_error:
                     last_error = _last_line(item.last_error)
                 if current_abs is not None and os.path.abspath(prefix) == current_abs:
                     current_state = state
-            rows.append(BackendRow(name, repr(backend), counts, current_state, last_error))
+            row.current_state, row.last_error = current_state, last_error
+            rows.append(row)
         _add_record_info(manager, rows)
+        _add_data_directory_states(manager, rows)
         return cls(rows, headline)
 
     @property
@@ -141,9 +163,40 @@ class BackendReport:
                     lines.append(f"      last error: {row.last_error}")
                 continue
             lines.append(f"  {row.name}{origin}  [{counts or 'nothing copied yet'}{current}]")
+            if row.delivered_at:
+                lines.append(f"      last delivered: {_when(row.delivered_at)}")
+            for stem, error, attempts, next_try in row.retrying:
+                when = f", next try {_when(next_try)}" if next_try else ""
+                lines.append(f"      retrying {stem}: {error} (attempt {attempts}{when})")
             if row.last_error:
                 lines.append(f"      last error: {row.last_error}")
+            if row.stale or row.never:
+                lines.append(
+                    f"      in the data directory: {row.stale} stale (changed since "
+                    f"delivered), {row.never} never delivered (labmate sync)"
+                )
         return "\n".join(lines)
+
+
+def _when(epoch: float) -> str:
+    return datetime.datetime.fromtimestamp(epoch).strftime("%H:%M:%S")
+
+
+def _add_data_directory_states(manager: Any, rows: list[BackendRow]) -> None:
+    """Each running backend's stale and never-delivered acquisitions of the data directory
+    (``labmate status``: judged by content)."""
+    from labmate_core.backends.survey import survey
+
+    names = [row.name for row in rows if row.not_restored is None]
+    if not names:
+        return
+    try:
+        counts = survey(manager.data_directory, names).counts()
+    except OSError:
+        return
+    for row in rows:
+        per = counts.get(row.name, {})
+        row.stale, row.never = per.get("stale", 0), per.get("never", 0)
 
 
 def _add_record_info(manager: Any, rows: list[BackendRow]) -> None:

@@ -64,6 +64,8 @@ class JournalEntry:
     experiment_name: str | None = None
     #: how to re-create the backend (``AcquisitionBackend.spec()``), if it can say
     spec: dict[str, Any] | None = None
+    #: epoch of the next attempt, while a failed snapshot waits to be retried
+    next_try: float | None = None
 
 
 _RECORD_FIELDS = tuple(f.name for f in dataclasses.fields(JournalEntry) if f.name != "backend")

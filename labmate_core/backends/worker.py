@@ -180,6 +180,7 @@ class BackendWorker:
 
     def _emit(self, job: _Job, state: State) -> None:
         status = SnapshotStatus(
+            next_try=_next_try(job) if state == State.PENDING else None,
             prefix=str(job.prefix),
             backend=self.name,
             state=state,
@@ -357,11 +358,20 @@ class BackendWorker:
             last_error=job.last_error,
             submitted=job.submitted,
             experiment_name=job.experiment_name,
+            next_try=_next_try(job) if state == State.PENDING else None,
         )
         try:
             self._journal.write(entry, job.prefix)
         except OSError:
             logger.exception("could not journal the status of %s for %r", job.prefix, self.name)
+
+
+def _next_try(job: _Job) -> float | None:
+    """The epoch of ``job``'s next attempt after a failure (None when it is not waiting)."""
+    if not job.last_error or not job.attempts:
+        return None
+    wait = job.not_before - time.monotonic()
+    return time.time() + max(wait, 0.0)
 
 
 def _one_line(error: BaseException) -> str:
