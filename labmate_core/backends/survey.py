@@ -29,7 +29,7 @@ from typing import Any
 from ..dh5.storage import _GENERATION
 from .configured import ConfiguredBackends, ConfiguredBackendsError
 from .delivered import DeliveryRecords, DeliveryRecordsError
-from .files import is_acquisition_file
+from .files import acquisition_files, is_acquisition_file
 from .identity import ContentIdentity, content_identity, same_keys
 from .journal import Journal, JournalEntry
 
@@ -199,9 +199,29 @@ def _journal_state(entry: JournalEntry) -> BackendState:
     )
 
 
-def survey(directory: str | os.PathLike, backends: Iterable[str] | None = None) -> Survey:
-    """The state of every acquisition of ``directory`` with each backend (``backends``: only
-    these names)."""
+def _listed(prefixes: Iterable[str | os.PathLike]) -> dict[Path, dict[str, os.stat_result]]:
+    """:func:`acquisitions_on_disk` for these acquisitions only."""
+    found: dict[Path, dict[str, os.stat_result]] = {}
+    for item in prefixes:
+        prefix = Path(item).absolute()
+        files = {}
+        for path in acquisition_files(prefix):
+            try:
+                files[path.name] = path.stat()
+            except OSError:
+                continue
+        if prefix.name + ".h5" in files:
+            found[prefix] = files
+    return found
+
+
+def survey(
+    directory: str | os.PathLike,
+    backends: Iterable[str] | None = None,
+    prefixes: Iterable[str | os.PathLike] | None = None,
+) -> Survey:
+    """The state of every acquisition of ``directory`` (or of ``prefixes`` only: the panel's
+    page) with each backend (``backends``: only these names)."""
     directory = Path(directory).absolute()
     problems: list[str] = []
     names: dict[str, str] = {}
@@ -229,7 +249,7 @@ def survey(directory: str | os.PathLike, backends: Iterable[str] | None = None) 
     except DeliveryRecordsError as error:
         problems.append(f"unreadable delivery records: {error}")
         delivered = {}
-    on_disk = acquisitions_on_disk(directory)
+    on_disk = acquisitions_on_disk(directory) if prefixes is None else _listed(prefixes)
     states: list[AcquisitionStates] = []
     root = len(os.fspath(directory)) + 1
     for prefix in sorted(on_disk, key=os.fspath):
@@ -269,7 +289,7 @@ def survey(directory: str | os.PathLike, backends: Iterable[str] | None = None) 
     orphans = [
         (name, records.relative(prefix), entry.state)
         for (name, prefix), entry in pending.items()
-        if prefix not in on_disk and name in names
+        if prefix not in on_disk and name in names and prefixes is None
     ]
     return Survey(directory, names, states, problems, unrestorable, orphans)
 

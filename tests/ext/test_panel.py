@@ -340,3 +340,41 @@ def test_magic_panel_follows_the_dispatcher_of_a_backend_added_later(shell, tmp_
 def test_dispatcher_and_manager_are_exclusive(data_dir):
     with pytest.raises(ValueError, match="not both"):
         LabmatePanel(data_dir, dispatcher=object(), manager=object())
+
+
+def test_sync_column_shows_delivered_retrying_stale_and_never(data_dir, tmp_path, panel_of):
+    from labmate_core import DH5
+    from labmate_core.acquisition_notebook import AcquisitionAnalysisManager
+
+    older = write_acquisition(data_dir, "old", 0)  # before any backend: never delivered
+    prefix = write_acquisition(data_dir, "sine", 1)
+    flaky = FlakyBackend()
+    aqm = AcquisitionAnalysisManager(
+        data_dir, shell=None, backend=MirrorDirectoryBackend(tmp_path / "mirror")
+    )
+    aqm.configure_backends(backoff=600, drain_timeout=0)  # the retry waits: visible
+    aqm.add_backend(flaky, "flaky")
+    panel = panel_of(data_dir, manager=aqm)
+    aqm.dispatcher.submit(prefix, "sine")
+    for _ in range(600):  # the mirror done, flaky waiting to retry
+        states = aqm.backend_status(prefix)
+        if (
+            states.get("flaky")
+            and states["flaky"].retrying
+            and states[f"mirror:{tmp_path / 'mirror'}"].finished
+        ):
+            break
+        aqm.wait_backends(0.1)
+    assert index.flush(60)
+    panel.refresh()
+    sync = panel.row_widgets(0).cells["sync"].value
+    assert ">delivered " in sync and "mirror" in sync
+    assert ">retrying<" in sync and "flaky: retrying" in sync and "server down" in sync
+    assert "next try at " in sync
+    old_sync = panel.row_widgets(1).cells["sync"].value
+    assert ">never delivered<" in old_sync
+    DH5(prefix.with_name(prefix.name + ".h5"), "a=")["by_hand"] = 1  # outside any manager
+    panel.refresh()
+    sync = panel.row_widgets(0).cells["sync"].value
+    assert ">stale<" in sync and "the files changed since delivered" in sync
+    assert older.with_name(older.name + ".h5").exists()
