@@ -218,7 +218,10 @@ def _repair_records(directory: Path) -> None:
     from .backends.delivered import DeliveryRecords
     from .backends.journal import Journal
     from .backends.survey import survey
+    from .index.notes import migrate_notes
 
+    if migrate_notes(directory):
+        _out("moved the notes of .labmate/notes.jsonl into their acquisitions")
     journal = Journal(directory)
     for path, why in journal.unreadable():
         aside = journal.set_aside(path)

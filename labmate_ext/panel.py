@@ -34,6 +34,7 @@ from labmate_core.index import (
     subscribe,
 )
 from labmate_core.index.ls import format_duration, format_size
+from labmate_core.index.notes import migrate_notes, write_note
 
 logger = logging.getLogger(__name__)
 
@@ -369,6 +370,10 @@ class LabmatePanel(widgets.VBox):
         self.add_class("labmate-panel")
         self._unsubscribe = subscribe(self._on_event)
         self._follow_dispatcher()
+        try:  # the notes of the first versions, kept only in .labmate/notes.jsonl
+            self._send_to_backends(migrate_notes(self.data_directory))
+        except OSError as error:
+            logger.warning("could not move the notes into their acquisitions: %s", error)
         self.index.reindex()  # cheap for unchanged files: current even without the hooks
         self.refresh()
 
@@ -547,6 +552,18 @@ class LabmatePanel(widgets.VBox):
         self.path_text.value = row.path
         self.path_text.layout.display = None
 
+    def _send_to_backends(self, prefixes: list[Any]) -> None:
+        """Hand acquisitions whose note changed to the backends (none: ``labmate status``
+        shows them stale until a kernel with backends or ``labmate sync`` delivers them)."""
+        dispatcher = self.dispatcher
+        if dispatcher is None or not getattr(dispatcher, "backends", None):
+            return
+        for prefix in prefixes:
+            try:
+                dispatcher.submit(prefix)
+            except Exception as error:
+                logger.warning("could not send %s to the backends: %s", prefix, error)
+
     def retry_sync(self, row: Acquisition) -> None:
         """Send ``row`` to the backends again (``dispatcher.submit``)."""
         dispatcher = self._follow_dispatcher()
@@ -556,7 +573,10 @@ class LabmatePanel(widgets.VBox):
         self.say(f"{row.stem} sent to the backends again")
 
     def save_note(self, row: Acquisition, text: str) -> None:
-        """Save the note of ``row`` in the index (in the background; a failure is shown here)."""
+        """Save the note of ``row`` in its acquisition (``<prefix>_NOTES.txt``, sent to the
+        backends) and in the index (in the background; a failure is shown here)."""
+        if write_note(row.prefix, text):
+            self._send_to_backends([row.prefix])
         set_note(
             self.data_directory,
             row.prefix,
