@@ -23,6 +23,8 @@ from .journal import labmate_dir
 
 logger = logging.getLogger(__name__)
 
+_FSYNC = os.environ.get("LABMATE_FSYNC", "") not in ("", "0")
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS delivered (
     backend TEXT NOT NULL,
@@ -62,6 +64,9 @@ class DeliveryRecords:
         connection = sqlite3.connect(self.path, timeout=30)
         try:
             connection.execute("PRAGMA journal_mode=WAL")
+            # no fsync per delivery unless LABMATE_FSYNC (a process crash loses nothing; a power
+            # cut may lose the last records: those acquisitions are then sent again)
+            connection.execute(f"PRAGMA synchronous={'FULL' if _FSYNC else 'NORMAL'}")
             connection.execute(_SCHEMA)
             yield connection
             connection.commit()

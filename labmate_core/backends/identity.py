@@ -1,10 +1,18 @@
-"""Content identity of an acquisition: what its files hold, judged by their bytes.
+"""Content identity of an acquisition: what its files hold, never judged by size and mtime.
 
-A delivery records the identity of the content it copied; "unchanged" means the same
-identity, never merely the same size and modification time (a filesystem with 1-second
-timestamps gives two versions written in the same second the same ``mtime``). Each file's
-``key`` (size, ``mtime_ns``, ``ctime_ns``, inode, and the ``.h5``'s write generation) only decides whether a
-file must be hashed again: a file whose key did not move keeps its known digest.
+A delivery records the identity of the content it copied; "unchanged" means the same identity.
+Size and modification time are not enough: a filesystem with 1-second timestamps (and the
+kernel's coarse clock, a few ms, everywhere) gives two versions written close together the same
+``mtime``. Each file has a ``key``: size, ``mtime_ns``, ``ctime_ns``, inode and, for the
+``.h5``, its write generation (``storage``: +2 per committed write, whoever wrote through
+labmate: a manager, ``DH5(path, "a=")``, a process killed after its save).
+
+* The ``.h5`` is identified by its key when it has a generation: every write through labmate
+  moves it, so equal keys mean equal content, and any move counts as a change (never hashing
+  a large file twice per delivery). Without a generation (no lock file: a file written by
+  plain ``h5py`` or copied in) it is hashed.
+* The companions (cell, configs, figures, notes) are hashed (sha256); a file whose key did not
+  move keeps its known digest.
 """
 
 from __future__ import annotations
@@ -26,8 +34,9 @@ MAX_HASH_ATTEMPTS = 5
 
 @dataclasses.dataclass(frozen=True)
 class ContentIdentity:
-    """``files``: name -> {"key": [size, mtime_ns, ctime_ns, ino, generation], "sha256": hex}; ``digest``
-    is the hash of every (name, sha256): equal digests mean equal content."""
+    """``files``: name -> {"key": [size, mtime_ns, ctime_ns, ino, generation], "sha256": hex or
+    None (a ``.h5`` identified by its key)}; ``digest`` is the hash of every file's name and
+    sha256 (or key): equal digests mean equal content."""
 
     files: Mapping[str, Mapping[str, Any]]
     digest: str
@@ -53,6 +62,13 @@ def _digest(hashes: Mapping[str, str]) -> str:
     for name in sorted(hashes):
         whole.update(f"{name}\0{hashes[name]}\n".encode())
     return whole.hexdigest()
+
+
+def _part(item: Mapping[str, Any]) -> str:
+    """One file's share of the digest: its sha256, or its key (a ``.h5`` with a generation)."""
+    if item["sha256"] is not None:
+        return str(item["sha256"])
+    return "key:" + ":".join(str(value) for value in item["key"])
 
 
 def hash_file(path: Path) -> str:
@@ -93,6 +109,8 @@ def content_identity(
     h5 = prefix.with_name(prefix.name + ".h5")
     old = dict(known.files) if known is not None else {}
 
+    h5_name = h5.name
+
     def take() -> ContentIdentity | None:
         keys = file_keys(prefix, names)
         files: dict[str, dict[str, Any]] = {}
@@ -101,6 +119,9 @@ def content_identity(
             if previous is not None and list(previous.get("key", ())) == key:
                 files[name] = {"key": key, "sha256": previous["sha256"]}
                 continue
+            if name == h5_name and key[4] > 0 and key[4] % 2 == 0:
+                files[name] = {"key": key, "sha256": None}  # identified by its generation
+                continue
             try:
                 digest = hash_file(prefix.parent / name)
             except FileNotFoundError:
@@ -108,7 +129,7 @@ def content_identity(
             files[name] = {"key": key, "sha256": digest}
         if file_keys(prefix, list(keys)) != keys:
             return None
-        return ContentIdentity(files, _digest({n: f["sha256"] for n, f in files.items()}))
+        return ContentIdentity(files, _digest({n: _part(f) for n, f in files.items()}))
 
     for _ in range(MAX_HASH_ATTEMPTS):
         identity = storage.read_consistently(h5, take)

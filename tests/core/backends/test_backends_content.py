@@ -68,3 +68,25 @@ def test_identity_changes_with_content_not_with_stat(tmp_path: Path, lab) -> Non
     assert second.digest == content_identity(prefix).digest
     os.utime(cell, ns=(2, 2))  # touched, same bytes: the same content
     assert content_identity(prefix, second).digest == second.digest
+
+
+def test_the_h5_is_identified_by_its_generation_else_by_its_bytes(tmp_path: Path, lab) -> None:
+    from labmate_core.dh5 import storage
+
+    prefix = lab.write_acquisition(tmp_path / "data", companions=False)
+    h5 = prefix.with_name(prefix.name + ".h5")
+    first = content_identity(prefix)
+    assert first.files[h5.name]["sha256"] is None  # written through storage: a generation
+    lab.rewrite_h5(prefix, 1)  # the same values again: still a new write
+    assert content_identity(prefix, first).digest != first.digest
+    storage.lock_path(h5).unlink()  # as a file copied in, or written by plain h5py
+    plain = content_identity(prefix)
+    assert plain.files[h5.name]["sha256"] is not None
+    stat = h5.stat()
+    with open(h5, "r+b") as handle:  # same size, mtime put back: only the bytes tell
+        handle.seek(stat.st_size - 1)
+        last = handle.read(1)
+        handle.seek(stat.st_size - 1)
+        handle.write(bytes([last[0] ^ 0xFF]))
+    os.utime(h5, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert content_identity(prefix, plain).digest != plain.digest
