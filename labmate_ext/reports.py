@@ -165,6 +165,8 @@ class BackendReport:
             lines.append(f"  {row.name}{origin}  [{counts or 'nothing copied yet'}{current}]")
             if row.delivered_at:
                 lines.append(f"      last delivered: {_when(row.delivered_at)}")
+            elif row.not_restored is None:
+                lines.append("      nothing delivered yet")
             for stem, error, attempts, next_try in row.retrying:
                 when = f", next try {_when(next_try)}" if next_try else ""
                 lines.append(f"      retrying {stem}: {error} (attempt {attempts}{when})")
@@ -191,12 +193,20 @@ def _add_data_directory_states(manager: Any, rows: list[BackendRow]) -> None:
     if not names:
         return
     try:
-        counts = survey(manager.data_directory, names).counts()
+        result = survey(manager.data_directory, names)
     except OSError:
         return
+    counts = result.counts()
+    last: dict[str, float] = {}
+    for acquisition in result.acquisitions:
+        for name, item in acquisition.backends.items():
+            if item.delivered:
+                last[name] = max(last.get(name, 0.0), item.delivered)
     for row in rows:
         per = counts.get(row.name, {})
         row.stale, row.never = per.get("stale", 0), per.get("never", 0)
+        if row.delivered_at is None and row.name in last:  # delivered by an earlier kernel
+            row.delivered_at = last[row.name]
 
 
 def _add_record_info(manager: Any, rows: list[BackendRow]) -> None:
@@ -209,9 +219,12 @@ def _add_record_info(manager: Any, rows: list[BackendRow]) -> None:
         recorded = ConfiguredBackends(manager.data_directory).load()
     except OSError:
         recorded = {}
+    restored = getattr(manager, "restored_backends", {}) or {}
     for row in rows:
         if row.name in recorded:
             row.origin = recorded[row.name].origin
+        if row.name in restored:
+            row.origin += ", restored"
     unrestored = getattr(manager, "unrestored_backends", {}) or {}
     for name, why in unrestored.items():
         counts: dict[str, int] = {}

@@ -45,7 +45,7 @@ def test_the_mirror_survives_a_kernel_restart(tmp_path: Path) -> None:
         "assert aqm.wait_backends(60)",
     )
     report = nb.cells[3].outputs[-1]["data"]["text/plain"]
-    assert f"mirror:{mirror}" in report and "(added by magic)" in report
+    assert f"mirror:{mirror} (added by magic, restored)" in report
     copy = mirror / "sweep" / h5.name
     assert DH5(copy)["fit"] == 2.5
     assert (mirror / "sweep" / f"{h5.name[:-3]}_FIG1.pdf").exists()

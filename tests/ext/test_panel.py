@@ -378,6 +378,7 @@ def test_sync_column_shows_delivered_retrying_stale_and_never(data_dir, tmp_path
     sync = panel.row_widgets(0).cells["sync"].value
     assert ">stale<" in sync and "the files changed since delivered" in sync
     assert older.with_name(older.name + ".h5").exists()
+    aqm.dispatcher.close(0)
 
 
 def test_notes_are_part_of_the_acquisition(data_dir, tmp_path, panel_of):
