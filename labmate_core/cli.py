@@ -402,8 +402,8 @@ def _run_backend_command(args: argparse.Namespace) -> int:
         _out(f"error: {error}")
         return 2
     journal = Journal(args.directory)
-    for entry in journal.entries(args.name):
-        journal.remove(args.name, journal.absolute(entry.prefix))
+    for pending in journal.entries(args.name):
+        journal.remove(args.name, journal.absolute(pending.prefix))
     DeliveryRecords(args.directory).forget(args.name)
     _out(f"removed backend {args.name!r} from {args.directory}")
     return 0

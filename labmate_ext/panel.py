@@ -106,7 +106,9 @@ def _sync_line(
     label = name
     if name == "done" and getattr(found, "state", None) == "stale":
         name = label = "stale"
-        details.append(f"the files changed since delivered at {_clock(state and state.time)}")
+        details.append(
+            f"the files changed since delivered at {_clock(state.time if state else None)}"
+        )
     elif name == "done":
         label = f"delivered {_clock(state.time if state else None)}"
     elif name == "delivered":

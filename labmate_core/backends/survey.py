@@ -227,10 +227,10 @@ def survey(
     names: dict[str, str] = {}
     unrestorable: dict[str, str] = {}
     try:
-        for name, entry in ConfiguredBackends(directory).load().items():
-            names[name] = entry.origin
-            if not entry.restorable:
-                unrestorable[name] = entry.cls
+        for name, recorded in ConfiguredBackends(directory).load().items():
+            names[name] = recorded.origin
+            if not recorded.restorable:
+                unrestorable[name] = recorded.cls
     except ConfiguredBackendsError as error:
         problems.append(f"unreadable list of backends: {error}")
     journal = Journal(directory)
@@ -258,9 +258,9 @@ def survey(
         current: ContentIdentity | None = None
         per: dict[str, BackendState] = {}
         for name in names:
-            entry = pending.get((name, prefix))
-            if entry is not None:
-                per[name] = _journal_state(entry)
+            waiting = pending.get((name, prefix))
+            if waiting is not None:
+                per[name] = _journal_state(waiting)
                 continue
             record = delivered.get((name, relative))
             if record is None:
