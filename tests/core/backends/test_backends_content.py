@@ -8,6 +8,8 @@ import os
 import time
 from pathlib import Path
 
+import pytest
+
 from labmate_core import DH5
 from labmate_core.acquisition_notebook import AcquisitionAnalysisManager
 from labmate_core.backends import MirrorDirectoryBackend
@@ -31,9 +33,18 @@ def _same_second_pair(aqm, h5: Path, copy: Path) -> bool:
     return (first.st_size, first.st_mtime_ns) == (second.st_size, second.st_mtime_ns)
 
 
-def test_two_versions_in_one_second_are_both_mirrored(coarse_fs: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["mirror", "fsspec"])
+def test_two_versions_in_one_second_are_both_mirrored(
+    coarse_fs: Path, tmp_path: Path, kind: str
+) -> None:
     data, mirror = coarse_fs / "data", tmp_path / "mirror"
-    aqm = AcquisitionAnalysisManager(data, shell=None, backend=MirrorDirectoryBackend(mirror))
+    if kind == "mirror":
+        backend = MirrorDirectoryBackend(mirror)
+    else:  # a staged backend (a private copy handed to it)
+        from labmate_core.backends.fsspec_backend import FsspecBackend
+
+        backend = FsspecBackend(f"file://{mirror}", auto_mkdir=True)
+    aqm = AcquisitionAnalysisManager(data, shell=None, backend=backend)
     aqm.acquisition_cell("fit", cell="c")
     aqm.save_acquisition(x=[1, 2, 3])
     aqm.analysis_cell(cell="aqm.analysis_cell()")
