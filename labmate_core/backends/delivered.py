@@ -47,6 +47,7 @@ class DeliveryRecords:
         self.data_directory = Path(data_directory).absolute()
         self.path = labmate_dir(self.data_directory) / "delivered.sqlite"
         self._mutex = threading.Lock()
+        self._local = threading.local()  # each thread's (connection, file identity)
 
     def relative(self, prefix: Path) -> str:
         """How ``prefix`` is stored (relative to the data directory when inside it)."""
@@ -57,21 +58,43 @@ class DeliveryRecords:
 
     @contextlib.contextmanager
     def _connect(self, create: bool) -> Iterator[sqlite3.Connection | None]:
-        if not create and not self.path.exists():
-            yield None
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(self.path, timeout=30)
+        """This thread's connection (kept open: a delivery costs no reconnect), opened again
+        when the file was replaced or removed meanwhile; the block is one transaction."""
         try:
-            connection.execute("PRAGMA journal_mode=WAL")
-            # no fsync per delivery unless LABMATE_FSYNC (a process crash loses nothing; a power
-            # cut may lose the last records: those acquisitions are then sent again)
-            connection.execute(f"PRAGMA synchronous={'FULL' if _FSYNC else 'NORMAL'}")
-            connection.execute(_SCHEMA)
+            stat = os.stat(self.path)
+        except FileNotFoundError:
+            stat = None
+        held = getattr(self._local, "held", None)
+        if held is not None and (stat is None or held[1] != (stat.st_dev, stat.st_ino)):
+            held[0].close()
+            held = self._local.held = None
+        if held is None:
+            if stat is None and not create:
+                yield None
+                return
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            connection = sqlite3.connect(self.path, timeout=30)
+            try:
+                connection.execute("PRAGMA journal_mode=WAL")
+                # no fsync per delivery unless LABMATE_FSYNC (a process crash loses nothing; a
+                # power cut may lose the last records: those acquisitions are sent again)
+                connection.execute(f"PRAGMA synchronous={'FULL' if _FSYNC else 'NORMAL'}")
+                connection.execute(_SCHEMA)
+                connection.commit()
+                stat = os.stat(self.path)
+            except BaseException:
+                connection.close()
+                raise
+            held = self._local.held = (connection, (stat.st_dev, stat.st_ino))
+        connection = held[0]
+        try:
             yield connection
             connection.commit()
-        finally:
-            connection.close()
+        except BaseException:
+            connection.rollback()
+            connection.close()  # a fresh one next time
+            self._local.held = None
+            raise
 
     def record(self, backend: str, prefix: Path, identity: ContentIdentity) -> None:
         """Remember that ``backend`` now holds ``identity`` for ``prefix`` (a corrupt file is

@@ -207,7 +207,11 @@ def test_unreadable_delivery_records_are_reported_and_rebuilt(tmp_path: Path) ->
     aqm.save_acquisition(x=1)
     assert aqm.wait_backends(60)
     aqm.remove_backend(next(iter(aqm.backends)), forget=False)
-    (data / ".labmate" / "delivered.sqlite").write_bytes(b"garbage" * 1000)
+    aqm.dispatcher.close(0)
+    records = data / ".labmate" / "delivered.sqlite"
+    for side in ("-wal", "-shm"):  # what a damaged disk leaves: no log to fall back on
+        Path(f"{records}{side}").unlink(missing_ok=True)
+    records.write_bytes(b"garbage" * 1000)
     status = _cli("status", data)
     assert status.returncode == 1 and "unreadable delivery records" in status.stdout
     synced = _cli("sync", data)
