@@ -171,6 +171,11 @@ class BackendLink:
         from ..backends.base import backend_name, backend_spec
         from ..backends.configured import ConfiguredBackends
 
+        if isinstance(backend, type) or not callable(getattr(backend, "save_snapshot", None)):
+            raise TypeError(
+                f"a backend is an object with a save_snapshot(acquisition) method "
+                f"(e.g. an AcquisitionBackend instance), got {backend!r}"
+            )
         chosen = name or backend_name(backend)
         dispatcher = self._get_dispatcher()
         if chosen in self._restored and chosen in dispatcher.backends:
