@@ -97,10 +97,9 @@ def bench_mirror_vs_cp(work: Path, megabytes: int) -> None:
     data_dir = work / "DATA2"
     prefix = data_dir / "bench" / f"{STAMP}__bench"
     prefix.parent.mkdir(parents=True)
-    chunk = np.random.default_rng(1).bytes(2**20)
-    with open(prefix.with_name(prefix.name + ".h5"), "wb") as handle:
-        for _ in range(megabytes):
-            handle.write(chunk)
+    data = np.frombuffer(np.random.default_rng(1).bytes(megabytes * 2**20), dtype=np.uint8)
+    with storage.open_write(prefix.with_name(prefix.name + ".h5")) as f:  # as labmate writes
+        f["data"] = data
     (prefix.parent / f"{prefix.name}_CELL.py").write_text("x = 1\n")
     files = [str(p) for p in AcquisitionSnapshot.from_prefix(prefix).files()]
 

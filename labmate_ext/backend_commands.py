@@ -79,7 +79,7 @@ def _add(session: Any, kind: str, values: list[str], options: dict[str, Any], na
     except (ValueError, TypeError, OSError, ImportError) as error:
         raise UsageError(f"%labmate_backend {kind}: cannot create the backend: {error}") from None
     chosen = name or backend_name(backend)
-    if chosen in manager.backends:
+    if chosen in manager.backends and chosen not in manager.restored_backends:
         raise UsageError(
             f"%labmate_backend {kind}: a backend named {chosen!r} is already configured; "
             "remove it first or give this one another --name"
@@ -194,8 +194,9 @@ def _retry(session: Any, values: list[str]) -> BackendReport:
     failed = {row.name for row in BackendReport.of(manager).rows if row.failed}
     retried = [name for name in names if name in failed]
     for name in retried:  # a healthy backend keeps its worker (and the list of its copies)
-        backend = manager.remove_backend(name)
-        session.add_backend(backend, name=name)  # resumes its journaled (failed) copies
+        backend = manager.remove_backend(name, forget=False)
+        # resumes its journaled (failed) copies; the data directory's record is unchanged
+        session.add_backend(backend, name=name, record=False)
     healthy = [name for name in names if name not in failed]
     headline = f"retrying: {', '.join(retried)}" if retried else "nothing failed: nothing to retry"
     if retried and healthy:

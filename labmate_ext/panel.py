@@ -12,6 +12,7 @@ dispatcher, which appears with the first backend.
 
 from __future__ import annotations
 
+import datetime
 import html
 import logging
 import os
@@ -33,6 +34,7 @@ from labmate_core.index import (
     subscribe,
 )
 from labmate_core.index.ls import format_duration, format_size
+from labmate_core.index.notes import migrate_notes, write_note
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +44,15 @@ STATUS_COLORS = {
     "failed": "#c62828",
     "unreadable": "#6d4c41",
 }
-SYNC_COLORS = {"done": "#2e7d32", "pending": "#9e9e9e", "copying": "#1565c0", "failed": "#c62828"}
+SYNC_COLORS = {
+    "done": "#2e7d32",
+    "pending": "#9e9e9e",
+    "copying": "#1565c0",
+    "failed": "#c62828",
+    "retrying": "#ef6c00",
+    "stale": "#ef6c00",
+    "never": "#9e9e9e",
+}
 COLUMNS = (
     ("time", "145px"),
     ("name", "150px"),
@@ -77,16 +87,55 @@ def _short(name: str, length: int = 16) -> str:
     return name if len(name) <= length else f"{name[: length - 7]}…{name[-6:]}"
 
 
-def _sync_line(backend: str, state: SyncState) -> str:
-    """One backend's state on one line; the full name and the last error as its tooltip."""
-    title = f"{backend}: {state.state}" + (f"\n{state.last_error}" if state.last_error else "")
-    color = SYNC_COLORS.get(state.state, "inherit")
+def _clock(epoch: float | None) -> str:
+    return datetime.datetime.fromtimestamp(epoch).strftime("%H:%M:%S") if epoch else "?"
+
+
+def _sync_line(
+    backend: str,
+    state: SyncState | None,
+    found: Any = None,
+    next_try: float | None = None,
+) -> str:
+    """One backend's state on one line (delivered at, pending, retrying, failed, stale, never);
+    the full name, the state, the last error and the next try as its tooltip. ``found`` is the
+    data directory's view (``survey``: stale, never delivered), ``state`` this kernel's."""
+    name = state.state if state is not None else getattr(found, "state", "never")
+    error = state.last_error if state is not None else getattr(found, "error", None)
+    details = []
+    label = name
+    if name == "done" and getattr(found, "state", None) == "stale":
+        name = label = "stale"
+        details.append(
+            f"the files changed since delivered at {_clock(state.time if state else None)}"
+        )
+    elif name == "done":
+        label = f"delivered {_clock(state.time if state else None)}"
+    elif name == "delivered":
+        label = f"delivered {_clock(getattr(found, 'delivered', None))}"
+    elif name == "pending" and state is not None and state.attempts and state.last_error:
+        name = label = "retrying"
+        details.append(f"attempt {state.attempts}, next try at {_clock(next_try)}")
+    elif name == "never":
+        label = "never delivered"
+    title = "\n".join([f"{backend}: {name}", *details, *([error] if error else [])])
+    color = SYNC_COLORS.get("done" if name == "delivered" else name, "inherit")
     return (
         '<div style="white-space:nowrap;overflow:hidden;text-overflow:ellipsis"'
         f' title="{html.escape(title, quote=True)}">'
-        f'<span style="color:{color};font-weight:600">{html.escape(state.state)}</span> '
+        f'<span style="color:{color};font-weight:600">{html.escape(label)}</span> '
         f"{html.escape(_short(backend))}</div>"
     )
+
+
+def _sync_cell(row: Acquisition, found: dict[str, Any], next_tries: dict[Any, Any]) -> str:
+    """Every backend of ``row``: this kernel's states, then the data directory's others."""
+    lines = [
+        _sync_line(n, st, found.get(n), next_tries.get((row.prefix, n)))
+        for n, st in row.sync.items()
+    ]
+    lines += [_sync_line(n, None, item) for n, item in found.items() if n not in row.sync]
+    return "".join(lines) or "—"
 
 
 #: run in the browser by the *path* button: copy ``data-path``, show it selected under the button
@@ -183,7 +232,7 @@ class _Row:
         self.box.add_class("labmate-row")
         self._binding = False
 
-    def bind(self, row: Acquisition) -> None:
+    def bind(self, row: Acquisition, found: dict[str, Any] | None = None) -> None:
         self.acquisition = row
         self._binding = True
         try:
@@ -196,7 +245,7 @@ class _Row:
             cells["status"].value = _badge(row.status, color, row.error)
             cells["duration"].value = format_duration(row.duration)
             cells["size"].value = format_size(row.size)
-            cells["sync"].value = "".join(_sync_line(n, st) for n, st in row.sync.items()) or "—"
+            cells["sync"].value = _sync_cell(row, found or {}, self.panel.next_tries)
             self.notes.value = row.notes
             self.path.value = copy_button_html(row.path)
             failed = any(s.state == "failed" for s in row.sync.values())
@@ -253,6 +302,8 @@ class LabmatePanel(widgets.VBox):
         self.total = 0
         self._lock = threading.RLock()
         self._rows: list[_Row] = []
+        #: (prefix, backend) -> epoch of the next try of a snapshot waiting to be retried
+        self.next_tries: dict[tuple[str, str], float | None] = {}
 
         self.text_filter = widgets.Text(
             placeholder="name, file or note", description="filter", continuous_update=False
@@ -321,6 +372,10 @@ class LabmatePanel(widgets.VBox):
         self.add_class("labmate-panel")
         self._unsubscribe = subscribe(self._on_event)
         self._follow_dispatcher()
+        try:  # the notes of the first versions, kept only in .labmate/notes.jsonl
+            self._send_to_backends(migrate_notes(self.data_directory))
+        except OSError as error:
+            logger.warning("could not move the notes into their acquisitions: %s", error)
         self.index.reindex()  # cheap for unchanged files: current even without the hooks
         self.refresh()
 
@@ -372,8 +427,9 @@ class LabmatePanel(widgets.VBox):
             )
             while len(self._rows) < len(rows):
                 self._rows.append(_Row(self))
+            found = self._delivery_states(rows)
             for widget_row, row in zip(self._rows, rows, strict=False):
-                widget_row.bind(row)
+                widget_row.bind(row, found.get(row.prefix))
             for widget_row in self._rows[len(rows) :]:
                 widget_row.acquisition = None
             self.rows_box.children = tuple(r.box for r in self._rows[: len(rows)])
@@ -383,6 +439,21 @@ class LabmatePanel(widgets.VBox):
             )
             self.prev_button.disabled = self.page == 0
             self.next_button.disabled = self.page >= last_page
+
+    def _delivery_states(self, rows: list[Acquisition]) -> dict[str, dict[str, Any]]:
+        """prefix -> backend -> the data directory's state (stale, never delivered, ...) of
+        the rows shown (``labmate status`` for these acquisitions only)."""
+        if not rows:
+            return {}
+        from labmate_core.backends.survey import survey
+
+        try:
+            result = survey(self.data_directory, prefixes=[row.prefix for row in rows])
+        except Exception:  # the panel shows what the index says
+            logger.debug("could not survey the deliveries", exc_info=True)
+            return {}
+        root = os.fspath(self.data_directory)
+        return {os.path.join(root, a.prefix): a.backends for a in result.acquisitions}
 
     def reload(self) -> None:
         """Re-read the data directory (other kernels' and hand-made changes), then refresh."""
@@ -419,6 +490,9 @@ class LabmatePanel(widgets.VBox):
             self.refresh()
 
     def _on_backend_status(self, status: Any) -> None:
+        self.next_tries[(str(status.prefix), str(status.backend))] = getattr(
+            status, "next_try", None
+        )
         # records the state even when the dispatcher is not wired to the index (idempotent),
         # which notifies the listeners, this panel included
         on_backend_status(status, data_directory=self.data_directory)
@@ -480,6 +554,18 @@ class LabmatePanel(widgets.VBox):
         self.path_text.value = row.path
         self.path_text.layout.display = None
 
+    def _send_to_backends(self, prefixes: list[Any]) -> None:
+        """Hand acquisitions whose note changed to the backends (none: ``labmate status``
+        shows them stale until a kernel with backends or ``labmate sync`` delivers them)."""
+        dispatcher = self.dispatcher
+        if dispatcher is None or not getattr(dispatcher, "backends", None):
+            return
+        for prefix in prefixes:
+            try:
+                dispatcher.submit(prefix)
+            except Exception as error:
+                logger.warning("could not send %s to the backends: %s", prefix, error)
+
     def retry_sync(self, row: Acquisition) -> None:
         """Send ``row`` to the backends again (``dispatcher.submit``)."""
         dispatcher = self._follow_dispatcher()
@@ -489,7 +575,10 @@ class LabmatePanel(widgets.VBox):
         self.say(f"{row.stem} sent to the backends again")
 
     def save_note(self, row: Acquisition, text: str) -> None:
-        """Save the note of ``row`` in the index (in the background; a failure is shown here)."""
+        """Save the note of ``row`` in its acquisition (``<prefix>_NOTES.txt``, sent to the
+        backends) and in the index (in the background; a failure is shown here)."""
+        if write_note(row.prefix, text):
+            self._send_to_backends([row.prefix])
         set_note(
             self.data_directory,
             row.prefix,

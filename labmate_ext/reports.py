@@ -4,6 +4,7 @@ inspected as objects and are displayed by IPython like any value)."""
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import os
 from typing import Any
 
@@ -33,6 +34,7 @@ def earlier_snapshots(manager: Any) -> list[Any]:
 
     status = manager.backend_status() or {}
     tracked = {(name, os.path.abspath(prefix)) for prefix, per in status.items() for name in per}
+    unrestored = getattr(manager, "unrestored_backends", {}) or {}  # their own report row
     journal = Journal(manager.data_directory)
     try:
         entries = journal.entries()
@@ -42,6 +44,7 @@ def earlier_snapshots(manager: Any) -> list[Any]:
         entry
         for entry in entries
         if (entry.backend, os.path.abspath(journal.absolute(entry.prefix))) not in tracked
+        and entry.backend not in unrestored
     ]
 
 
@@ -69,10 +72,21 @@ class BackendRow:
     counts: dict[str, int]
     current_state: str | None = None
     last_error: str | None = None
+    #: where it came from (magic, config, api; "" when not recorded in the data directory)
+    origin: str = ""
+    #: why a backend recorded in the data directory was not re-created (None: it runs)
+    not_restored: str | None = None
+    #: when this kernel last delivered to it (epoch)
+    delivered_at: float | None = None
+    #: (acquisition, last error line, attempts, next try epoch) of the copies waiting to retry
+    retrying: list[tuple[str, str, int, float | None]] = dataclasses.field(default_factory=list)
+    #: data directory: acquisitions whose content changed since delivered / never delivered
+    stale: int = 0
+    never: int = 0
 
     @property
     def pending(self) -> int:
-        return self.counts.get("pending", 0) + self.counts.get("copying", 0)
+        return sum(self.counts.get(state, 0) for state in ("pending", "copying", "retrying"))
 
     @property
     def failed(self) -> int:
@@ -96,17 +110,32 @@ class BackendReport:
             counts: dict[str, int] = {}
             last_error = None
             current_state = None
+            row = BackendRow(name, repr(backend), counts)
             for prefix, per_backend in status.items():
                 item = per_backend.get(name)
                 if item is None:
                     continue
-                state = str(item.state)
+                state = "retrying" if getattr(item, "retrying", False) else str(item.state)
                 counts[state] = counts.get(state, 0) + 1
+                if state == "done":
+                    row.delivered_at = max(row.delivered_at or 0.0, item.time)
+                elif state == "retrying":
+                    row.retrying.append(
+                        (
+                            os.path.basename(prefix),
+                            _last_line(item.last_error),
+                            item.attempts,
+                            getattr(item, "next_try", None),
+                        )
+                    )
                 if state == "failed" and item.last_error:
                     last_error = _last_line(item.last_error)
                 if current_abs is not None and os.path.abspath(prefix) == current_abs:
                     current_state = state
-            rows.append(BackendRow(name, repr(backend), counts, current_state, last_error))
+            row.current_state, row.last_error = current_state, last_error
+            rows.append(row)
+        _add_record_info(manager, rows)
+        _add_data_directory_states(manager, rows)
         return cls(rows, headline)
 
     @property
@@ -126,10 +155,89 @@ class BackendReport:
         for row in self.rows:
             counts = ", ".join(f"{n} {state}" for state, n in sorted(row.counts.items()))
             current = f"; current acquisition: {row.current_state}" if row.current_state else ""
-            lines.append(f"  {row.name}  [{counts or 'nothing copied yet'}{current}]")
+            origin = f" (added by {row.origin})" if row.origin else ""
+            if row.not_restored is not None:
+                lines.append(f"  {row.name}{origin}  NOT RESTORED [{counts or 'nothing missed'}]")
+                lines.append(f"      {row.not_restored}")
+                if row.last_error:
+                    lines.append(f"      last error: {row.last_error}")
+                continue
+            lines.append(f"  {row.name}{origin}  [{counts or 'nothing copied yet'}{current}]")
+            if row.delivered_at:
+                lines.append(f"      last delivered: {_when(row.delivered_at)}")
+            elif row.not_restored is None:
+                lines.append("      nothing delivered yet")
+            for stem, error, attempts, next_try in row.retrying:
+                when = f", next try {_when(next_try)}" if next_try else ""
+                lines.append(f"      retrying {stem}: {error} (attempt {attempts}{when})")
             if row.last_error:
                 lines.append(f"      last error: {row.last_error}")
+            if row.stale or row.never:
+                lines.append(
+                    f"      in the data directory: {row.stale} stale (changed since "
+                    f"delivered), {row.never} never delivered (labmate sync)"
+                )
         return "\n".join(lines)
+
+
+def _when(epoch: float) -> str:
+    return datetime.datetime.fromtimestamp(epoch).strftime("%H:%M:%S")
+
+
+def _add_data_directory_states(manager: Any, rows: list[BackendRow]) -> None:
+    """Each running backend's stale and never-delivered acquisitions of the data directory
+    (``labmate status``: judged by content)."""
+    from labmate_core.backends.survey import survey
+
+    names = [row.name for row in rows if row.not_restored is None]
+    if not names:
+        return
+    try:
+        result = survey(manager.data_directory, names)
+    except OSError:
+        return
+    counts = result.counts()
+    last: dict[str, float] = {}
+    for acquisition in result.acquisitions:
+        for name, item in acquisition.backends.items():
+            if item.delivered:
+                last[name] = max(last.get(name, 0.0), item.delivered)
+    for row in rows:
+        per = counts.get(row.name, {})
+        row.stale, row.never = per.get("stale", 0), per.get("never", 0)
+        if row.delivered_at is None and row.name in last:  # delivered by an earlier kernel
+            row.delivered_at = last[row.name]
+
+
+def _add_record_info(manager: Any, rows: list[BackendRow]) -> None:
+    """Each row's origin (the data directory's record), plus a row per recorded backend this
+    process could not re-create, with what it misses (journaled as pending)."""
+    from labmate_core.backends.configured import ConfiguredBackends
+    from labmate_core.backends.journal import Journal
+
+    try:
+        recorded = ConfiguredBackends(manager.data_directory).load()
+    except OSError:
+        recorded = {}
+    restored = getattr(manager, "restored_backends", {}) or {}
+    for row in rows:
+        if row.name in recorded:
+            row.origin = recorded[row.name].origin
+        if row.name in restored:
+            row.origin += ", restored"
+    unrestored = getattr(manager, "unrestored_backends", {}) or {}
+    for name, why in unrestored.items():
+        counts: dict[str, int] = {}
+        last_error = None
+        try:
+            for entry in Journal(manager.data_directory).entries(name):
+                state = "failed" if entry.state == "failed" else "pending"
+                counts[state] = counts.get(state, 0) + 1
+                last_error = _last_line(entry.last_error) or last_error
+        except OSError:
+            pass
+        origin = recorded[name].origin if name in recorded else ""
+        rows.append(BackendRow(name, "", counts, None, last_error, origin, why))
 
 
 @dataclasses.dataclass

@@ -80,7 +80,8 @@ class LabmateSession:
             self._errors = False
         bound = self.shell.user_ns.get(self.config.manager_name)
         if isinstance(bound, AcquisitionAnalysisManager) and self._config_mirror in bound.backends:
-            bound.remove_backend(self._config_mirror)  # a user's manager outlives the session
+            # a user's manager outlives the session; the data directory keeps its record
+            bound.remove_backend(self._config_mirror, forget=False)
         self._config_mirror = None
         panels, self.panels = self.panels, []
         for panel in panels:
@@ -164,13 +165,16 @@ class LabmateSession:
         logger.info("Labmate.%s = %r", name, value)
 
     # -- backends -----------------------------------------------------------------------------
-    def add_backend(self, backend: Any, name: str | None = None) -> str:
-        """Add ``backend`` to the manager with the configured retry limits; return its name."""
+    def add_backend(
+        self, backend: Any, name: str | None = None, origin: str = "magic", record: bool = True
+    ) -> str:
+        """Add ``backend`` to the manager with the configured retry limits; return its name
+        (recorded in the data directory as coming from ``origin``, unless ``record`` is false)."""
         manager = self.manager
         manager.configure_backends(
             max_attempts=self.config.max_attempts, backoff=self.config.backoff
         )
-        return manager.add_backend(backend, name=name)
+        return manager.add_backend(backend, name=name, origin=origin, record=record)
 
     def _set_config_mirror(self, path: str) -> None:
         from labmate_core.backends import MirrorDirectoryBackend
@@ -180,7 +184,12 @@ class LabmateSession:
         backends = manager.backends
         old = self._config_mirror if self._config_mirror in backends else None
         new = MirrorDirectoryBackend(path) if path else None
-        if new is not None and backend_name(new) in backends and backend_name(new) != old:
+        restored = manager.restored_backends  # the same mirror, restored: replaced or kept
+        if (
+            new is not None
+            and backend_name(new) in backends
+            and backend_name(new) not in (old, *restored)
+        ):
             raise ValueError(  # checked before the configured mirror is removed
                 f"Labmate.mirror: a backend named {backend_name(new)!r} is already configured "
                 "(%labmate_backend remove NAME first)"
@@ -189,7 +198,7 @@ class LabmateSession:
             manager.remove_backend(old)
         self._config_mirror = None
         if new is not None:
-            self._config_mirror = self.add_backend(new)
+            self._config_mirror = self.add_backend(new, origin="config")
 
     # -- reports --------------------------------------------------------------------------------
     def report(self) -> LabmateReport:

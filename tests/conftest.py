@@ -54,3 +54,33 @@ def _fresh_index_registry():
 
     index.flush(5)
     index.reset()
+
+
+@pytest.fixture
+def coarse_fs(tmp_path: Path):
+    """A folder on a real filesystem with 1-second timestamps: a loop-mounted ext2 image made
+    with ``mkfs.ext2 -I 128`` (128-byte inodes have no sub-second times). Skipped, with the
+    reason, where it cannot be mounted (not root, no loop devices)."""
+    import subprocess
+
+    image, mountpoint = tmp_path / "coarse.img", tmp_path / "coarse"
+    mountpoint.mkdir()
+    with open(image, "wb") as handle:
+        handle.truncate(64 << 20)
+    made = subprocess.run(
+        ["mkfs.ext2", "-q", "-F", "-I", "128", str(image)], capture_output=True, text=True
+    )
+    if made.returncode != 0:
+        pytest.skip(f"cannot make an ext2 image: {made.stderr.strip()}")
+    mounted = subprocess.run(
+        ["mount", "-o", "loop", str(image), str(mountpoint)], capture_output=True, text=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot loop-mount an ext2 image (needs root): {mounted.stderr.strip()}")
+    try:
+        yield mountpoint
+    finally:
+        from labmate_core import index
+
+        index.flush(5)  # the index writer thread must be done with it
+        subprocess.run(["umount", "-l", str(mountpoint)], capture_output=True)

@@ -84,10 +84,10 @@ class AnalysisData(OpenAtFirstUse, DH5):
         (``_on_saved``: the acquisition goes to the backends, so a fit saved with
         ``aqm.d['fit'] = …`` in any cell reaches the mirror)."""
         root: Any = self._root
-        before = getattr(root, "_signature", None)
+        before = _written(root)
         result = super().save(*args, **kwargs)
         callback = root.__dict__.get("_on_saved")
-        if callback is not None and getattr(root, "_signature", None) != before:
+        if callback is not None and _written(root) != before:
             callback()
         return result
 
@@ -298,3 +298,12 @@ class AnalysisData(OpenAtFirstUse, DH5):
         """``"key1 = v1; key2 = v2 (unit)"`` for a figure title."""
         max_length = max_length or self._default_parse_config_str_max_length
         return format_values(self.parse_config_values(values, config_files), max_length=max_length)
+
+
+def _written(root: Any) -> tuple[Any, int]:
+    """The file's stat signature and its write generation: the generation moves with every
+    write even where two writes in one second keep the size and mtime (1-second timestamps)."""
+    from ..dh5 import storage
+
+    path = getattr(root, "_h5", None)
+    return getattr(root, "_signature", None), storage.generation(path) if path else 0

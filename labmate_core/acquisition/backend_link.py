@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -25,12 +26,27 @@ def _as_backends(backend: Any) -> list[Any]:
     return [backend]
 
 
+def _resume(dispatcher: Any, names: list[str]) -> None:
+    """In the background: deliver to the restored backends what they miss (stale content,
+    never delivered: a save killed before its submit, a write outside a manager)."""
+    from ..backends.survey import resubmit_undelivered
+
+    try:
+        resubmit_undelivered(dispatcher, names)
+    except Exception:
+        logger.exception("could not look for the acquisitions the backends %s miss", names)
+
+
 class BackendLink:
     """Mixin: ``backends``, ``add_backend``, ``remove_backend``, ``wait_backends``,
     ``backend_status`` and the internal ``_submit`` / ``_hydrate`` used by the managers."""
 
     _dispatcher: Any = None
     _backend_options: dict[str, Any] = {}
+    #: recorded backends of the data directory that could not be re-created (name -> why)
+    _unrestored: dict[str, str] = {}
+    #: names of the backends re-created from the data directory's record (name -> origin)
+    _restored: dict[str, str] = {}
 
     def _init_backends(
         self,
@@ -41,13 +57,58 @@ class BackendLink:
         self._dispatcher = None
         self._backend_directory = os.fspath(data_directory)
         self._backend_options = {}
+        self._unrestored = {}
+        self._restored = {}
         if options:
             self.configure_backends(**options)
-        backends = _as_backends(backend)
-        if backends:
-            dispatcher = self._get_dispatcher()
-            for item in backends:
-                dispatcher.add(item)
+        for item in _as_backends(backend):
+            self.add_backend(item)
+        self._restore_backends()
+
+    def _restore_backends(self) -> None:
+        """Re-create the backends recorded in the data directory (``.labmate/backends.json``)
+        that are not configured yet; those that cannot be are kept as "not restored"."""
+        from ..backends.configured import ConfiguredBackends
+
+        recorded = ConfiguredBackends(self._backend_directory).load_or_empty()
+        for name, entry in recorded.items():
+            if name in self.backends:
+                continue
+            try:
+                backend = entry.create()
+                self._get_dispatcher().add(backend, name=name)
+            except Exception as error:
+                self._get_dispatcher()  # journals what the backend misses (``_submit``)
+                self._unrestored[name] = f"{type(error).__name__}: {error}"
+                logger.warning(
+                    "backend %r of %s is not restored: %s; what it misses stays pending "
+                    "(add it again, or: %%labmate_backend remove %s)",
+                    name,
+                    self._backend_directory,
+                    error,
+                    name,
+                )
+                continue
+            self._restored[name] = entry.origin
+            logger.info("backend %r restored from %s", name, self._backend_directory)
+        if self._restored:
+            threading.Thread(
+                target=_resume,
+                args=(self._dispatcher, list(self._restored)),
+                daemon=True,
+                name="labmate-backend-resume",
+            ).start()
+
+    @property
+    def unrestored_backends(self) -> dict[str, str]:
+        """Backends recorded in the data directory that this process could not re-create
+        (name -> why); their copies are journaled as pending."""
+        return dict(self._unrestored)
+
+    @property
+    def restored_backends(self) -> dict[str, str]:
+        """Backends re-created from the data directory's record (name -> where they came from)."""
+        return dict(self._restored)
 
     def _get_dispatcher(self) -> Any:
         if self._dispatcher is None:
@@ -100,15 +161,72 @@ class BackendLink:
         """The configured backends by name."""
         return {} if self._dispatcher is None else dict(self._dispatcher.backends)
 
-    def add_backend(self, backend: Any, name: str | None = None) -> str:
-        """Add a backend; returns its name."""
-        return self._get_dispatcher().add(backend, name=name)
+    def add_backend(
+        self, backend: Any, name: str | None = None, *, origin: str = "api", record: bool = True
+    ) -> str:
+        """Add a backend; returns its name. It is recorded in the data directory (unless
+        ``record`` is false), so later kernels and processes writing there restore it. A
+        backend of that name restored from the record is replaced (kept when the spec is the
+        same)."""
+        from ..backends.base import backend_name, backend_spec
+        from ..backends.configured import ConfiguredBackends
 
-    def remove_backend(self, name: str) -> Any:
-        """Remove the backend ``name``."""
-        if self._dispatcher is None:
-            raise KeyError(f"No backend named {name!r}")
-        return self._dispatcher.remove(name)
+        if isinstance(backend, type) or not callable(getattr(backend, "save_snapshot", None)):
+            raise TypeError(
+                f"a backend is an object with a save_snapshot(acquisition) method "
+                f"(e.g. an AcquisitionBackend instance), got {backend!r}"
+            )
+        chosen = name or backend_name(backend)
+        dispatcher = self._get_dispatcher()
+        if chosen in self._restored and chosen in dispatcher.backends:
+            if backend_spec(dispatcher.backends[chosen]) == backend_spec(backend) is not None:
+                backend = None  # the same backend: keep the restored worker
+            else:
+                dispatcher.remove(chosen)
+            del self._restored[chosen]
+        if backend is not None:
+            chosen = dispatcher.add(backend, name=name)
+        self._unrestored.pop(chosen, None)
+        if record:
+            try:
+                ConfiguredBackends(self._backend_directory).add(
+                    chosen, dispatcher.backends[chosen], origin
+                )
+            except OSError:
+                logger.exception(
+                    "backend %r is not recorded in %s: later kernels will not restore it",
+                    chosen,
+                    self._backend_directory,
+                )
+        return chosen
+
+    def remove_backend(self, name: str, *, forget: bool = True) -> Any:
+        """Remove the backend ``name``. With ``forget`` (the default) it leaves the data
+        directory: its record, its pending copies and its delivery records go; without, only
+        this process stops using it. A recorded backend that was not restored can be removed."""
+        from ..backends.configured import ConfiguredBackends
+        from ..backends.delivered import DeliveryRecords
+        from ..backends.journal import Journal
+
+        removed: Any = None
+        if name in self._unrestored:
+            del self._unrestored[name]
+        elif self._dispatcher is None or name not in self._dispatcher.backends:
+            known = ", ".join(repr(n) for n in [*self.backends, *self._unrestored]) or "none"
+            raise KeyError(f"no backend named {name!r} (configured: {known})")
+        else:
+            removed = self._dispatcher.remove(name)
+            self._restored.pop(name, None)
+        if forget:
+            try:
+                ConfiguredBackends(self._backend_directory).remove(name)
+                journal = Journal(self._backend_directory)
+                for entry in journal.entries(name):
+                    journal.remove(name, journal.absolute(entry.prefix))
+                DeliveryRecords(self._backend_directory).forget(name)
+            except OSError:
+                logger.exception("backend %r could not be removed from the record", name)
+        return removed
 
     def wait_backends(self, timeout: float | None = None) -> bool:
         """Block until every pending snapshot is copied (True) or ``timeout`` passes (False)."""
@@ -122,10 +240,15 @@ class BackendLink:
 
     def _submit(self, prefix: str | None) -> None:
         """Ask every backend to copy the acquisition ``prefix`` (never raises)."""
-        if self._dispatcher is None or not prefix or not self._dispatcher.backends:
+        if self._dispatcher is None or not prefix:
             return
         try:
-            self._dispatcher.submit(prefix)
+            if self._dispatcher.backends:
+                self._dispatcher.submit(prefix)
+            if self._unrestored:  # recorded, not re-created: what they miss stays pending
+                from ..backends.files import normalize_prefix
+
+                self._dispatcher.journal.add_pending(normalize_prefix(prefix), self._unrestored)
         except Exception:  # a backend problem must never break the user's cell
             logger.exception("Could not hand %s to the backends", prefix)
 

@@ -109,8 +109,14 @@ def atomic_copy(source: Path, destination: Path) -> None:
 
 
 def same_file_state(a: os.stat_result, b: os.stat_result) -> bool:
-    """Same size and modification time (what "unchanged" means for skipping a copy)."""
-    return a.st_size == b.st_size and a.st_mtime_ns == b.st_mtime_ns
+    """Whether two stats of one file show it untouched in between (size, mtime, ctime, inode).
+    Never used to judge two different files equal: that is the content identity's job."""
+    return (a.st_size, a.st_mtime_ns, a.st_ctime_ns, a.st_ino) == (
+        b.st_size,
+        b.st_mtime_ns,
+        b.st_ctime_ns,
+        b.st_ino,
+    )
 
 
 def sync_file(path: Path) -> None:

@@ -222,9 +222,13 @@ class BackendDispatcher:
     # --- work --------------------------------------------------------------------------------
 
     def submit(
-        self, filepath_prefix: str | os.PathLike, experiment_name: str | None = None
+        self,
+        filepath_prefix: str | os.PathLike,
+        experiment_name: str | None = None,
+        backends: Iterable[str] | None = None,
     ) -> None:
-        """Queue a snapshot of the acquisition for every backend and return at once."""
+        """Queue a snapshot of the acquisition for every backend (or those named in
+        ``backends``) and return at once."""
         prefix = normalize_prefix(filepath_prefix)
         h5 = prefix.with_name(prefix.name + ".h5")
         if not h5.is_file():
@@ -232,6 +236,9 @@ class BackendDispatcher:
         with self._cond:
             self._check_open()
             workers = list(self._workers.values())
+        if backends is not None:
+            wanted = set(backends)
+            workers = [worker for worker in workers if worker.name in wanted]
         submitted = time.time()
         with contextlib.ExitStack() as held:  # workers in a fixed order: no deadlock
             for worker in workers:

@@ -64,6 +64,8 @@ class JournalEntry:
     experiment_name: str | None = None
     #: how to re-create the backend (``AcquisitionBackend.spec()``), if it can say
     spec: dict[str, Any] | None = None
+    #: epoch of the next attempt, while a failed snapshot waits to be retried
+    next_try: float | None = None
 
 
 _RECORD_FIELDS = tuple(f.name for f in dataclasses.fields(JournalEntry) if f.name != "backend")
@@ -363,6 +365,42 @@ class Journal:
             if key not in unique or entry.updated >= unique[key].updated:
                 unique[key] = entry
         return sorted(unique.values(), key=lambda e: (e.submitted, e.prefix, e.backend))
+
+    def unreadable(self) -> list[tuple[Path, str]]:
+        """The record files that cannot be read (damaged JSON, wrong shape), with why: their
+        acquisitions' states are judged from the files and the delivery records instead."""
+        found: list[tuple[Path, str]] = []
+        try:
+            children = sorted(os.scandir(self.root), key=lambda c: c.name)
+        except (FileNotFoundError, NotADirectoryError):
+            return found
+        for child in children:
+            if child.name.startswith(".") or not child.name.endswith(".json"):
+                continue
+            try:
+                with open(child.path, encoding="utf-8") as handle:
+                    data = json.load(handle)
+                records = data["backends"]
+                if not isinstance(records, dict) or not isinstance(data["prefix"], str):
+                    raise ValueError("not a journal record")
+                for name, record in records.items():
+                    JournalEntry(
+                        backend=name,
+                        prefix=data["prefix"],
+                        **{k: v for k, v in record.items() if k in _RECORD_FIELDS},
+                    )
+            except FileNotFoundError:
+                continue
+            except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+                found.append((Path(child.path), f"{type(error).__name__}: {error}"))
+        return found
+
+    def set_aside(self, path: Path) -> Path:
+        """Rename an unreadable record out of the way (kept for inspection, never read)."""
+        aside = path.with_name(f"{path.name}.unreadable-{int(time.time())}")
+        with self._locked():
+            os.replace(path, aside)
+        return aside
 
     def _file_entries(self, path: Path, backend: str | None) -> list[JournalEntry]:
         data = self._load(path)

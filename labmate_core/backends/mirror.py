@@ -28,7 +28,8 @@ class MirrorDirectoryBackend(AcquisitionBackend):
     """Copies an acquisition's own files to ``root/<experiment folder>/``.
 
     Each file is written under a hidden temporary name, size-checked and renamed, so a
-    destination file is complete or absent; files with the same size and mtime are skipped.
+    destination file is complete or absent. Every file is copied each time (what is unchanged is
+    judged by content, by the worker: see ``identity.py``, never by size and mtime).
     ``root`` is created now if missing (``create=True``) but never re-created later: a mirror
     that disappeared (an unmounted disk) makes the snapshot fail and be retried.
     """
@@ -90,7 +91,7 @@ class MirrorDirectoryBackend(AcquisitionBackend):
             destination.mkdir(exist_ok=True)
             counts[:] = [0, len(files)]
             for path in files:
-                if not self._copy_if_changed(path, destination / path.name, copies):
+                if not self._copy_file(path, destination / path.name, copies):
                     return False
             return True
 
@@ -121,8 +122,8 @@ class MirrorDirectoryBackend(AcquisitionBackend):
         """Write ``source`` to ``target`` at the destination (never under a lock of the source)."""
         clone_or_copy(source, target)
 
-    def _copy_if_changed(self, source: Path, final: Path, copies: list[tuple[Path, Path]]) -> bool:
-        """Copy ``source`` to a temporary beside ``final`` unless ``final`` has the same state.
+    def _copy_file(self, source: Path, final: Path, copies: list[tuple[Path, Path]]) -> bool:
+        """Copy ``source`` to a temporary beside ``final``.
 
         Appends (temporary, final) to ``copies``; False when ``source`` changed during the copy.
         """
@@ -130,11 +131,6 @@ class MirrorDirectoryBackend(AcquisitionBackend):
             before = source.stat()
         except FileNotFoundError:
             return False  # replaced (renamed over) or removed meanwhile: take the set again
-        try:
-            if same_file_state(before, final.stat()):
-                return True
-        except FileNotFoundError:
-            pass
         tmp = temporary_name(final)
         copies.append((tmp, final))
         try:
@@ -169,17 +165,9 @@ class MirrorDirectoryBackend(AcquisitionBackend):
 
 
 def _copy_changed(files: list[Path], destination: Path) -> int:
-    copied = 0
     for source in files:
-        target = destination / source.name
-        try:
-            if same_file_state(source.stat(), target.stat()):
-                continue
-        except FileNotFoundError:
-            pass
-        atomic_copy(source, target)
-        copied += 1
-    return copied
+        atomic_copy(source, destination / source.name)
+    return len(files)
 
 
 def _discard(copies: list[tuple[Path, Path]]) -> None:

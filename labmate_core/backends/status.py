@@ -34,6 +34,13 @@ class SnapshotStatus:
     last_error: str | None = None
     time: float = 0.0
     submitted: float = 0.0
+    #: epoch of the next attempt of a snapshot waiting to be retried (None: not waiting)
+    next_try: float | None = None
+
+    @property
+    def retrying(self) -> bool:
+        """Pending again after a failed attempt (``last_error``; ``next_try`` says when)."""
+        return self.state == State.PENDING and self.attempts > 0 and bool(self.last_error)
 
     @property
     def finished(self) -> bool:

@@ -11,7 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .base import backend_spec
-from .files import files_signature
+from .delivered import DeliveryRecords
+from .identity import ContentIdentity, content_identity, file_keys, same_keys
 from .journal import Journal, JournalEntry, Lease, safe_slug
 from .staging import (
     AcquisitionMissingError,
@@ -37,10 +38,10 @@ class _Job:
     not_before: float = 0.0
     last_error: str | None = None
     waited: bool = False  # for another worker's lease (logged once)
-    #: the acquisition's files when the copy began (files_signature): unchanged at its end,
-    #: the copy is of the current content and the journal record may go
-    signature: tuple | None = None
-    unchanged: bool = False  # the files were still ``signature`` when the copy ended
+    #: the content of the acquisition's files when the copy began: if their keys did not move
+    #: by its end, the copy is of that content (recorded as delivered; the journal record goes)
+    identity: ContentIdentity | None = None
+    unchanged: bool = False  # the files' keys were still ``identity``'s when the copy ended
 
 
 class BackendWorker:
@@ -68,6 +69,7 @@ class BackendWorker:
         self.name = name
         self.backend = backend
         self._journal = journal
+        self._delivered = DeliveryRecords(journal.data_directory)
         self._staging_root = staging_root / safe_slug(name)
         self._on_status = on_status
         self._max_attempts = max_attempts
@@ -178,6 +180,7 @@ class BackendWorker:
 
     def _emit(self, job: _Job, state: State) -> None:
         status = SnapshotStatus(
+            next_try=_next_try(job) if state == State.PENDING else None,
             prefix=str(job.prefix),
             backend=self.name,
             state=state,
@@ -236,7 +239,8 @@ class BackendWorker:
                 return
             error: BaseException | None = None
             try:
-                job.signature = files_signature(job.prefix)
+                known = self._delivered.get(self.name, job.prefix)
+                job.identity = content_identity(job.prefix, known[0] if known else None)
                 with using_staging_root(self._staging_root):
                     self._deliver(job)
             except BaseException as exc:  # a backend may raise anything: record it, never lose it
@@ -331,7 +335,11 @@ class BackendWorker:
         began (it copied older content; whoever delivers the current files drops it, or the
         next start delivers it again) or a later submit rewrote it."""
         self._journaled.pop(job.prefix, None)
-        if job.unchanged:
+        if job.unchanged and job.identity is not None:
+            try:
+                self._delivered.record(self.name, job.prefix, job.identity)
+            except OSError:
+                logger.exception("could not record the delivery of %s to %r", job.prefix, self.name)
             self._journal.remove(self.name, job.prefix, submitted=job.submitted)
         else:
             self._journaled[job.prefix] = None
@@ -350,11 +358,20 @@ class BackendWorker:
             last_error=job.last_error,
             submitted=job.submitted,
             experiment_name=job.experiment_name,
+            next_try=_next_try(job) if state == State.PENDING else None,
         )
         try:
             self._journal.write(entry, job.prefix)
         except OSError:
             logger.exception("could not journal the status of %s for %r", job.prefix, self.name)
+
+
+def _next_try(job: _Job) -> float | None:
+    """The epoch of ``job``'s next attempt after a failure (None when it is not waiting)."""
+    if not job.last_error or not job.attempts:
+        return None
+    wait = job.not_before - time.monotonic()
+    return time.time() + max(wait, 0.0)
 
 
 def _one_line(error: BaseException) -> str:
@@ -364,8 +381,11 @@ def _one_line(error: BaseException) -> str:
 
 
 def _unchanged(job: _Job) -> bool:
-    """Whether the acquisition's files are still what they were when ``job``'s copy began."""
+    """Whether the acquisition's files (keys, with the ``.h5``'s write generation) are still
+    what they were when ``job``'s content identity was taken, before its copy began."""
+    if job.identity is None:
+        return False
     try:
-        return files_signature(job.prefix) == job.signature
+        return same_keys(file_keys(job.prefix), job.identity.keys())
     except OSError:
         return False

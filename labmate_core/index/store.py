@@ -242,6 +242,22 @@ class AcquisitionIndex(IndexConnection):
         if latest:
             self._write_notes(list(latest.values()))
 
+    def _read_note_files(self, keys: Sequence[str]) -> None:
+        """The notes kept in the acquisitions found by a reindex (``<prefix>_NOTES.txt``)."""
+        from .notes import note_path
+
+        notes = []
+        for key in keys:
+            path = note_path(self._absolute(key))
+            try:
+                notes.append(
+                    (path.name[: -len("_NOTES.txt")], path.read_text("utf-8"), path.stat().st_mtime)
+                )
+            except (FileNotFoundError, UnicodeDecodeError):
+                continue
+        if notes:
+            self._write_notes(notes)
+
     # --- reindex --------------------------------------------------------------------------------
 
     def reindex(self) -> ReindexReport:
@@ -285,6 +301,7 @@ class AcquisitionIndex(IndexConnection):
                 pending = []
         if pending:
             self._write_summaries(pending, known)
+        self._read_note_files([key for key in seen if key not in known])
         gone = [
             key
             for key in known

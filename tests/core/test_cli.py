@@ -70,7 +70,7 @@ def leave_pending():
 
 def test_status_of_a_clean_directory(data_dir, capsys):
     assert main(["status", str(data_dir)]) == 0
-    assert "no pending or failed snapshots" in capsys.readouterr().out
+    assert "everything is delivered" in capsys.readouterr().out
 
 
 def test_status_shows_failures_and_errors(data_dir, capsys):
@@ -80,8 +80,8 @@ def test_status_shows_failures_and_errors(data_dir, capsys):
         assert dispatcher.wait(30)
     assert main(["status", str(data_dir)]) == 1
     out = capsys.readouterr().out
-    assert "1 snapshot(s) not delivered" in out
-    assert "failed" in out and "Broken" in out and "sine/2026_11_24__16_56_38__sine" in out
+    assert "1 acquisition(s), 1 not delivered everywhere" in out
+    assert "sine/2026_11_24__16_56_38__sine: Broken failed (attempts 1;" in out
     assert "last error: ConnectionError: the NAS is down" in out
     assert main(["status", "-v", str(data_dir)]) == 1
     assert "| Traceback (most recent call last):" in capsys.readouterr().out
@@ -92,8 +92,8 @@ def test_sync_drains_pending_snapshots(data_dir, tmp_path, leave_pending, capsys
     root.mkdir()
     prefixes = [_acquisition(data_dir, f"2026_11_24__16_56_3{i}") for i in range(2)]
     leave_pending(data_dir, f"mirror:{root}", prefixes)
-    assert main(["status", str(data_dir)]) == 0
-    assert capsys.readouterr().out.count("  pending  mirror:") == 2
+    assert main(["status", str(data_dir)]) == 1  # not delivered: a non-zero exit
+    assert capsys.readouterr().out.count(f": mirror:{root} pending") == 2
     assert main(["sync", str(data_dir), "--backend", "mirror", str(root)]) == 0
     out = capsys.readouterr().out
     assert "delivering 2 acquisition(s)" in out and out.count("done") == 2
@@ -101,7 +101,7 @@ def test_sync_drains_pending_snapshots(data_dir, tmp_path, leave_pending, capsys
         assert (root / "sine" / f"{prefix.name}.h5").exists()
         assert (root / "sine" / f"{prefix.name}_CELL.py").read_text() == "x = 1\n"
     assert main(["status", str(data_dir)]) == 0
-    assert "no pending" in capsys.readouterr().out
+    assert "everything is delivered" in capsys.readouterr().out
 
 
 def test_sync_under_another_name_and_all(data_dir, tmp_path, leave_pending, capsys):
@@ -120,7 +120,7 @@ def test_sync_under_another_name_and_all(data_dir, tmp_path, leave_pending, caps
     )
     assert (tmp_path / "m" / "sine" / f"{prefix.name}.h5").exists()
     assert main(["status", str(data_dir)]) == 0
-    assert "no pending" in capsys.readouterr().out
+    assert "everything is delivered" in capsys.readouterr().out
 
 
 def test_sync_reports_failures(data_dir, tmp_path, leave_pending, capsys):
@@ -229,4 +229,4 @@ def test_real_process(data_dir):
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    assert "no pending or failed snapshots" in result.stdout
+    assert "everything is delivered" in result.stdout

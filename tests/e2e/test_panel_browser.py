@@ -235,7 +235,7 @@ def test_panel_in_jupyterlab(lab):
                     "completed"
                 )
                 expect(page.locator(".labmate-row .labmate-sync").nth(i)).to_contain_text(
-                    "done", timeout=60_000
+                    "delivered", timeout=60_000
                 )
             expect(page.locator(".labmate-panel .labmate-page")).to_have_text("1–2 of 2")
 

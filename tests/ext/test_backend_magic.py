@@ -217,7 +217,20 @@ def test_labmate_reports_what_an_earlier_kernel_left_undelivered(shell, tmp_path
     assert run(shell, "%%acquisition left --save x\nx = 1").success
     assert run(shell, "%labmate_backend wait 60").result.failed == 1
     assert "earlier runs" not in repr(run(shell, "%labmate").result)  # this kernel's own copy
-    # a new kernel: the extension (and its manager) again, without the backend
+    # a new kernel: the extension (and its manager) again; the backend (a class of this
+    # test module, no spec) is recorded in the data directory but cannot be re-created
+    shell.run_line_magic("unload_ext", "labmate_ext")
+    shell.run_line_magic("load_ext", "labmate_ext")
+    report = run(shell, "%labmate").result
+    text = repr(report)
+    assert "pending copies: 0, failed: 1" in text
+    assert "collect:away (added by magic)  NOT RESTORED [1 failed]" in text
+    assert "last error: ConnectionError: away is unreachable" in text
+    assert report.earlier_undelivered == 0
+    # an earlier kernel's backend the data directory does not record (removed from it)
+    from labmate_core.backends.configured import ConfiguredBackends
+
+    ConfiguredBackends(tmp_path / "data").remove("collect:away")
     shell.run_line_magic("unload_ext", "labmate_ext")
     shell.run_line_magic("load_ext", "labmate_ext")
     report = run(shell, "%labmate").result
@@ -225,3 +238,29 @@ def test_labmate_reports_what_an_earlier_kernel_left_undelivered(shell, tmp_path
     assert "pending copies: 0, failed: 0" in text
     assert report.earlier_undelivered == 1 and report.earlier_failed == 1
     assert f"undelivered from earlier runs: 1 (1 failed) (labmate sync {tmp_path / 'data'}" in text
+
+
+def test_list_shows_retrying_delivered_and_stale(shell, tmp_path: Path) -> None:
+    from labmate_core import DH5
+
+    kind = _kind("slow")
+    register_backend(kind, Collecting)
+    shell.run_line_magic("config", "Labmate.backoff = 600")  # the retry waits: visible
+    assert run(shell, f"%labmate_backend {kind} --option tag=nas --option broken=true").success
+    assert run(shell, "%labmate_backend mirror ./mirror").success
+    assert run(shell, "%%acquisition s --save x\nx = 1").success
+    assert run(shell, "%labmate_backend wait 0.5").success  # the mirror is done meanwhile
+    manager = shell.user_ns["aqm"]
+    manager.configure_backends(drain_timeout=0)  # the exit does not wait for the retry
+    for _ in range(600):
+        if any(s.retrying for per in manager.backend_status().values() for s in per.values()):
+            break
+        manager.wait_backends(0.1)
+    text = repr(run(shell, "%labmate_backend").result)
+    stem = Path(os.fspath(manager.current_filepath)).name
+    assert f"retrying {stem}: ConnectionError: nas is unreachable (attempt 1, next try " in text
+    assert "last delivered: " in text  # the mirror
+    (h5,) = (tmp_path / "data" / "s").glob("*.h5")
+    DH5(h5, "a=")["by_hand"] = 1  # written outside the manager: the mirror's copy is stale
+    text = repr(run(shell, "%labmate_backend").result)
+    assert "in the data directory: 1 stale (changed since delivered), 0 never delivered" in text

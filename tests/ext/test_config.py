@@ -115,6 +115,19 @@ def test_mirror_from_ipython_config(bare_shell, tmp_path: Path) -> None:
     assert only_h5(tmp_path / "cfg_mirror")["x"] == 1
 
 
+def test_the_configured_mirror_restored_in_a_new_kernel_is_kept(bare_shell, tmp_path) -> None:
+    """A new kernel restores the mirror from the data directory, then the same setting: no
+    'already configured' error, one backend, recorded as coming from the configuration."""
+    bare_shell.config.Labmate.data_directory = str(tmp_path / "data")
+    bare_shell.config.Labmate.mirror = str(tmp_path / "cfg_mirror")
+    bare_shell.run_line_magic("load_ext", "labmate_ext")
+    bare_shell.run_line_magic("unload_ext", "labmate_ext")
+    bare_shell.run_line_magic("load_ext", "labmate_ext")  # a new manager: a new kernel
+    assert list(bare_shell.user_ns["aqm"].backends) == [f"mirror:{tmp_path / 'cfg_mirror'}"]
+    text = repr(run(bare_shell, "%labmate").result)
+    assert f"mirror:{tmp_path / 'cfg_mirror'} (added by config)" in text
+
+
 def test_config_help_lists_traits(shell, capsys) -> None:
     shell.run_line_magic("config", "Labmate")
     out = capsys.readouterr().out

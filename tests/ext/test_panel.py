@@ -340,3 +340,80 @@ def test_magic_panel_follows_the_dispatcher_of_a_backend_added_later(shell, tmp_
 def test_dispatcher_and_manager_are_exclusive(data_dir):
     with pytest.raises(ValueError, match="not both"):
         LabmatePanel(data_dir, dispatcher=object(), manager=object())
+
+
+def test_sync_column_shows_delivered_retrying_stale_and_never(data_dir, tmp_path, panel_of):
+    from labmate_core import DH5
+    from labmate_core.acquisition_notebook import AcquisitionAnalysisManager
+
+    older = write_acquisition(data_dir, "old", 0)  # before any backend: never delivered
+    prefix = write_acquisition(data_dir, "sine", 1)
+    flaky = FlakyBackend()
+    aqm = AcquisitionAnalysisManager(
+        data_dir, shell=None, backend=MirrorDirectoryBackend(tmp_path / "mirror")
+    )
+    aqm.configure_backends(backoff=600, drain_timeout=0)  # the retry waits: visible
+    aqm.add_backend(flaky, "flaky")
+    panel = panel_of(data_dir, manager=aqm)
+    aqm.dispatcher.submit(prefix, "sine")
+    for _ in range(600):  # the mirror done, flaky waiting to retry
+        states = aqm.backend_status(prefix)
+        if (
+            states.get("flaky")
+            and states["flaky"].retrying
+            and states[f"mirror:{tmp_path / 'mirror'}"].finished
+        ):
+            break
+        aqm.wait_backends(0.1)
+    assert index.flush(60)
+    panel.refresh()
+    sync = panel.row_widgets(0).cells["sync"].value
+    assert ">delivered " in sync and "mirror" in sync
+    assert ">retrying<" in sync and "flaky: retrying" in sync and "server down" in sync
+    assert "next try at " in sync
+    old_sync = panel.row_widgets(1).cells["sync"].value
+    assert ">never delivered<" in old_sync
+    DH5(prefix.with_name(prefix.name + ".h5"), "a=")["by_hand"] = 1  # outside any manager
+    panel.refresh()
+    sync = panel.row_widgets(0).cells["sync"].value
+    assert ">stale<" in sync and "the files changed since delivered" in sync
+    assert older.with_name(older.name + ".h5").exists()
+    aqm.dispatcher.close(0)
+
+
+def test_notes_are_part_of_the_acquisition(data_dir, tmp_path, panel_of):
+    import json
+    import subprocess
+    import sys
+
+    from labmate_core.acquisition_notebook import AcquisitionAnalysisManager
+
+    noted = write_acquisition(data_dir, "old", 0)
+    prefix = write_acquisition(data_dir, "sine", 1)
+    # a note left by the first versions, only in .labmate/notes.jsonl
+    log = data_dir / ".labmate" / "notes.jsonl"
+    log.parent.mkdir(exist_ok=True)
+    entry = {"stem": noted.name, "text": "from the old log", "time": 1.0}
+    log.write_text(json.dumps(entry) + "\n")
+    mirror = tmp_path / "mirror"
+    aqm = AcquisitionAnalysisManager(data_dir, shell=None, backend=MirrorDirectoryBackend(mirror))
+    panel = panel_of(data_dir, manager=aqm)  # migrates the old note, sends it
+    assert (noted.parent / f"{noted.name}_NOTES.txt").read_text() == "from the old log"
+    panel.row_widgets(0).notes.value = "fridge at 10 mK"
+    note = prefix.parent / f"{prefix.name}_NOTES.txt"
+    assert note.read_text() == "fridge at 10 mK"
+    assert aqm.wait_backends(60)
+    assert (mirror / "sine" / note.name).read_text() == "fridge at 10 mK"
+    assert (mirror / "old" / f"{noted.name}_NOTES.txt").read_text() == "from the old log"
+    assert index.flush(10)
+    # labmate ls shows it, even from an index rebuilt without the old log
+    (data_dir / ".labmate" / "index.sqlite").unlink()
+    log.unlink()
+    index.reset()
+    listed = subprocess.run(
+        [sys.executable, "-m", "labmate_core.cli", "ls", str(data_dir)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "# fridge at 10 mK" in listed.stdout and "# from the old log" in listed.stdout

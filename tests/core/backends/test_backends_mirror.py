@@ -5,7 +5,7 @@ import pytest
 from labmate_core.backends import AcquisitionSnapshot, MirrorDirectoryBackend
 
 
-def test_copies_own_files_and_skips_unchanged(data_dir, tmp_path, lab):
+def test_copies_own_files_every_time(data_dir, tmp_path, lab):
     prefix = lab.write_acquisition(data_dir)
     lab.write_acquisition(data_dir, suffix="__1")
     mirror = MirrorDirectoryBackend(tmp_path / "m")
@@ -15,11 +15,12 @@ def test_copies_own_files_and_skips_unchanged(data_dir, tmp_path, lab):
     names = sorted(os.listdir(folder))
     assert names == sorted(f.name for f in snapshot.files())
     cell = folder / f"{prefix.name}_CELL.py"
-    os.utime(cell, ns=(1, 1))  # marks the copy: a skipped file keeps it
-    os.utime(prefix.parent / cell.name, ns=(1, 1))
+    source_cell = prefix.parent / cell.name
+    cell.write_text("y = 1\n")  # same size and mtime as the source: still copied
+    os.utime(cell, ns=(source_cell.stat().st_atime_ns, source_cell.stat().st_mtime_ns))
     lab.rewrite_h5(prefix, 2)
     mirror.save_snapshot(snapshot)
-    assert cell.stat().st_mtime_ns == 1  # unchanged: not copied again
+    assert cell.read_text() == source_cell.read_text()  # never judged by size and mtime
     assert lab.read_version(folder / f"{prefix.name}.h5") == 2  # changed: copied
     (prefix.parent / cell.name).write_text("x = 'new'\n")
     mirror.save_snapshot(snapshot)
