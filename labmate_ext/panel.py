@@ -2,8 +2,10 @@
 
 ``show_panel(data_directory, dispatcher=None, shell=None)`` displays a :class:`LabmatePanel`:
 newest first with paging, filters (text, date, status), one row per acquisition (time, name,
-status, duration, size, sync state per backend, an editable note) and row actions: *analyse*
-(puts ``%%analysis <file>`` in the next input), *code* (shows the acquisition cell), *path*
+status, duration, size, sync state per backend, an editable note; a failed row shows the last
+line of its error) and row actions: the *name* selects the run (details below the table: a
+quick-look plot of its data, thumbnails of its figures, its cell and note, read in the
+background, see ``panel_details``), *analyse* (puts ``%%analysis <file>`` in the next input), *path*
 (copies the file path to the clipboard in the browser and shows it selected beside the button),
 *retry* (resubmits a failed sync). It refreshes itself on every index change made in this kernel;
 *Refresh* re-reads the files (other kernels' work). Given a ``manager``, the panel follows its
@@ -34,6 +36,9 @@ from labmate_core.index import (
 )
 from labmate_core.index.ls import format_duration, format_size
 
+from .panel_details import Details, last_error_line
+from .panel_style import CSS
+
 logger = logging.getLogger(__name__)
 
 STATUS_COLORS = {
@@ -43,26 +48,37 @@ STATUS_COLORS = {
     "unreadable": "#6d4c41",
 }
 SYNC_COLORS = {"done": "#2e7d32", "pending": "#9e9e9e", "copying": "#1565c0", "failed": "#c62828"}
+#: (column, width); the flexible ones (name, notes) share what is left, never below their width
 COLUMNS = (
-    ("time", "145px"),
-    ("name", "150px"),
-    ("status", "85px"),
-    ("duration", "80px"),
-    ("size", "70px"),
-    ("sync", "170px"),
-    ("notes", "200px"),
+    ("time", "128px"),
+    ("name", "96px"),
+    ("status", "100px"),
+    ("duration", "64px"),
+    ("size", "64px"),
+    ("sync", "150px"),
+    ("notes", "96px"),
 )
+FLEXIBLE = ("name", "notes")
 
 
-def _cell(width: str, widget: widgets.Widget | None = None) -> widgets.Widget:
+def _cell(width: str, widget: widgets.Widget | None = None, name: str = "") -> widgets.Widget:
     widget = widget if widget is not None else widgets.HTML()
-    widget.layout = widgets.Layout(width=width, min_width=width, margin="0 4px 0 0")
+    flex = "1 1 0" if name in FLEXIBLE else "0 0 auto"
+    widget.layout = widgets.Layout(
+        width=None if name in FLEXIBLE else width, min_width=width, margin="0 4px 0 0", flex=flex
+    )
+    if not isinstance(widget, widgets.Text):
+        widget.add_class("labmate-cell")
+    if name in FLEXIBLE:
+        widget.add_class("labmate-flex")
     return widget
 
 
 def _button(description: str, tooltip: str, css: str) -> widgets.Button:
     button = widgets.Button(
-        description=description, tooltip=tooltip, layout=widgets.Layout(width="auto")
+        description=description,
+        tooltip=tooltip,
+        layout=widgets.Layout(width="auto", min_width="fit-content", flex="0 0 auto"),
     )
     button.add_class(css)
     return button
@@ -152,16 +168,20 @@ class _Row:
     def __init__(self, panel: LabmatePanel) -> None:
         self.panel = panel
         self.acquisition: Acquisition | None = None
-        self.cells = {name: _cell(width) for name, width in COLUMNS if name != "notes"}
+        self.select = _button("", "show this run's data, figures and code", "labmate-name")
+        self.cells = {
+            name: _cell(width, self.select if name == "name" else None, name)
+            for name, width in COLUMNS
+            if name != "notes"
+        }
         self.notes = _cell(
-            COLUMNS[-1][1], widgets.Text(placeholder="note…", continuous_update=False)
+            COLUMNS[-1][1], widgets.Text(placeholder="note…", continuous_update=False), "notes"
         )
         self.notes.add_class("labmate-notes")
         self.notes.observe(self._on_note, names="value")
         self.analyse = _button(
             "analyse", "put %%analysis of this file in the next cell", "labmate-analyse"
         )
-        self.code = _button("code", "show the acquisition cell", "labmate-code")
         # a browser-side button (the copy needs the user's click); its popup may overflow
         self.path = widgets.HTML(layout=widgets.Layout(overflow="visible"))
         self.path.add_class("labmate-path")
@@ -170,16 +190,21 @@ class _Row:
         )
         for button, action in (
             (self.analyse, panel.analyse),
-            (self.code, panel.show_code),
+            (self.select, panel.select),
             (self.retry, panel.retry_sync),
         ):
             button.on_click(lambda _, action=action: self._act(action))
         for name, cell in self.cells.items():
             cell.add_class(f"labmate-{name}")
-        self.box = widgets.HBox(
-            [*self.cells.values(), self.notes, self.analyse, self.code, self.path, self.retry],
-            layout=widgets.Layout(align_items="center", overflow="visible"),
+        line = widgets.HBox(
+            [*self.cells.values(), self.notes, self.analyse, self.path, self.retry],
+            layout=widgets.Layout(align_items="center", overflow="visible", width="100%"),
         )
+        line.add_class("labmate-line")
+        # a failed run: the last line of its error, under the row (the whole one on hover)
+        self.error = widgets.HTML(layout=widgets.Layout(display="none"))
+        self.error.add_class("labmate-row-error")
+        self.box = widgets.VBox([line, self.error], layout=widgets.Layout(overflow="visible"))
         self.box.add_class("labmate-row")
         self._binding = False
 
@@ -189,11 +214,14 @@ class _Row:
         try:
             cells = self.cells
             cells["time"].value = row.started.strftime("%Y-%m-%d %H:%M:%S")
-            cells[
-                "name"
-            ].value = f'<span title="{html.escape(row.stem)}">{html.escape(row.name)}</span>'
+            self.select.description = row.name
+            self.select.tooltip = f"{row.stem}: show its data, figures and code"
             color = STATUS_COLORS.get(row.status, "inherit")
             cells["status"].value = _badge(row.status, color, row.error)
+            error = last_error_line(row.error)
+            self.error.value = f'<div title="{html.escape(row.error or "", quote=True)}">{html.escape(error)}</div>'
+            self.error.layout.display = None if error and row.status == "failed" else "none"
+            self.set_selected(row.prefix == self.panel.details.prefix)
             cells["duration"].value = format_duration(row.duration)
             cells["size"].value = format_size(row.size)
             cells["sync"].value = "".join(_sync_line(n, st) for n, st in row.sync.items()) or "—"
@@ -204,6 +232,13 @@ class _Row:
             self.retry.layout.visibility = "visible" if failed else "hidden"
         finally:
             self._binding = False
+
+    def set_selected(self, selected: bool) -> None:
+        """Highlight the row whose details are shown."""
+        if selected:
+            self.box.add_class("labmate-selected")
+        else:
+            self.box.remove_class("labmate-selected")
 
     def _on_note(self, change: dict) -> None:
         if self._binding or self.acquisition is None:
@@ -291,10 +326,6 @@ class LabmatePanel(widgets.VBox):
             description="path", layout=widgets.Layout(width="95%", display="none")
         )
         self.path_text.add_class("labmate-path-text")
-        self.code_text = widgets.Textarea(
-            layout=widgets.Layout(width="95%", height="180px", display="none")
-        )
-        self.code_text.add_class("labmate-code-text")
 
         for control in (self.text_filter, self.since_filter, self.status_filter):
             control.observe(self._on_filter, names="value")
@@ -303,19 +334,26 @@ class LabmatePanel(widgets.VBox):
         self.next_button.on_click(lambda _: self.go_to(self.page + 1))
 
         header = widgets.HBox(
-            [_cell(width, widgets.HTML(f"<b>{name}</b>")) for name, width in COLUMNS]
+            [_cell(width, widgets.HTML(f"<b>{name}</b>"), name) for name, width in COLUMNS]
+            + [widgets.HTML(layout=widgets.Layout(width="150px", flex="0 0 auto"))],
+            layout=widgets.Layout(width="100%"),
         )
+        header.add_class("labmate-line")
+        header.add_class("labmate-header")
+        self.table = widgets.VBox([header, self.rows_box])
+        self.table.add_class("labmate-table")
+        self.details = Details(read_acquisition_code, self.say)
         super().__init__(
             [
                 widgets.HBox(
                     [self.text_filter, self.since_filter, self.status_filter, self.refresh_button]
                 ),
                 widgets.HBox([self.prev_button, self.page_label, self.next_button]),
-                header,
-                self.rows_box,
+                self.table,
                 self.message,
                 self.path_text,
-                self.code_text,
+                self.details,
+                widgets.HTML(CSS),
             ]
         )
         self.add_class("labmate-panel")
@@ -377,6 +415,10 @@ class LabmatePanel(widgets.VBox):
             for widget_row in self._rows[len(rows) :]:
                 widget_row.acquisition = None
             self.rows_box.children = tuple(r.box for r in self._rows[: len(rows)])
+            shown = {row.prefix: row for row in rows}
+            selected = self.details.prefix
+            if selected is not None and selected not in shown:
+                self.details.clear()  # filtered out or gone: no details of a hidden row
             first = self.page * self.page_size
             self.page_label.value = (
                 f"{first + 1}–{first + len(rows)} of {self.total}" if rows else "no acquisitions"
@@ -468,10 +510,22 @@ class LabmatePanel(widgets.VBox):
             "(in JupyterLab: below the next cell you run)"
         )
 
+    @property
+    def code_text(self) -> widgets.Textarea:
+        """The code box of the details."""
+        return self.details.code
+
+    def select(self, row: Acquisition) -> None:
+        """Show the details of ``row`` (read and plotted in the background)."""
+        self.details.show(row)
+        for widget_row in self._rows[: len(self.rows_box.children)]:
+            acquisition = widget_row.acquisition
+            widget_row.set_selected(acquisition is not None and acquisition.prefix == row.prefix)
+
     def show_code(self, row: Acquisition) -> None:
-        """Show the acquisition cell of ``row``."""
-        self.code_text.value = read_acquisition_code(row.path) or "(no acquisition cell saved)"
-        self.code_text.layout.display = None
+        """Select ``row`` and wait for its details (the acquisition cell among them)."""
+        self.select(row)
+        self.details.wait()
         self.say(f"acquisition cell of {row.stem}")
 
     def show_path(self, row: Acquisition) -> None:
@@ -508,6 +562,9 @@ class LabmatePanel(widgets.VBox):
         listening, self._listening = getattr(self, "_listening", None), None
         if listening is not None:
             self._stop_listening(listening)
+        details = getattr(self, "details", None)
+        if details is not None:
+            details.close()
         super().close()
 
 
