@@ -25,6 +25,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from labmate_core.dh5 import storage
+from labmate_core.display import progress, quicklook
 from labmate_core.index import (
     Acquisition,
     IndexEvent,
@@ -162,6 +163,33 @@ def read_acquisition_code(h5_path: str | os.PathLike) -> str:
         return "\n".join(parts)
 
 
+_points_cache: dict[str, tuple[int, str]] = {}  # path -> (mtime_ns, text), running files
+
+
+def running_points(row: Acquisition) -> tuple[str, str | None]:
+    """``("running 12/50", "12/50 points (24%), ... left")`` for a running acquisition: from
+    the loop running in this kernel, else from the loop marks in its file; ``("running",
+    None)`` without a loop."""
+    live = progress.running(row.path)
+    if live is not None:
+        return f"running {int(live.done)}/{live.total}", live.text()
+    try:
+        mtime = os.stat(row.path).st_mtime_ns
+    except OSError:
+        return "running", None
+    cached = _points_cache.get(row.path)
+    if cached is None or cached[0] != mtime:
+        text = ""
+        try:
+            loops = quicklook.loop_progress(row.path, timeout=0.2)
+        except Exception:  # busy or half-written: the next refresh tries again
+            loops = []
+        if loops:
+            text = f"{sum(loop.done for loop in loops)}/{sum(loop.total for loop in loops)}"
+        cached = _points_cache[row.path] = (mtime, text)
+    return (f"running {cached[1]}", f"{cached[1]} points") if cached[1] else ("running", None)
+
+
 class _Row:
     """The widgets of one table row, reused from one refresh to the next."""
 
@@ -217,7 +245,8 @@ class _Row:
             self.select.description = row.name
             self.select.tooltip = f"{row.stem}: show its data, figures and code"
             color = STATUS_COLORS.get(row.status, "inherit")
-            cells["status"].value = _badge(row.status, color, row.error)
+            status, title = running_points(row) if row.status == "running" else (row.status, None)
+            cells["status"].value = _badge(status, color, title or row.error)
             error = last_error_line(row.error)
             self.error.value = f'<div title="{html.escape(row.error or "", quote=True)}">{html.escape(error)}</div>'
             self.error.layout.display = None if error and row.status == "failed" else "none"
@@ -269,6 +298,7 @@ class LabmatePanel(widgets.VBox):
         *,
         page_size: int = 20,
         manager: Any = None,
+        refresh_interval: float = 2.0,
     ) -> None:
         if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
             raise ValueError(f"page_size must be an integer >= 1, got {page_size!r}")
@@ -284,6 +314,7 @@ class LabmatePanel(widgets.VBox):
         self._listening: Any = None  # the dispatcher whose status changes this panel receives
         self.shell = shell
         self.page_size = page_size
+        self.refresh_interval = refresh_interval
         self.page = 0
         self.total = 0
         self._lock = threading.RLock()
@@ -361,6 +392,24 @@ class LabmatePanel(widgets.VBox):
         self._follow_dispatcher()
         self.index.reindex()  # cheap for unchanged files: current even without the hooks
         self.refresh()
+        self._stop = threading.Event()
+        self._ticker = threading.Thread(target=self._tick, name="labmate-panel-tick", daemon=True)
+        self._ticker.start()
+
+    def _tick(self) -> None:
+        """While running acquisitions are shown: refresh their rows (points so far) and the
+        details of the selected one every ``refresh_interval`` seconds."""
+        while not self._stop.wait(self.refresh_interval):
+            try:
+                running = [row for row in self.rows if row.status == "running"]
+                if not running:
+                    continue
+                self.refresh()
+                for row in self.rows:
+                    if row.status == "running" and row.prefix == self.details.prefix:
+                        self.details.refresh(row)
+            except Exception:  # a closed panel or a busy file: try at the next tick
+                logger.debug("panel refresh failed", exc_info=True)
 
     # --- data -------------------------------------------------------------------------------
 
@@ -556,6 +605,9 @@ class LabmatePanel(widgets.VBox):
 
     def close(self) -> None:
         """Stop listening, then close the widgets."""
+        stop = getattr(self, "_stop", None)
+        if stop is not None:
+            stop.set()
         unsubscribe = getattr(self, "_unsubscribe", None)
         if unsubscribe is not None:  # None: the constructor refused its arguments
             unsubscribe()

@@ -162,3 +162,51 @@ def test_unplottable_and_missing_files_say_so(data_dir, panel_of):
     panel.select(panel.rows[0])
     panel.details.wait()
     assert "FileNotFoundError" in panel.message.value
+
+
+def _wait_for(condition, timeout: float = 30.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.02)
+
+
+def test_a_running_loop_shows_its_points_so_far_and_refreshes(data_dir, panel_of):
+    """The loop runs in this process: its row says running k/8 and follows it (ticker)."""
+    from labmate_core.acquisition import AcquisitionLoop
+
+    prefix = write_acquisition(data_dir, "sweep", stamp(3600), status="running", x=np.arange(2))
+    panel = panel_of(data_dir, refresh_interval=0.05)
+    loop = AcquisitionLoop()
+    loop.attach(f"{prefix}.h5", "loop")
+    status = panel.row_widgets(0).cells["status"]
+    seen = []
+    for i, f in enumerate(loop(np.linspace(0, 1, 8))):
+        loop.append(f=f, v=np.sin(f))
+        if i >= 1:  # i points are finished (the i-th one is being measured)
+            _wait_for(lambda i=i: f">running {i}/8<" in status.value)
+            seen.append(i)
+    loop.close()
+    assert seen == list(range(1, 8))
+    assert "points" in status.value  # rate and ETA on hover
+
+
+def test_a_running_file_of_another_kernel_shows_its_finished_points(data_dir, panel_of):
+    """No loop here: the points come from the loop marks saved in the file."""
+    from labmate_core.acquisition import AcquisitionLoop
+
+    prefix = write_acquisition(data_dir, "other", stamp(3600), status="running", x=np.arange(2))
+    loop = AcquisitionLoop()
+    loop.attach(f"{prefix}.h5", "loop")
+    for i in loop(10):
+        loop.append(v=i)
+        if i == 4:
+            break
+    loop.close()
+    panel = panel_of(data_dir)
+    assert ">running 4/10<" in panel.row_widgets(0).cells["status"].value
+    panel.select(panel.rows[0])
+    panel.details.wait()
+    assert_png_not_blank(panel.details.plot.value)
