@@ -51,7 +51,7 @@ STATUS_COLORS = {
 SYNC_COLORS = {"done": "#2e7d32", "pending": "#9e9e9e", "copying": "#1565c0", "failed": "#c62828"}
 #: (column, width); the flexible ones (name, notes) share what is left, never below their width
 COLUMNS = (
-    ("time", "128px"),
+    ("time", "140px"),
     ("name", "96px"),
     ("status", "100px"),
     ("duration", "64px"),
@@ -163,6 +163,12 @@ def read_acquisition_code(h5_path: str | os.PathLike) -> str:
         return "\n".join(parts)
 
 
+def is_live(row: Acquisition) -> bool:
+    """Running: so says the index, or a loop of this kernel still writes the file (a loop
+    saved with ``save_acquisition(loop=...)`` runs on after the save that completed it)."""
+    return row.status == "running" or progress.running(row.path) is not None
+
+
 _points_cache: dict[str, tuple[int, str]] = {}  # path -> (mtime_ns, text), running files
 
 
@@ -244,8 +250,9 @@ class _Row:
             cells["time"].value = row.started.strftime("%Y-%m-%d %H:%M:%S")
             self.select.description = row.name
             self.select.tooltip = f"{row.stem}: show its data, figures and code"
-            color = STATUS_COLORS.get(row.status, "inherit")
-            status, title = running_points(row) if row.status == "running" else (row.status, None)
+            live = is_live(row)
+            color = STATUS_COLORS.get("running" if live else row.status, "inherit")
+            status, title = running_points(row) if live else (row.status, None)
             cells["status"].value = _badge(status, color, title or row.error)
             error = last_error_line(row.error)
             self.error.value = f'<div title="{html.escape(row.error or "", quote=True)}">{html.escape(error)}</div>'
@@ -392,6 +399,7 @@ class LabmatePanel(widgets.VBox):
         self._follow_dispatcher()
         self.index.reindex()  # cheap for unchanged files: current even without the hooks
         self.refresh()
+        self._had_live = False
         self._stop = threading.Event()
         self._ticker = threading.Thread(target=self._tick, name="labmate-panel-tick", daemon=True)
         self._ticker.start()
@@ -401,12 +409,13 @@ class LabmatePanel(widgets.VBox):
         details of the selected one every ``refresh_interval`` seconds."""
         while not self._stop.wait(self.refresh_interval):
             try:
-                running = [row for row in self.rows if row.status == "running"]
-                if not running:
+                live = any(is_live(row) for row in self.rows)
+                if not (live or self._had_live):
                     continue
+                self._had_live = live  # one more refresh once the last one ended
                 self.refresh()
                 for row in self.rows:
-                    if row.status == "running" and row.prefix == self.details.prefix:
+                    if is_live(row) and row.prefix == self.details.prefix:
                         self.details.refresh(row)
             except Exception:  # a closed panel or a busy file: try at the next tick
                 logger.debug("panel refresh failed", exc_info=True)

@@ -68,6 +68,7 @@ class Progress:
         self.updates = 0  # how many times the display was updated (throttling)
         if widget if widget is not None else has_frontend():
             self._make_widget()
+        self._register()
 
     def _make_widget(self) -> None:
         try:

@@ -83,8 +83,7 @@ def test_the_panel_registry_follows_a_loop_writing_a_file(tmp_path):
         loop.append(f=f)
         running = progress.running(path)
         seen.append(None if running is None else (running.done, running.total))
-    assert seen[0] is None  # registered at the first finished point
-    assert seen[1:] == [(float(i), 6) for i in range(1, 6)]
+    assert seen == [(float(i), 6) for i in range(6)]  # registered from the start
     assert progress.running(path) is None  # unregistered at the end
     loop.close()
 

@@ -1,0 +1,162 @@
+"""The panel on a big data directory, and the cost of a loop's progress bar.
+
+* 10,000 real acquisition files (written with plain h5py to keep the setup short; the index
+  reads them like any other): the panel's first render (constructor: reindex of the unchanged
+  files + first page of 20 rows; the index already exists, as when a notebook reopens the
+  panel) must take <= 300 ms, a filter change (status, text) <= 100 ms.
+* An ``AcquisitionLoop`` writing to a file, with and without its progress bar: the bar (throttled
+  to 4 updates/s) must cost <= 5 % of the sweep.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+N_FILES = int(os.environ.get("LABMATE_BENCH_PANEL_FILES", "10000"))
+FIRST_RENDER_MS = 300.0
+FILTER_MS = 100.0
+LOOP_POINTS = 3000
+LOOP_OVERHEAD = 0.05
+
+
+def _stamp(i: int) -> str:
+    return (datetime.datetime(2026, 1, 1) + datetime.timedelta(minutes=7 * i)).strftime(
+        "%Y_%m_%d__%H_%M_%S"
+    )
+
+
+def _write_files(data: Path, count: int) -> None:
+    names = ["sine", "rabi", "ramsey", "t1", "echo"]
+    for name in names:
+        (data / name).mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        name = names[i % 5]
+        with h5py.File(data / name / f"{_stamp(i)}__{name}.h5", "w") as file:
+            file["experiment_name"] = name
+            file["useful"] = np.bool_(True)
+            file["acquisition_cell/1"] = "x = measure()\n"
+            file["info/status"] = "failed" if i % 17 == 0 else "completed"
+            file["info/acquisition_duration"] = 1.5
+            file["x"] = np.arange(10.0)
+
+
+def _median_ms(function, repeat: int = 9) -> tuple[float, float]:
+    """(median, max) in ms."""
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        function()
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times), max(times)
+
+
+def bench_panel() -> None:
+    from labmate_core.index import AcquisitionIndex
+    from labmate_ext.panel import LabmatePanel
+
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "data"
+        start = time.perf_counter()
+        _write_files(data, N_FILES)
+        written = time.perf_counter() - start
+        start = time.perf_counter()
+        AcquisitionIndex(data).close()  # the index is built once (a new directory's first open)
+        built = time.perf_counter() - start
+        print(f"panel: {N_FILES} files written in {written:.1f} s, indexed in {built:.1f} s")
+
+        panels = []
+
+        def first_render() -> None:
+            panels.append(LabmatePanel(data, page_size=20))
+
+        render, render_max = _median_ms(first_render, repeat=7)
+        panel = panels[-1]
+        assert panel.total == N_FILES, panel.total
+        verdict = "OK" if render <= FIRST_RENDER_MS else "SLOW"
+        print(
+            f"panel: first render on {N_FILES} acquisitions: median {render:.0f} ms, "
+            f"max {render_max:.0f} ms (target <= {FIRST_RENDER_MS:.0f} ms: {verdict})"
+        )
+        values = iter(["failed", "completed", "", "failed", "", "completed", "", "failed", ""] * 3)
+
+        def status_change() -> None:
+            panel.status_filter.value = next(values)
+
+        texts = iter(["ram", "", "t1", "", "sine", "", "ech", "", "rabi"] * 3)
+
+        def text_change() -> None:
+            panel.text_filter.value = next(texts)
+
+        for label, change in (("status", status_change), ("text", text_change)):
+            median, worst = _median_ms(change)
+            verdict = "OK" if median <= FILTER_MS else "SLOW"
+            print(
+                f"panel: {label} filter change: median {median:.1f} ms, max {worst:.1f} ms "
+                f"(target <= {FILTER_MS:.0f} ms: {verdict})"
+            )
+        panel.status_filter.value = ""
+        panel.text_filter.value = ""
+        median, _ = _median_ms(lambda: panel.go_to(panel.page + 1))
+        print(f"panel: next page: median {median:.1f} ms")
+        for made in panels:
+            made.close()
+
+
+def _sweep(path: Path, with_progress: bool) -> float:
+    from labmate_core.acquisition import AcquisitionLoop
+    from labmate_core.display import progress
+
+    saved = progress.start
+    if not with_progress:
+        progress.start = lambda length, path_of: None  # type: ignore[assignment]
+    try:
+        loop = AcquisitionLoop()
+        loop.attach(str(path), "loop")
+        start = time.perf_counter()
+        for f in loop(np.linspace(0, 1, LOOP_POINTS)):
+            loop.append(f=f, v=np.sin(f))
+        elapsed = time.perf_counter() - start
+        loop.close()
+    finally:
+        progress.start = saved  # type: ignore[assignment]
+    return elapsed
+
+
+def bench_progress() -> None:
+    import logging
+
+    logging.getLogger("labmate_core.display.progress").setLevel(logging.WARNING)
+    with tempfile.TemporaryDirectory() as tmp:
+        ratios = []
+        for i in range(5):
+            paths = [Path(tmp) / f"off{i}.h5", Path(tmp) / f"on{i}.h5"]
+            for path in paths:
+                with h5py.File(path, "w") as file:
+                    file["x"] = 1
+            off = _sweep(paths[0], with_progress=False)
+            on = _sweep(paths[1], with_progress=True)
+            ratios.append(on / off)
+        ratio = statistics.median(ratios)
+        verdict = "OK" if ratio <= 1 + LOOP_OVERHEAD else "SLOW"
+        print(
+            f"progress: {LOOP_POINTS}-point sweep with / without its progress bar: median "
+            f"{ratio:.3f} (runs {min(ratios):.3f}-{max(ratios):.3f}; "
+            f"target <= {1 + LOOP_OVERHEAD:.2f}: {verdict})"
+        )
+
+
+def main() -> None:
+    bench_progress()
+    bench_panel()
+
+
+if __name__ == "__main__":
+    main()
