@@ -51,13 +51,13 @@ STATUS_COLORS = {
 SYNC_COLORS = {"done": "#2e7d32", "pending": "#9e9e9e", "copying": "#1565c0", "failed": "#c62828"}
 #: (column, width); the flexible ones (name, notes) share what is left, never below their width
 COLUMNS = (
-    ("time", "140px"),
-    ("name", "96px"),
-    ("status", "100px"),
+    ("time", "108px"),
+    ("name", "80px"),
+    ("status", "92px"),
     ("duration", "64px"),
-    ("size", "64px"),
-    ("sync", "150px"),
-    ("notes", "96px"),
+    ("size", "62px"),
+    ("sync", "130px"),
+    ("notes", "80px"),
 )
 FLEXIBLE = ("name", "notes")
 
@@ -247,7 +247,10 @@ class _Row:
         self._binding = True
         try:
             cells = self.cells
-            cells["time"].value = row.started.strftime("%Y-%m-%d %H:%M:%S")
+            started = row.started
+            cells["time"].value = (  # the seconds on hover
+                f'<span title="{started:%Y-%m-%d %H:%M:%S}">{started:%y-%m-%d %H:%M}</span>'
+            )
             self.select.description = row.name
             self.select.tooltip = f"{row.stem}: show its data, figures and code"
             live = is_live(row)
@@ -373,7 +376,7 @@ class LabmatePanel(widgets.VBox):
 
         header = widgets.HBox(
             [_cell(width, widgets.HTML(f"<b>{name}</b>"), name) for name, width in COLUMNS]
-            + [widgets.HTML(layout=widgets.Layout(width="150px", flex="0 0 auto"))],
+            + [widgets.HTML(layout=widgets.Layout(width="170px", flex="0 0 auto"))],
             layout=widgets.Layout(width="100%"),
         )
         header.add_class("labmate-line")

@@ -43,7 +43,9 @@ class Details(widgets.VBox):
         self.prefix: str | None = None
         self.title = widgets.HTML()
         self.title.add_class("labmate-details-title")
-        self.plot = widgets.Image(format="png", layout=widgets.Layout(max_width="100%"))
+        self.plot = widgets.Image(
+            format="png", layout=widgets.Layout(max_width="100%", align_self="flex-start")
+        )
         self.plot.add_class("labmate-quicklook")
         self.plot_note = widgets.HTML()
         self.plot_note.add_class("labmate-quicklook-note")
@@ -65,6 +67,11 @@ class Details(widgets.VBox):
             self._generation += 1
             generation = self._generation
         self.prefix = row.prefix
+        # cleared before the new title is sent: whoever sees the title sees no stale plot
+        self.plot.value = b""
+        self.plot.layout.display = "none"
+        self.figures.children = ()
+        self.plot_note.value = "<i>plotting…</i>"
         error = last_error_line(row.error)
         self.title.value = f"<b>{html.escape(row.stem)}</b> · {html.escape(row.status)}" + (
             f' · <span style="color:#c62828">{html.escape(error)}</span>' if error else ""
@@ -72,7 +79,6 @@ class Details(widgets.VBox):
         self.notes.value = (
             f"<i>note:</i> {html.escape(row.notes)}" if row.notes else "<i>no note</i>"
         )
-        self.plot_note.value = "<i>plotting…</i>"
         self.layout.display = None
         self._future = self._executor.submit(self._load, row, generation)
         return self._future
@@ -146,7 +152,12 @@ class Details(widgets.VBox):
                 picture.add_class("labmate-thumb")
             else:
                 picture = widgets.HTML("<i>no preview</i>")
-            items.append(widgets.VBox([picture, caption], layout=widgets.Layout(margin="2px")))
+            items.append(
+                widgets.VBox(
+                    [picture, caption],
+                    layout=widgets.Layout(margin="2px", align_items="flex-start"),
+                )
+            )
         return items
 
     def close(self) -> None:

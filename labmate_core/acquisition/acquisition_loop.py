@@ -574,7 +574,7 @@ class AcquisitionLoop:
             self._changed(defer=True)
         if level == 0:
             self._progress = progress.start(
-                length, lambda: self._sink.h5_path if self._sink else None
+                length, lambda: self._sink.h5_path if self._sink else None, self
             )
         self._level += 1
         try:

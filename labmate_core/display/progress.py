@@ -14,12 +14,13 @@ a clock read and a few multiplications.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from .frontend import has_frontend
@@ -54,6 +55,7 @@ class Progress:
         *,
         widget: bool | None = None,
         clock: Callable[[], float] = time.monotonic,
+        live: Any = None,
     ) -> None:
         self.total = max(int(total), 0)
         self.done = 0.0
@@ -66,11 +68,12 @@ class Progress:
         self.bar: Any = None
         self.label: Any = None
         self.updates = 0  # how many times the display was updated (throttling)
+        self.live: Any = None  # a LivePlot of the loop ``live`` (widget mode only)
         if widget if widget is not None else has_frontend():
-            self._make_widget()
+            self._make_widget(live)
         self._register()
 
-    def _make_widget(self) -> None:
+    def _make_widget(self, live: Any) -> None:
         try:
             import ipywidgets as widgets
             from IPython.display import display
@@ -79,10 +82,18 @@ class Progress:
             self.bar.add_class("labmate-progress")
             self.label = widgets.HTML()
             self.label.add_class("labmate-progress-text")
-            display(widgets.HBox([self.bar, self.label]))
+            shown: list[Any] = [widgets.HBox([self.bar, self.label])]
+            if live is not None:
+                from .liveplot import LivePlot
+
+                image = widgets.Image(format="png", layout=widgets.Layout(align_self="flex-start"))
+                image.add_class("labmate-liveplot")
+                self.live = LivePlot(live, image)
+                shown.append(image)
+            display(widgets.VBox(shown) if len(shown) > 1 else shown[0])
         except Exception as error:  # never break the user's loop for a display
             logger.debug("no progress bar: %s", error)
-            self.bar = self.label = None
+            self.bar = self.label = self.live = None
 
     # --- numbers ---------------------------------------------------------------------------
 
@@ -148,6 +159,8 @@ class Progress:
             try:
                 self.bar.value = self.done / self.total if self.total else 1.0
                 self.label.value = text
+                if self.live is not None:
+                    self.live.update(int(self.done), text)
                 return
             except Exception as error:
                 logger.debug("progress bar update failed: %s", error)
@@ -158,6 +171,8 @@ class Progress:
         self.set_done(self.done, force=True)
         if self.bar is not None:
             self.bar.bar_style = "success" if self.done >= self.total else "warning"
+        if self.live is not None:
+            self.live.close(int(self.done), self.text())
         if self._path is not None:
             with _running_lock:
                 if _running.get(self._path) is self:
@@ -175,11 +190,26 @@ def fraction_done(iteration: Sequence[int], shape: Sequence[int]) -> float:
     return min(fraction, 1.0)
 
 
-def start(length: int, path_of: Callable[[], str | None]) -> Progress | None:
-    """A progress display for a loop whose outermost level has ``length`` items (None if 0)."""
+_live = 0  # > 0 inside live_plots()
+
+
+@contextlib.contextmanager
+def live_plots() -> Iterator[None]:
+    """Loops started inside also draw their latest points (``%%acquisition NAME --live``)."""
+    global _live
+    _live += 1
+    try:
+        yield
+    finally:
+        _live -= 1
+
+
+def start(length: int, path_of: Callable[[], str | None], loop: Any = None) -> Progress | None:
+    """A progress display for a loop whose outermost level has ``length`` items (None if 0);
+    inside :func:`live_plots`, with a live plot of ``loop``'s points."""
     if length <= 0:
         return None
-    return Progress(length, path_of)
+    return Progress(length, path_of, live=loop if _live else None)
 
 
 def advance(progress: Progress | None, iteration: Sequence[int], shape: Sequence[int]) -> None:

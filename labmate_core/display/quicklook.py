@@ -168,6 +168,7 @@ def plan(contents: Contents, max_panels: int = MAX_PANELS) -> list[Plot]:
         if len(info.shape) == 1:
             by_length.setdefault((info.group, info.shape[0]), []).append(info)
     plots: list[Plot] = []
+    axes: set[str] = set()  # coordinates of the images: not plotted on their own
     for info in contents.arrays:
         shape = info.shape
         if len(shape) == 2 and min(shape) > 1:
@@ -176,10 +177,11 @@ def plan(contents: Contents, max_panels: int = MAX_PANELS) -> list[Plot]:
             x = _coordinate(same)
             y = _coordinate(rows, exclude=x)
             plots.append(Plot("image", info, x, y, _loop_of(contents, info)))
+            axes.update(a.key for a in (x, y) if a is not None)
     for group in by_length.values():
         x = _coordinate(group) if len(group) > 1 else None
         for info in group:
-            if info is x and len(group) > 1:
+            if info is x and len(group) > 1 or info.key in axes:
                 continue
             plots.append(Plot("line", info, x, None, _loop_of(contents, info)))
     return plots[:max_panels]
@@ -225,7 +227,7 @@ def render_png(
         return None
     columns = 1 if len(plots) == 1 else 2
     lines = math.ceil(len(plots) / columns)
-    figure = Figure(figsize=(width, 2.6 * lines), dpi=72)
+    figure = Figure(figsize=(width, 2.6 * lines), dpi=90)
     FigureCanvasAgg(figure)
     for number, item in enumerate(plots, start=1):
         axes = figure.add_subplot(lines, columns, number)
@@ -237,7 +239,8 @@ def render_png(
         except Exception as error:  # one unreadable key does not hide the others
             logger.debug("quick look of %s in %s failed", item.y.key, path, exc_info=True)
             axes.text(0.5, 0.5, f"{item.y.key}: {error}", ha="center", wrap=True, fontsize=8)
-    more = len(contents.arrays) - len(plots)
+    shown = {p.y.key for p in plots} | {a.key for p in plots for a in (p.x, p.x2) if a}
+    more = len([a for a in contents.arrays if a.key not in shown and a.shape[0] > 1])
     title = ", ".join(
         f"{loop.key or 'loop'}: {loop.done}/{loop.total} points" for loop in contents.loops
     )

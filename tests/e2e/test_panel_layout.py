@@ -110,8 +110,17 @@ MEASURE_JS = """
   const buttons = [...document.querySelectorAll('.labmate-panel button')]
     .filter(b => b.offsetParent !== null && getComputedStyle(b).visibility !== 'hidden'
                  && !b.classList.contains('labmate-name'))
-    .map(b => ({text: b.innerText.trim(), box: box(b),
-                clipped: b.scrollWidth > b.clientWidth + 1}));
+    .map(b => {
+      const r = b.getBoundingClientRect(), y = r.top + r.height / 2;
+      // what is drawn at the button's left and right ends: the button itself unless a
+      // scroll container clips it or something covers it
+      const onTop = x => { const e = document.elementFromPoint(x, y);
+        return e !== null && (e === b || b.contains(e)); };
+      const inView = y > 0 && y < window.innerHeight;
+      return {text: b.innerText.trim(), box: box(b), inView,
+              visible: !inView || (onTop(r.left + 2) && onTop(r.right - 2)),
+              clipped: b.scrollWidth > b.clientWidth + 1};
+    });
   return {rows, buttons, width: window.innerWidth, height: window.innerHeight};
 }
 """
@@ -139,7 +148,12 @@ def _intersect(a: dict, b: dict) -> bool:
 
 
 def _check_layout(page, where: str) -> dict:
+    page.locator(".labmate-panel .labmate-table").evaluate(
+        "t => { t.scrollLeft = 0; t.scrollIntoView({block: 'center'}); }"
+    )
     measured = page.evaluate(MEASURE_JS)
+    in_view = [b for b in measured["buttons"] if b["inView"] and b["text"] == "path"]
+    assert len(in_view) == len(measured["rows"]), (where, measured["buttons"])
     assert measured["rows"], where
     for row in measured["rows"]:
         cells = [row["name"], row["status"], row["sync"]]
@@ -153,7 +167,7 @@ def _check_layout(page, where: str) -> dict:
     for button in measured["buttons"]:
         b = button["box"]
         assert b["x"] >= 0 and b["x"] + b["w"] <= measured["width"] + 0.5, (where, button)
-        assert not button["clipped"], (where, button)
+        assert not button["clipped"] and button["visible"], (where, button)
         if button["text"] in labels or button["text"].startswith("analy"):
             assert button["text"] in labels, (where, button)  # the whole label, not "ar"
     return measured

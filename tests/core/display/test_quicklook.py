@@ -60,6 +60,7 @@ def test_2d_as_image_with_axes_when_coordinates_are_saved(tmp_path):
     plots = quicklook.plan(quicklook.scan(path))
     image = next(p for p in plots if p.kind == "image")
     assert image.y.key == "z" and image.x.key == "x" and image.x2.key == "y"
+    assert len(plots) == 1  # the coordinates are the image's axes, not curves of their own
     assert_not_blank(quicklook.render_png(path))
     # without coordinates: still an image, axes are indexes
     bare = write(tmp_path / "c.h5", z=np.random.default_rng(0).random((16, 12)))
