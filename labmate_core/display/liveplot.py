@@ -3,8 +3,10 @@
 The loop's thread only copies the finished points of a few arrays (no lock, no file read); one
 background thread draws them with matplotlib's Agg canvas into an ipywidgets ``Image``. A new
 drawing starts only when the previous one is done and at least ``DUTY`` times its duration has
-passed since (and ``MIN_INTERVAL``): drawing competes with the loop for the GIL at most
-``1 / (DUTY + 1)`` of the time (under 5 %). ``benchmarks/bench_panel.py`` measures it.
+passed since (and ``MIN_INTERVAL``; the first one waits as long after the loop's start, from
+the last drawing's duration): drawing competes with the loop for the GIL at most
+``1 / (DUTY + 1)`` of the time (5 %); a sweep shorter than that gets its plot at its end.
+``benchmarks/bench_panel.py`` measures it.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ logger = logging.getLogger(__name__)
 
 DUTY = 19.0  # idle time between drawings, in drawing durations
 MIN_INTERVAL = 0.5  # s between two drawings at least
+#: how long the last drawing took (s): the first drawing of the next loop waits DUTY times it
+_last_duration = 0.1
 MAX_LINES = 3
 #: names that are the loop's coordinate rather than a measured value (lower-cased)
 COORDINATES = ("x", "f", "freq", "frequency", "t", "time", "v", "voltage", "amp", "power")
@@ -89,7 +93,8 @@ class LivePlot:
             max_workers=1, thread_name_prefix="labmate-liveplot"
         )
         self._busy = threading.Event()
-        self._next = 0.0  # clock time before which no drawing starts
+        # clock time before which no drawing starts: the first one too waits DUTY drawings
+        self._next = clock() + max(MIN_INTERVAL, DUTY * _last_duration)
         self.drawings = 0
 
     def update(self, done: int, title: str = "", force: bool = False) -> None:
@@ -114,12 +119,19 @@ class LivePlot:
         except Exception:
             logger.debug("live plot failed", exc_info=True)
         finally:
+            global _last_duration
             end = self._clock()
-            self._next = end + max(MIN_INTERVAL, DUTY * (end - start))
+            _last_duration = end - start
+            self._next = end + max(MIN_INTERVAL, DUTY * _last_duration)
             self._busy.clear()
 
-    def close(self, done: int, title: str = "") -> None:
-        """Draw the final state (after any drawing in progress), then stop the thread."""
-        self._executor.submit(lambda: None).result()
-        self.update(done, title, force=True)
-        self._executor.shutdown(wait=True)
+    def close(self, done: int, title: str = "", wait: bool = False) -> None:
+        """Draw the final state after any drawing in progress, in the background (the loop's
+        end does not wait for it unless ``wait``), then let the thread end."""
+        try:
+            arrays = snapshot(self.source, done)
+        except Exception:
+            logger.debug("live plot snapshot failed", exc_info=True)
+        else:
+            self._executor.submit(self._draw, arrays, title)
+        self._executor.shutdown(wait=wait)
