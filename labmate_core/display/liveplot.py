@@ -26,6 +26,7 @@ DUTY = 19.0  # idle time between drawings, in drawing durations
 MIN_INTERVAL = 0.5  # s between two drawings at least
 #: how long the last drawing took (s): the first drawing of the next loop waits DUTY times it
 _last_duration = 0.1
+MIN_DRAWING = 0.1  # s: the least a drawing is assumed to take (before the first one)
 MAX_LINES = 3
 #: names that are the loop's coordinate rather than a measured value (lower-cased)
 COORDINATES = ("x", "f", "freq", "frequency", "t", "time", "v", "voltage", "amp", "power")
@@ -94,7 +95,7 @@ class LivePlot:
         )
         self._busy = threading.Event()
         # clock time before which no drawing starts: the first one too waits DUTY drawings
-        self._next = clock() + max(MIN_INTERVAL, DUTY * _last_duration)
+        self._next = clock() + DUTY * max(_last_duration, MIN_DRAWING)
         self.drawings = 0
 
     def update(self, done: int, title: str = "", force: bool = False) -> None:
@@ -117,12 +118,14 @@ class LivePlot:
                 self.image.value = png
                 self.drawings += 1
         except Exception:
+            png = None
             logger.debug("live plot failed", exc_info=True)
         finally:
             global _last_duration
             end = self._clock()
-            _last_duration = end - start
-            self._next = end + max(MIN_INTERVAL, DUTY * _last_duration)
+            if png is not None:  # an empty snapshot's quick return says nothing of drawings
+                _last_duration = end - start
+            self._next = end + max(MIN_INTERVAL, DUTY * (end - start))
             self._busy.clear()
 
     def close(self, done: int, title: str = "", wait: bool = False) -> None:

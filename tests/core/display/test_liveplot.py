@@ -66,7 +66,7 @@ def test_drawings_are_spaced_by_their_duration():
     live = liveplot.LivePlot(loop, image, clock=clock)
     live.update(2)  # too early: the first drawing waits DUTY drawings after the start
     assert not live._busy.is_set() and live.drawings == 0
-    clock.now += max(liveplot.MIN_INTERVAL, liveplot.DUTY * liveplot._last_duration)
+    clock.now += liveplot.DUTY * max(liveplot._last_duration, liveplot.MIN_DRAWING)
     original = liveplot.render
 
     def slow_render(arrays, title=""):
