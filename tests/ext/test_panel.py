@@ -50,6 +50,7 @@ def panel_of():
 
     def make(*args, **kwargs) -> LabmatePanel:
         panels.append(LabmatePanel(*args, **kwargs))
+        assert panels[-1].wait_reindexed()  # the files are read in the background
         return panels[-1]
 
     yield make
@@ -344,3 +345,19 @@ def test_magic_panel_follows_the_dispatcher_of_a_backend_added_later(shell, tmp_
 def test_dispatcher_and_manager_are_exclusive(data_dir):
     with pytest.raises(ValueError, match="not both"):
         LabmatePanel(data_dir, dispatcher=object(), manager=object())
+
+
+def test_files_made_elsewhere_appear_after_the_background_reindex(data_dir, tmp_path):
+    """The first render shows the index at once; the files are re-read in the background
+    and a file made by another process (no hook here) then appears by itself."""
+    write_acquisition(data_dir, "known", 1)
+    first = LabmatePanel(data_dir)
+    assert first.wait_reindexed()
+    first.close()
+    write_acquisition(data_dir, "elsewhere", 2)  # plain writes: the index is not told
+    panel = LabmatePanel(data_dir)
+    try:
+        assert panel.wait_reindexed()
+        assert _names(panel) == ["elsewhere", "known"]
+    finally:
+        panel.close()

@@ -36,6 +36,7 @@ def panel_of():
 
     def make(*args, **kwargs) -> LabmatePanel:
         panels.append(LabmatePanel(*args, **kwargs))
+        assert panels[-1].wait_reindexed()  # the files are read in the background
         return panels[-1]
 
     yield make
