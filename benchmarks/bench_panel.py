@@ -1,9 +1,10 @@
 """The panel on a big data directory, and the cost of a loop's progress bar.
 
 * 10,000 real acquisition files (written with plain h5py to keep the setup short; the index
-  reads them like any other): the panel's first render (constructor: reindex of the unchanged
-  files + first page of 20 rows; the index already exists, as when a notebook reopens the
-  panel) must take <= 300 ms, a filter change (status, text) <= 100 ms.
+  reads them like any other): the panel's first render (constructor: the first page of 20 rows
+  from the index, which already exists as when a notebook reopens the panel; the files are then
+  re-read in the background, timed apart) must take <= 300 ms, a filter change <= 100 ms. The
+  widgets are built without a kernel (no comm messages; the browser's drawing is not timed).
 * An ``AcquisitionLoop`` writing to a file, with and without its progress bar, and with the
   live plot of ``%%acquisition --live`` (each throttled): each must cost <= 5 % of the sweep
   (a CPU-bound sweep of appends only, and one with 1 ms of instrument time per point).
@@ -76,11 +77,16 @@ def bench_panel() -> None:
         print(f"panel: {N_FILES} files written in {written:.1f} s, indexed in {built:.1f} s")
 
         panels = []
-
-        def first_render() -> None:
+        times = []
+        for _ in range(7):
+            start = time.perf_counter()
             panels.append(LabmatePanel(data, page_size=20))
-
-        render, render_max = _median_ms(first_render, repeat=7)
+            times.append((time.perf_counter() - start) * 1000)
+            start = time.perf_counter()
+            assert panels[-1].wait_reindexed()  # the files re-read in the background
+            reindexed = (time.perf_counter() - start) * 1000
+        render, render_max = statistics.median(times), max(times)
+        print(f"panel: then the background re-read of the {N_FILES} files: {reindexed:.0f} ms")
         panel = panels[-1]
         assert panel.total == N_FILES, panel.total
         verdict = "OK" if render <= FIRST_RENDER_MS else "SLOW"
