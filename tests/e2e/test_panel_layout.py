@@ -34,8 +34,11 @@ SETUP = textwrap.dedent(
     import numpy as np
     from matplotlib.figure import Figure
     from labmate_core.acquisition_notebook import AcquisitionAnalysisManager
+    from labmate_core.backends import MirrorDirectoryBackend
 
-    aqm = AcquisitionAnalysisManager("data", shell=None)
+    # a long backend name: the sync column must ellipsize it, not run over the notes
+    mirror = MirrorDirectoryBackend("mirror_on_a_lab_server_with_a_long_directory_name")
+    aqm = AcquisitionAnalysisManager("data", shell=None, backend=mirror)
 
     def figure(draw):
         fig = Figure(figsize=(4, 3))
@@ -60,6 +63,7 @@ SETUP = textwrap.dedent(
             raise ValueError("amplifier overloaded at 3 dBm")
     except ValueError:
         pass
+    assert aqm.wait_backends(120)
     """
 )
 
@@ -271,6 +275,9 @@ def test_panel_layout_quicklook_and_progress(tmp_path):
                 "completed", timeout=60_000
             )
             measured = _check_layout(page, "1600x1000")
+            synced = [r for r in measured["rows"] if r["sync"]["w"] > 0]
+            assert len(synced) == 4
+            expect(page.locator(".labmate-panel .labmate-sync").nth(1)).to_contain_text("mirror")
             errors = [r["error"] for r in measured["rows"] if r["error"]]
             assert errors == ["ValueError: amplifier overloaded at 3 dBm"], errors
 
