@@ -133,6 +133,7 @@ class Labmate(Configurable):
                 logger.debug("a Labmate setting could not be applied", exc_info=True)
             show(error if isinstance(error, UsageError) else UsageError(str(error)))
 
+
     @default("data_directory")
     def _default_data_directory(self) -> str:
         return os.environ.get("ACQUISITION_DIR") or "./data"

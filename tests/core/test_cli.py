@@ -171,7 +171,8 @@ def test_sync_without_backend_recreates_the_journaled_backends(data_dir, tmp_pat
         assert dispatcher.wait(60)
     assert index.flush(60)
     states = {
-        row.stem: [s.state for s in row.sync.values()] for row in index.open_index(data_dir).list()
+        row.stem: [s.state for s in row.sync.values()]
+        for row in index.open_index(data_dir).list()
     }
     assert states == {p.name: ["failed"] for p in prefixes}
     assert main(["status", str(data_dir)]) == 1
@@ -188,7 +189,8 @@ def test_sync_without_backend_recreates_the_journaled_backends(data_dir, tmp_pat
     assert Journal(data_dir).entries() == []
     # labmate ls / the panel see the deliveries of the sync process
     states = {
-        row.stem: [s.state for s in row.sync.values()] for row in index.open_index(data_dir).list()
+        row.stem: [s.state for s in row.sync.values()]
+        for row in index.open_index(data_dir).list()
     }
     assert states == {p.name: ["done"] for p in prefixes}
 

@@ -212,3 +212,4 @@ def test_a_mirror_setting_whose_name_is_taken_keeps_the_configured_one(
     shell.run_line_magic("labmate_backend", f"remove mirror:{tmp_path / 'm2'}")
     shell.run_line_magic("config", "Labmate.mirror = 'm2'")  # the retry after the hint works
     assert set(shell.user_ns["aqm"].backends) == {f"mirror:{tmp_path / 'm2'}"}
+

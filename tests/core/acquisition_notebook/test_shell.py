@@ -108,17 +108,13 @@ def test_caught_failure_of_a_context_manager_acquisition_still_guards(
     assert isinstance(_run(shell, "aqm.analysis_cell()").error_in_exec, ChildProcessError)
 
 
-def test_failed_analysis_cell_that_saves_is_not_a_failed_acquisition(
-    shell, aqm: AcquisitionAnalysisManager
-) -> None:
+def test_failed_analysis_cell_that_saves_is_not_a_failed_acquisition(shell, aqm: AcquisitionAnalysisManager) -> None:
     assert _run(shell, "aqm.acquisition_cell('ok')\naqm.save_acquisition(x=1)").success
     assert not _run(shell, "aqm.create_acquisition()\nraise ValueError('analysis bug')").success
     assert _run(shell, "aqm.analysis_cell()").success
 
 
-def test_cell_with_only_acquisition_cell_stays_running_until_saved(
-    shell, aqm: AcquisitionAnalysisManager
-) -> None:
+def test_cell_with_only_acquisition_cell_stays_running_until_saved(shell, aqm: AcquisitionAnalysisManager) -> None:
     """labmate's pattern: ``acquisition_cell`` alone, the measurement and the save in the next
     cells: the end of the first cell does not claim the acquisition completed."""
     assert _run(shell, "aqm.acquisition_cell('split')").success
@@ -153,9 +149,7 @@ def test_extra_file_of_a_kept_open_acquisition_stays_running_and_its_save_comple
     assert DH5(aqm.current_filepath)["info"]["status"] == "completed"
 
 
-def test_extras_of_a_kept_open_acquisition_end_when_it_is_saved(
-    shell, aqm: AcquisitionAnalysisManager
-) -> None:
+def test_extras_of_a_kept_open_acquisition_end_when_it_is_saved(shell, aqm: AcquisitionAnalysisManager) -> None:
     """Not left running until some later acquisition (or forever, after a restart); one still
     empty at that save ends completed, not "never saved": data may follow."""
     cell = "aqm.acquisition_cell('main')\nitem = aqm.create_acquisition('item')\n"
