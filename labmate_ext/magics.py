@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
 
@@ -12,6 +13,7 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 
 from labmate_core.acquisition import naming
 from labmate_core.acquisition.acquisition_data import RESERVED_KEYS  # ``--save`` refuses them
+from labmate_core.display import progress
 
 from .backend_commands import run_backend_command
 from .reports import LabmateReport, current_prefix
@@ -74,6 +76,7 @@ class LabmateMagics(Magics):
         metavar="VAR",
         help="variables saved into the file after the cell ran (as aqm.save_acquisition(VAR=VAR))",
     )
+    @argument("--live", action="store_true", help="plot the latest points of the cell's loops")
     @line_cell_magic
     def acquisition(self, line: str, cell: str | None = None) -> None:
         """Run the cell as the acquisition NAME.
@@ -111,7 +114,8 @@ class LabmateMagics(Magics):
                 raise UsageError(f"%%acquisition {args.name}: {_one_line(error)}") from None
             raise
         try:
-            error = self.session.runner.run(code)
+            with progress.live_plots() if args.live else contextlib.nullcontext():
+                error = self.session.runner.run(code)
             if error is None:  # the body ran: --save writes the data and "completed" at once
                 manager.acquisition_body_done()
             save_error = self._save_variables(manager, args.save, failed=error is not None)

@@ -2,8 +2,10 @@
 
 ``show_panel(data_directory, dispatcher=None, shell=None)`` displays a :class:`LabmatePanel`:
 newest first with paging, filters (text, date, status), one row per acquisition (time, name,
-status, duration, size, sync state per backend, an editable note) and row actions: *analyse*
-(puts ``%%analysis <file>`` in the next input), *code* (shows the acquisition cell), *path*
+status, duration, size, sync state per backend, an editable note; a failed row shows the last
+line of its error) and row actions: the *name* selects the run (details below the table: a
+quick-look plot of its data, thumbnails of its figures, its cell and note, read in the
+background, see ``panel_details``), *analyse* (puts ``%%analysis <file>`` in the next input), *path*
 (copies the file path to the clipboard in the browser and shows it selected beside the button),
 *retry* (resubmits a failed sync). It refreshes itself on every index change made in this kernel;
 *Refresh* re-reads the files (other kernels' work). Given a ``manager``, the panel follows its
@@ -22,8 +24,10 @@ from collections.abc import Callable
 from typing import Any
 
 import ipywidgets as widgets
+from ipywidgets.widgets import widget_string
 
 from labmate_core.dh5 import storage
+from labmate_core.display import progress, quicklook
 from labmate_core.index import (
     Acquisition,
     IndexEvent,
@@ -35,6 +39,9 @@ from labmate_core.index import (
 )
 from labmate_core.index.ls import format_duration, format_size
 from labmate_core.index.notes import migrate_notes, write_note
+
+from .panel_details import Details, last_error_line
+from .panel_style import CSS
 
 logger = logging.getLogger(__name__)
 
@@ -53,26 +60,65 @@ SYNC_COLORS = {
     "stale": "#ef6c00",
     "never": "#9e9e9e",
 }
+#: (column, width); the flexible ones (name, notes) share what is left, never below their width
 COLUMNS = (
-    ("time", "145px"),
-    ("name", "150px"),
-    ("status", "85px"),
-    ("duration", "80px"),
-    ("size", "70px"),
-    ("sync", "170px"),
-    ("notes", "200px"),
+    ("time", "108px"),
+    ("name", "80px"),
+    ("status", "92px"),
+    ("duration", "64px"),
+    ("size", "62px"),
+    ("sync", "130px"),
+    ("notes", "80px"),
 )
+FLEXIBLE = ("name", "notes")
 
 
-def _cell(width: str, widget: widgets.Widget | None = None) -> widgets.Widget:
-    widget = widget if widget is not None else widgets.HTML()
-    widget.layout = widgets.Layout(width=width, min_width=width, margin="0 4px 0 0")
+#: layouts and styles shared by the cells of a column in every row (a row is some 15 widgets,
+#: not 45: the first render of a page of 20 rows costs a third)
+_SHARED: dict[Any, widgets.Widget] = {}
+_STYLES = {
+    widgets.HTML: widget_string.HTMLStyle,
+    widgets.Button: widgets.ButtonStyle,
+    widgets.Text: widget_string.TextStyle,
+}
+
+
+def _shared(key: Any, make: Callable[[], widgets.Widget]) -> Any:
+    if key not in _SHARED:
+        _SHARED[key] = make()
+    return _SHARED[key]
+
+
+def _cell(width: str, name: str = "", kind: Any = widgets.HTML, **kwargs: Any) -> widgets.Widget:
+    flex = "1 1 0" if name in FLEXIBLE else "0 0 auto"
+    layout = _shared(
+        ("cell", width, name in FLEXIBLE),
+        lambda: widgets.Layout(
+            width=None if name in FLEXIBLE else width,
+            min_width=width,
+            margin="0 4px 0 0",
+            flex=flex,
+        ),
+    )
+    if kind in _STYLES:
+        kwargs["style"] = _shared(("style", kind), _STYLES[kind])
+    widget = kind(layout=layout, **kwargs)
+    if kind is not widgets.Text:
+        widget.add_class("labmate-cell")
+    if name in FLEXIBLE:
+        widget.add_class("labmate-flex")
     return widget
 
 
-def _button(description: str, tooltip: str, css: str) -> widgets.Button:
+def _button(description: str, tooltip: str, css: str, shared: bool = True) -> widgets.Button:
+    def layout() -> widgets.Layout:
+        return widgets.Layout(width="auto", min_width="fit-content", flex="0 0 auto")
+
     button = widgets.Button(
-        description=description, tooltip=tooltip, layout=widgets.Layout(width="auto")
+        description=description,
+        tooltip=tooltip,
+        layout=_shared("button", layout) if shared else layout(),
+        style=_shared(("style", widgets.Button), widgets.ButtonStyle),
     )
     button.add_class(css)
     return button
@@ -195,39 +241,94 @@ def read_acquisition_code(h5_path: str | os.PathLike) -> str:
         return "\n".join(parts)
 
 
+def is_live(row: Acquisition) -> bool:
+    """Running: so says the index, or a loop of this kernel still writes the file (a loop
+    saved with ``save_acquisition(loop=...)`` runs on after the save that completed it)."""
+    return row.status == "running" or progress.running(row.path) is not None
+
+
+_points_cache: dict[str, tuple[int, str]] = {}  # path -> (mtime_ns, text), running files
+
+
+def running_points(row: Acquisition) -> tuple[str, str | None]:
+    """``("running 12/50", "12/50 points (24%), ... left")`` for a running acquisition: from
+    the loop running in this kernel, else from the loop marks in its file; ``("running",
+    None)`` without a loop."""
+    live = progress.running(row.path)
+    if live is not None:
+        return f"running {int(live.done)}/{live.total}", live.text()
+    try:
+        mtime = os.stat(row.path).st_mtime_ns
+    except OSError:
+        return "running", None
+    cached = _points_cache.get(row.path)
+    if cached is None or cached[0] != mtime:
+        text = ""
+        try:
+            loops = quicklook.loop_progress(row.path, timeout=0.2)
+        except Exception:  # busy or half-written: the next refresh tries again
+            loops = []
+        if loops:
+            text = f"{sum(loop.done for loop in loops)}/{sum(loop.total for loop in loops)}"
+        cached = _points_cache[row.path] = (mtime, text)
+    return (f"running {cached[1]}", f"{cached[1]} points") if cached[1] else ("running", None)
+
+
 class _Row:
     """The widgets of one table row, reused from one refresh to the next."""
 
     def __init__(self, panel: LabmatePanel) -> None:
         self.panel = panel
         self.acquisition: Acquisition | None = None
-        self.cells = {name: _cell(width) for name, width in COLUMNS if name != "notes"}
+        self.cells = {
+            name: _cell(width, name, widgets.Button if name == "name" else widgets.HTML)
+            for name, width in COLUMNS
+            if name != "notes"
+        }
+        self.select = self.cells["name"]
+        self.select.add_class("labmate-name")
         self.notes = _cell(
-            COLUMNS[-1][1], widgets.Text(placeholder="note…", continuous_update=False)
+            COLUMNS[-1][1], "notes", widgets.Text, placeholder="note…", continuous_update=False
         )
         self.notes.add_class("labmate-notes")
         self.notes.observe(self._on_note, names="value")
         self.analyse = _button(
             "analyse", "put %%analysis of this file in the next cell", "labmate-analyse"
         )
-        self.code = _button("code", "show the acquisition cell", "labmate-code")
         # a browser-side button (the copy needs the user's click); its popup may overflow
-        self.path = widgets.HTML(layout=widgets.Layout(overflow="visible"))
+        self.path = widgets.HTML(
+            layout=_shared("visible", lambda: widgets.Layout(overflow="visible")),
+            style=_shared(("style", widgets.HTML), _STYLES[widgets.HTML]),
+        )
         self.path.add_class("labmate-path")
-        self.retry = _button(
-            "retry", "send this acquisition to the backends again", "labmate-retry"
+        self.retry = _button(  # its own layout: shown only for a failed copy
+            "retry", "send this acquisition to the backends again", "labmate-retry", shared=False
         )
         for button, action in (
             (self.analyse, panel.analyse),
-            (self.code, panel.show_code),
+            (self.select, panel.select),
             (self.retry, panel.retry_sync),
         ):
             button.on_click(lambda _, action=action: self._act(action))
         for name, cell in self.cells.items():
             cell.add_class(f"labmate-{name}")
-        self.box = widgets.HBox(
-            [*self.cells.values(), self.notes, self.analyse, self.code, self.path, self.retry],
-            layout=widgets.Layout(align_items="center", overflow="visible"),
+        line = widgets.HBox(
+            [*self.cells.values(), self.notes, self.analyse, self.path, self.retry],
+            layout=_shared(
+                "line",
+                lambda: widgets.Layout(align_items="center", overflow="visible", width="100%"),
+            ),
+        )
+        line.add_class("labmate-line")
+        # a failed run: the last line of its error, under the row (the whole one on hover)
+        self.error = widgets.HTML(
+            layout=widgets.Layout(display="none"),
+            style=_shared(("style", widgets.HTML), _STYLES[widgets.HTML]),
+        )
+        self.error.add_class("labmate-row-error")
+        self.box = widgets.VBox(
+            [line, self.error],
+            layout=_shared("visible", lambda: widgets.Layout(overflow="visible")),
         )
         self.box.add_class("labmate-row")
         self._binding = False
@@ -237,12 +338,21 @@ class _Row:
         self._binding = True
         try:
             cells = self.cells
-            cells["time"].value = row.started.strftime("%Y-%m-%d %H:%M:%S")
-            cells[
-                "name"
-            ].value = f'<span title="{html.escape(row.stem)}">{html.escape(row.name)}</span>'
-            color = STATUS_COLORS.get(row.status, "inherit")
-            cells["status"].value = _badge(row.status, color, row.error)
+            started = row.started
+            cells["time"].value = (  # the seconds on hover
+                f'<span title="{started:%Y-%m-%d %H:%M:%S}">{started:%y-%m-%d %H:%M}</span>'
+            )
+            self.select.description = row.name
+            self.select.tooltip = f"{row.stem}: show its data, figures and code"
+            live = is_live(row)
+            color = STATUS_COLORS.get("running" if live else row.status, "inherit")
+            status, title = running_points(row) if live else (row.status, None)
+            cells["status"].value = _badge(status, color, title or row.error)
+            error = last_error_line(row.error)
+            whole = html.escape(row.error or "", quote=True)
+            self.error.value = f'<div title="{whole}">{html.escape(error)}</div>'
+            self.error.layout.display = None if error and row.status == "failed" else "none"
+            self.set_selected(row.prefix == self.panel.details.prefix)
             cells["duration"].value = format_duration(row.duration)
             cells["size"].value = format_size(row.size)
             cells["sync"].value = _sync_cell(row, found or {}, self.panel.next_tries)
@@ -253,6 +363,13 @@ class _Row:
             self.retry.layout.visibility = "visible" if failed else "hidden"
         finally:
             self._binding = False
+
+    def set_selected(self, selected: bool) -> None:
+        """Highlight the row whose details are shown."""
+        if selected:
+            self.box.add_class("labmate-selected")
+        else:
+            self.box.remove_class("labmate-selected")
 
     def _on_note(self, change: dict) -> None:
         if self._binding or self.acquisition is None:
@@ -283,6 +400,7 @@ class LabmatePanel(widgets.VBox):
         *,
         page_size: int = 20,
         manager: Any = None,
+        refresh_interval: float = 2.0,
     ) -> None:
         if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
             raise ValueError(f"page_size must be an integer >= 1, got {page_size!r}")
@@ -298,6 +416,7 @@ class LabmatePanel(widgets.VBox):
         self._listening: Any = None  # the dispatcher whose status changes this panel receives
         self.shell = shell
         self.page_size = page_size
+        self.refresh_interval = refresh_interval
         self.page = 0
         self.total = 0
         self._lock = threading.RLock()
@@ -342,10 +461,6 @@ class LabmatePanel(widgets.VBox):
             description="path", layout=widgets.Layout(width="95%", display="none")
         )
         self.path_text.add_class("labmate-path-text")
-        self.code_text = widgets.Textarea(
-            layout=widgets.Layout(width="95%", height="180px", display="none")
-        )
-        self.code_text.add_class("labmate-code-text")
 
         for control in (self.text_filter, self.since_filter, self.status_filter):
             control.observe(self._on_filter, names="value")
@@ -354,19 +469,26 @@ class LabmatePanel(widgets.VBox):
         self.next_button.on_click(lambda _: self.go_to(self.page + 1))
 
         header = widgets.HBox(
-            [_cell(width, widgets.HTML(f"<b>{name}</b>")) for name, width in COLUMNS]
+            [_cell(width, name, value=f"<b>{name}</b>") for name, width in COLUMNS]
+            + [widgets.HTML(layout=widgets.Layout(width="170px", flex="0 0 auto"))],
+            layout=widgets.Layout(width="100%"),
         )
+        header.add_class("labmate-line")
+        header.add_class("labmate-header")
+        self.table = widgets.VBox([header, self.rows_box])
+        self.table.add_class("labmate-table")
+        self.details = Details(read_acquisition_code, self.say)
         super().__init__(
             [
                 widgets.HBox(
                     [self.text_filter, self.since_filter, self.status_filter, self.refresh_button]
                 ),
                 widgets.HBox([self.prev_button, self.page_label, self.next_button]),
-                header,
-                self.rows_box,
+                self.table,
                 self.message,
                 self.path_text,
-                self.code_text,
+                self.details,
+                widgets.HTML(CSS),
             ]
         )
         self.add_class("labmate-panel")
@@ -376,8 +498,45 @@ class LabmatePanel(widgets.VBox):
             self._send_to_backends(migrate_notes(self.data_directory))
         except OSError as error:
             logger.warning("could not move the notes into their acquisitions: %s", error)
-        self.index.reindex()  # cheap for unchanged files: current even without the hooks
-        self.refresh()
+        self.refresh()  # what the index knows, at once; then the files (other kernels' work)
+        self.reindexed = threading.Event()
+        threading.Thread(target=self._reindex, name="labmate-panel-reindex", daemon=True).start()
+        self._had_live = False
+        self._stop = threading.Event()
+        self._ticker = threading.Thread(target=self._tick, name="labmate-panel-tick", daemon=True)
+        self._ticker.start()
+
+    def _reindex(self) -> None:
+        """Bring the index in line with the files (other kernels' and hand-made changes: about
+        10 ms per 1,000 unchanged files), then show the changes."""
+        try:
+            report = self.index.reindex()
+            if report.added or report.updated or report.removed:
+                self.refresh()
+        except Exception as error:
+            logger.warning("could not re-read %s: %s", self.data_directory, error)
+        finally:
+            self.reindexed.set()
+
+    def wait_reindexed(self, timeout: float | None = 60.0) -> bool:
+        """Wait for the re-reading of the files started with the panel (True when done)."""
+        return self.reindexed.wait(timeout)
+
+    def _tick(self) -> None:
+        """While running acquisitions are shown: refresh their rows (points so far) and the
+        details of the selected one every ``refresh_interval`` seconds."""
+        while not self._stop.wait(self.refresh_interval):
+            try:
+                live = any(is_live(row) for row in self.rows)
+                if not (live or self._had_live):
+                    continue
+                self._had_live = live  # one more refresh once the last one ended
+                self.refresh()
+                for row in self.rows:
+                    if is_live(row) and row.prefix == self.details.prefix:
+                        self.details.refresh(row)
+            except Exception:  # a closed panel or a busy file: try at the next tick
+                logger.debug("panel refresh failed", exc_info=True)
 
     # --- data -------------------------------------------------------------------------------
 
@@ -433,6 +592,10 @@ class LabmatePanel(widgets.VBox):
             for widget_row in self._rows[len(rows) :]:
                 widget_row.acquisition = None
             self.rows_box.children = tuple(r.box for r in self._rows[: len(rows)])
+            shown = {row.prefix: row for row in rows}
+            selected = self.details.prefix
+            if selected is not None and selected not in shown:
+                self.details.clear()  # filtered out or gone: no details of a hidden row
             first = self.page * self.page_size
             self.page_label.value = (
                 f"{first + 1}–{first + len(rows)} of {self.total}" if rows else "no acquisitions"
@@ -542,10 +705,22 @@ class LabmatePanel(widgets.VBox):
             "(in JupyterLab: below the next cell you run)"
         )
 
+    @property
+    def code_text(self) -> widgets.Textarea:
+        """The code box of the details."""
+        return self.details.code
+
+    def select(self, row: Acquisition) -> None:
+        """Show the details of ``row`` (read and plotted in the background)."""
+        self.details.show(row)
+        for widget_row in self._rows[: len(self.rows_box.children)]:
+            acquisition = widget_row.acquisition
+            widget_row.set_selected(acquisition is not None and acquisition.prefix == row.prefix)
+
     def show_code(self, row: Acquisition) -> None:
-        """Show the acquisition cell of ``row``."""
-        self.code_text.value = read_acquisition_code(row.path) or "(no acquisition cell saved)"
-        self.code_text.layout.display = None
+        """Select ``row`` and wait for its details (the acquisition cell among them)."""
+        self.select(row)
+        self.details.wait()
         self.say(f"acquisition cell of {row.stem}")
 
     def show_path(self, row: Acquisition) -> None:
@@ -591,12 +766,18 @@ class LabmatePanel(widgets.VBox):
 
     def close(self) -> None:
         """Stop listening, then close the widgets."""
+        stop = getattr(self, "_stop", None)
+        if stop is not None:
+            stop.set()
         unsubscribe = getattr(self, "_unsubscribe", None)
         if unsubscribe is not None:  # None: the constructor refused its arguments
             unsubscribe()
         listening, self._listening = getattr(self, "_listening", None), None
         if listening is not None:
             self._stop_listening(listening)
+        details = getattr(self, "details", None)
+        if details is not None:
+            details.close()
         super().close()
 
 

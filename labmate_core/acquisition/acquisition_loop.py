@@ -47,6 +47,7 @@ from ..dh5.appender import ChunkedDataset as _Dataset
 from ..dh5.appender import create_dataset as _create
 from ..dh5.appender import matching_dataset as _matching_dataset
 from ..dh5.appender import write_full as _write_full
+from ..display import progress
 
 logger = logging.getLogger(__name__)
 
@@ -121,6 +122,7 @@ class AcquisitionLoop:
         self._shape_dirty = False
         self._rewrite_pending = False  # keys set with update(): written with everything
         self._last_flush = time.monotonic()
+        self._progress: progress.Progress | None = None  # the bar of a running loop
         if isinstance(data, (str, os.PathLike)):
             path = codec_path = os.fspath(data)
             if not codec_path.endswith(".h5"):
@@ -458,6 +460,10 @@ class AcquisitionLoop:
         self._start_level(level, length)
         if self._shape_dirty:
             self._changed(defer=True)
+        if level == 0:
+            self._progress = progress.start(
+                length, lambda: self._sink.h5_path if self._sink else None, self
+            )
         self._level += 1
         try:
             for position, item in enumerate(iterable):
@@ -467,6 +473,7 @@ class AcquisitionLoop:
                 if len(self._iteration) - 1 > level:
                     self._iteration[-1] = 0
                 self._iteration[self._level - 1] += 1
+                progress.advance(self._progress, self._iteration, self._shape)
         finally:
             if len(self._iteration) - 1 > level:
                 self._iteration.pop()
@@ -475,6 +482,8 @@ class AcquisitionLoop:
                 self._changed()
             except Exception:  # the generator may be closed during garbage collection
                 logger.exception("Could not write the end of a loop level")
+            if level == 0:
+                progress.finish(self._progress)
             if level == 0 and self._sink is not None:
                 self._sink.close()  # the loop is over: no more appends to keep the file open for
 

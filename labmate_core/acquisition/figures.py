@@ -47,9 +47,19 @@ def save_figure(
     metadata: PdfMetadataDict | dict | None = None,
     **kwargs: Any,
 ) -> None:
-    """``fig.savefig(path)`` after ``tight_layout``; ``metadata`` goes into the pdf's info."""
+    """``fig.savefig(path)`` after ``tight_layout``; ``metadata`` goes into the pdf's info.
+    A small PNG preview is saved beside it (hidden ``.<file name>.png``, for the panel)."""
     if tight_layout and hasattr(fig, "tight_layout"):
         fig.tight_layout()  # type: ignore[attr-defined]
+    _save(fig, path, metadata, **kwargs)
+    from labmate_core.display.quicklook import save_preview
+
+    save_preview(fig, path)
+
+
+def _save(
+    fig: FigureProtocol, path: str, metadata: PdfMetadataDict | dict | None, **kwargs: Any
+) -> None:
     if metadata is None:
         fig.savefig(path, **kwargs)
         return

@@ -84,9 +84,9 @@ def _notebook(mirror: Path) -> dict:
     }
 
 
-def _start_kernel(base: str, token: str) -> None:
+def _start_kernel(base: str, token: str, name: str = "panel.ipynb") -> None:
     """Create the notebook's session before the page opens: no kernel-selection dialog."""
-    body = {"path": "panel.ipynb", "type": "notebook", "name": "", "kernel": {"name": "python3"}}
+    body = {"path": name, "type": "notebook", "name": "", "kernel": {"name": "python3"}}
     request = urllib.request.Request(
         f"{base}/api/sessions?token={token}",
         data=json.dumps(body).encode(),
@@ -116,12 +116,13 @@ def _wait_for_server(url: str, proc: subprocess.Popen, timeout: float = 180) -> 
     raise TimeoutError(f"jupyter lab did not answer at {url}")
 
 
-@pytest.fixture
-def lab(tmp_path):
-    """A JupyterLab server on 127.0.0.1 serving ``tmp_path/root``; yields (base url, token)."""
+@contextlib.contextmanager
+def jupyter_lab(tmp_path: Path, notebook: dict, name: str = "panel.ipynb"):
+    """A JupyterLab server on 127.0.0.1 serving ``tmp_path/root`` with ``notebook`` saved as
+    ``name`` and its kernel started; yields (base url, token, root)."""
     root = tmp_path / "root"
-    root.mkdir()
-    (root / "panel.ipynb").write_text(json.dumps(_notebook(tmp_path / "mirror")))
+    root.mkdir(exist_ok=True)
+    (root / name).write_text(json.dumps(notebook))
     port, token = _free_port(), secrets.token_hex(16)
     env = dict(os.environ)
     for variable, folder in (
@@ -166,8 +167,8 @@ def lab(tmp_path):
             log.flush()
             tail = (tmp_path / "jupyter.log").read_text(errors="replace")[-3000:]
             raise RuntimeError(f"{error}\n{tail}") from None
-        _start_kernel(base, token)
-        yield base, token, root, tmp_path
+        _start_kernel(base, token, name)
+        yield base, token, root
     finally:
         proc.terminate()
         try:
@@ -176,6 +177,13 @@ def lab(tmp_path):
             proc.kill()
             proc.wait(30)
         log.close()
+
+
+@pytest.fixture
+def lab(tmp_path):
+    """JupyterLab serving the acquire-twice notebook; yields (base url, token, root, tmp_path)."""
+    with jupyter_lab(tmp_path, _notebook(tmp_path / "mirror")) as (base, token, root):
+        yield base, token, root, tmp_path
 
 
 def _check_copy_path(page, row, root: Path) -> None:

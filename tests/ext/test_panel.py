@@ -50,6 +50,7 @@ def panel_of():
 
     def make(*args, **kwargs) -> LabmatePanel:
         panels.append(LabmatePanel(*args, **kwargs))
+        assert panels[-1].wait_reindexed()  # the files are read in the background
         return panels[-1]
 
     yield make
@@ -74,11 +75,13 @@ def test_widget_tree_and_row_cells(data_dir, panel_of):
     prefix = write_acquisition(data_dir, "sine", 3, cell="for i in range(3):\n    pass\n")
     panel = panel_of(data_dir)
     assert isinstance(panel, widgets.VBox) and "labmate-panel" in panel._dom_classes
-    assert panel.rows_box in panel.children
+    assert panel.table in panel.children and panel.rows_box in panel.table.children
     assert len(panel.rows_box.children) == 1
     row = panel.row_widgets(0)
-    assert row.cells["time"].value == "2026-11-01 03:00:00"
-    assert ">sine<" in row.cells["name"].value
+    assert ">26-11-01 03:00<" in row.cells["time"].value
+    assert 'title="2026-11-01 03:00:00"' in row.cells["time"].value
+    assert row.cells["name"].description == "sine" and row.select is row.cells["name"]
+    assert str(prefix).endswith(row.select.tooltip.split(":")[0])  # the full name on hover
     assert ">completed<" in row.cells["status"].value
     assert row.cells["duration"].value == "5.0 s"
     assert row.cells["size"].value.endswith("kB")
@@ -171,10 +174,11 @@ def test_analyse_quotes_a_path_with_spaces(tmp_path, panel_of, bare_shell):
 def test_code_and_path_actions(data_dir, panel_of):
     prefix = write_acquisition(data_dir, "sine", 1, cell="freq = 5e9\nmeasure(freq)\n")
     panel = panel_of(data_dir)
-    assert panel.code_text.layout.display == "none" and panel.path_text.layout.display == "none"
-    panel.row_widgets(0).code.click()
+    assert panel.details.layout.display == "none" and panel.path_text.layout.display == "none"
+    panel.row_widgets(0).select.click()
+    panel.details.wait()
     assert panel.code_text.value == "freq = 5e9\nmeasure(freq)\n"
-    assert panel.code_text.layout.display is None
+    assert panel.details.layout.display is None
     panel.show_path(panel.rows[0])  # scripting; the row's *path* button copies in the browser
     assert panel.path_text.value == f"{prefix}.h5"
     assert panel.path_text.layout.display is None
@@ -203,7 +207,8 @@ def test_action_errors_are_shown_not_raised(data_dir, panel_of):
     prefix = write_acquisition(data_dir, "sine", 1)
     panel = panel_of(data_dir)
     Path(f"{prefix}.h5").unlink()
-    panel.row_widgets(0).code.click()
+    panel.row_widgets(0).select.click()
+    panel.details.wait()
     assert "FileNotFoundError" in panel.message.value
     panel.row_widgets(0).retry.click()
     assert "no backend dispatcher" in panel.message.value
@@ -417,3 +422,19 @@ def test_notes_are_part_of_the_acquisition(data_dir, tmp_path, panel_of):
         timeout=120,
     )
     assert "# fridge at 10 mK" in listed.stdout and "# from the old log" in listed.stdout
+
+
+def test_files_made_elsewhere_appear_after_the_background_reindex(data_dir, tmp_path):
+    """The first render shows the index at once; the files are re-read in the background
+    and a file made by another process (no hook here) then appears by itself."""
+    write_acquisition(data_dir, "known", 1)
+    first = LabmatePanel(data_dir)
+    assert first.wait_reindexed()
+    first.close()
+    write_acquisition(data_dir, "elsewhere", 2)  # plain writes: the index is not told
+    panel = LabmatePanel(data_dir)
+    try:
+        assert panel.wait_reindexed()
+        assert _names(panel) == ["elsewhere", "known"]
+    finally:
+        panel.close()
