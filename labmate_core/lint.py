@@ -185,7 +185,7 @@ class _Linter(ast.NodeVisitor):
         for child in node.body:
             self.visit(child)
 
-    def visit_MatchAs(self, node: ast.MatchAs) -> None:
+    def visit_MatchAs(self, node: ast.MatchAs | ast.MatchStar) -> None:
         self.generic_visit(node)
         if node.name:
             self._bind([node.name])
@@ -227,7 +227,7 @@ class _Linter(ast.NodeVisitor):
         body = [node.body] if isinstance(node.body, ast.expr) else node.body
         # a body runs later: it sees the whole module, and all of its own names
         inner = _argument_names(args) | (
-            set() if isinstance(node, ast.Lambda) else _bound_names(body)
+            set() if isinstance(node, ast.Lambda) else _bound_names(node.body)
         )
         self.scopes.append(self.module_names | inner)
         for child in body:

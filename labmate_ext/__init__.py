@@ -53,11 +53,14 @@ def unload_ipython_extension(ip: Any) -> None:
     for kind, names in _MAGIC_NAMES.items():
         for name in names:
             function = magics[kind].get(name)
-            if getattr(function, "__self__", None) is not None and (
-                getattr(function.__self__, "session", None) is session
-            ):
+            if _session_of(getattr(function, "__self__", None)) is session:
                 del magics[kind][name]
     registry = ip.magics_manager.registry
-    if getattr(registry.get("LabmateMagics"), "session", None) is session:
+    if _session_of(registry.get("LabmateMagics")) is session:
         del registry["LabmateMagics"]
     session.close()
+
+
+def _session_of(magics: object) -> object:
+    """The session a magics instance was made for (None for any other object)."""
+    return getattr(magics, "session", None)

@@ -61,6 +61,8 @@ def _one_line(error: BaseException) -> str:
 class LabmateMagics(Magics):
     """Magics of ``labmate_ext``; the settings live in the ``Labmate`` configurable."""
 
+    shell: Any  # the InteractiveShell (IPython's ``Magics`` declares it ``None``)
+
     def __init__(self, shell: Any, session: LabmateSession) -> None:
         super().__init__(shell=shell)
         self.session = session
@@ -86,7 +88,7 @@ class LabmateMagics(Magics):
         saves data (or use ``--save x``). When the cell raises, what was saved stays, the file
         records the failure (``info/status``, ``info/error``) and the cell fails as usual.
         """
-        _need_cell("acquisition", cell)
+        cell = _need_cell("acquisition", cell)
         args = parse_line("%acquisition", self.acquisition, line)
         args.name = unquote(args.name)
         _check_name(args.name)
@@ -106,12 +108,12 @@ class LabmateMagics(Magics):
         before = current_prefix(manager)
         try:
             manager.acquisition_started(args.name, cell=code, step=args.step)
-        except Exception as error:
+        except Exception as start_error:
             if current_prefix(manager) != before:
-                manager.acquisition_finished(error)
-            if isinstance(error, _REFUSALS):
+                manager.acquisition_finished(start_error)
+            if isinstance(start_error, _REFUSALS):
                 logger.debug("%%%%acquisition %s refused", args.name, exc_info=True)
-                raise UsageError(f"%%acquisition {args.name}: {_one_line(error)}") from None
+                raise UsageError(f"%%acquisition {args.name}: {_one_line(start_error)}") from None
             raise
         try:
             with progress.live_plots() if args.live else contextlib.nullcontext():
@@ -194,7 +196,7 @@ class LabmateMagics(Magics):
 
         ``aqm.d`` holds the data; figures saved with ``aqm.save_fig()`` carry this cell.
         """
-        _need_cell("analysis", cell)
+        cell = _need_cell("analysis", cell)
         args = parse_line("%analysis", self.analysis, line)
         args.file, args.name = unquote(args.file), unquote(args.name)
         manager = self.session.manager
@@ -202,9 +204,9 @@ class LabmateMagics(Magics):
         self._check_no_await("analysis", code)
         try:
             manager.analysis_cell(args.file, acquisition_name=args.name, cell=code)
-        except _REFUSALS as error:
+        except _REFUSALS as refused:
             logger.debug("%%%%analysis refused", exc_info=True)
-            raise UsageError(f"%%analysis: {_one_line(error)}") from None
+            raise UsageError(f"%%analysis: {_one_line(refused)}") from None
         error = self.session.runner.run(code)
         if error is not None:
             self.session.runner.fail_current_cell(error)
@@ -270,13 +272,15 @@ def _with_header(magic: str, line: str, cell: str) -> str:
     return f"{header}\n{cell}"
 
 
-def _need_cell(magic: str, cell: str | None) -> None:
-    """The line form exists only so that ``%acquisition?`` shows the help."""
+def _need_cell(magic: str, cell: str | None) -> str:
+    """``cell``, refused when None: the line form exists only so that ``%acquisition?`` shows
+    the help."""
     if cell is None:
         raise UsageError(
             f"%%{magic} is a cell magic: put %%{magic} ... on the first line of the cell "
             f"(%%{magic}? for help)"
         )
+    return cell
 
 
 def _finish_failed(manager: Any, name: str, error: BaseException) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..dh5 import DH5, storage
@@ -57,7 +57,7 @@ def check_user_keys(keys: Any) -> None:
             )
 
 
-def holds_data(acquisition: Mapping[str, Any]) -> bool:
+def holds_data(acquisition: DH5 | Mapping[str, Any]) -> bool:
     """True when ``acquisition`` was saved (``useful``) or holds a key of the user's."""
     return bool(acquisition.get("useful", False)) or bool(set(acquisition.keys()) - RESERVED_KEYS)
 
@@ -363,7 +363,9 @@ class NotebookAcquisitionData(DH5):
             return
         super().__setitem__(key, value)
 
-    def update(self, mapping: Mapping | None = None, /, **kwargs: Any) -> NotebookAcquisitionData:
+    def update(
+        self, mapping: Mapping | Iterable | None = None, /, **kwargs: Any
+    ) -> NotebookAcquisitionData:
         items = dict(mapping or {})
         items.update(kwargs)
         loops = {k: v for k, v in items.items() if isinstance(v, AcquisitionLoop)}

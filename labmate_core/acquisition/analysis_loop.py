@@ -13,7 +13,7 @@ read key by key.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol, cast
 
 from .acquisition_loop import LOOP_SHAPE_KEY, parse_loop_shape
 
@@ -47,6 +47,15 @@ def _unwrap_single(value: Any) -> Any:
     return value
 
 
+class _KeyedData(Protocol):
+    """What a loop reads its values from: a mapping, or a ``DH5`` (group)."""
+
+    def keys(self) -> Any: ...
+    def get(self, key: str, /) -> Any: ...
+    def __contains__(self, key: Any, /) -> bool: ...
+    def __getitem__(self, key: str, /) -> Any: ...
+
+
 class _AttrAccess:
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
@@ -54,7 +63,7 @@ class _AttrAccess:
         if name.startswith("i") and name[1:].isdigit() and name[1:] in self.keys():
             name = name[1:]
         try:
-            return self[name]
+            return cast(Mapping[str, Any], self)[name]  # mixed into classes with __getitem__
         except KeyError:
             raise AttributeError(f"No key {name!r}") from None
 
@@ -89,7 +98,7 @@ class AnalysisLoop(_AttrAccess):
 
     def __init__(
         self,
-        data: Mapping | None = None,
+        data: _KeyedData | None = None,
         loop_shape: Sequence[int] | None = None,
         *,
         _ops: tuple = (),

@@ -139,7 +139,7 @@ class BackendLink:
         Applies to the backends already added and to those added later; None keeps a value."""
         from ..backends.dispatcher import check_options
 
-        options = {
+        options: dict[str, Any] = {
             "max_attempts": max_attempts,
             "backoff": backoff,
             "max_backoff": max_backoff,

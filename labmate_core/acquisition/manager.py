@@ -132,8 +132,8 @@ class AcquisitionManager(BackendLink):
         self, filename: str | os.PathLike | list | tuple | set
     ) -> AcquisitionManager:
         """Config files snapshotted by future acquisitions (each must exist)."""
-        files = [filename] if isinstance(filename, (str, os.PathLike)) else list(filename)
-        files = [os.fspath(f) for f in files]
+        given = [filename] if isinstance(filename, (str, os.PathLike)) else list(filename)
+        files = [os.fspath(f) for f in given]
         for file in files:
             if not Path(file).is_file():
                 raise ValueError(f"Configuration file at {file} does not exist")

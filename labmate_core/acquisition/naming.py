@@ -9,6 +9,7 @@ pick the same file; the lock file then serves as the file's lock (lock files are
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import datetime
 import io
@@ -171,11 +172,12 @@ class FilePath(str):
     def str(self) -> str:  # noqa: A003 - labmate's name
         return str.__str__(self)
 
-    def __truediv__(self, other: str | os.PathLike) -> FilePath:
+    # (below, the property ``str`` hides the builtin in annotations: ``builtins.str``)
+    def __truediv__(self, other: builtins.str | os.PathLike) -> FilePath:
         return FilePath(os.path.join(self, os.fspath(other)))
 
-    def __add__(self, other: object) -> FilePath:
-        return FilePath(str.__add__(self, os.fspath(other)))  # type: ignore[arg-type]
+    def __add__(self, other: builtins.str | os.PathLike) -> FilePath:
+        return FilePath(str.__add__(self, os.fspath(other)))
 
     def exists(self) -> bool:
         return os.path.exists(self)
@@ -187,7 +189,9 @@ class FilePath(str):
             os.makedirs(folder, mode=mode, exist_ok=exist_ok)
         return self
 
-    def make_extension(self, extension: str | list[str] | tuple[str, ...]) -> FilePath:
+    def make_extension(
+        self, extension: builtins.str | list[builtins.str] | tuple[builtins.str, ...]
+    ) -> FilePath:
         """This path, with the first of ``extension`` appended unless it ends with one."""
         options = [extension] if isinstance(extension, str) else list(extension)
         options = [e if e.startswith(".") else "." + e for e in options]

@@ -244,7 +244,8 @@ class AcquisitionAnalysisManager(ConfigLinks, AcquisitionManager):
         self._index("save", acquisition)
         self.lifecycle.continue_step(reporter)
 
-    def acquisition_started(
+    # the plain manager ignores the keywords it does not use; this one takes exactly its own
+    def acquisition_started(  # type: ignore[override]
         self,
         name: str,
         cell: str | None = None,

@@ -13,6 +13,7 @@ import time
 import weakref
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import cast, overload
 
 from .base import backend_name
 from .files import normalize_prefix
@@ -20,7 +21,7 @@ from .journal import Journal, labmate_dir, safe_slug
 from .notifier import Notifier
 from .staging import install_files, remove_stale_staging, staging_area
 from .status import SnapshotStatus, State
-from .worker import BackendWorker
+from .worker import BackendWorker, SavesSnapshots
 
 logger = logging.getLogger(__name__)
 
@@ -103,7 +104,7 @@ class BackendDispatcher:
         self._tokens: dict[str, object] = {}  # the current worker of each name: its token
         self._status: dict[str, dict[str, SnapshotStatus]] = {}
         self._cond = threading.Condition()
-        self._notifier = Notifier()
+        self._notifier: Notifier[SnapshotStatus] = Notifier()
         self._closed = False
         remove_stale_staging(self._staging_root)  # left by processes that were killed
         _LIVE.add(self)
@@ -138,7 +139,7 @@ class BackendDispatcher:
             token = object()  # statuses of a removed worker of this name are ignored
             worker = BackendWorker(
                 name,
-                backend,
+                cast(SavesSnapshots, backend),  # checked above
                 self.journal,
                 self._staging_root,
                 functools.partial(self._on_status, token),
@@ -265,6 +266,10 @@ class BackendDispatcher:
             for worker in workers:
                 worker.enqueue(prefix, experiment_name, submitted, journaled)
 
+    @overload
+    def status(self, filepath_prefix: None = None) -> dict[str, dict[str, SnapshotStatus]]: ...
+    @overload
+    def status(self, filepath_prefix: str | os.PathLike) -> dict[str, SnapshotStatus]: ...
     def status(
         self, filepath_prefix: str | os.PathLike | None = None
     ) -> dict[str, dict[str, SnapshotStatus]] | dict[str, SnapshotStatus]:

@@ -72,9 +72,13 @@ def _part(item: Mapping[str, Any]) -> str:
 
 
 def hash_file(path: Path) -> str:
-    """The sha256 of the bytes of ``path``."""
+    """The sha256 of the bytes of ``path`` (read in 1 MiB blocks: ``hashlib.file_digest`` is
+    Python 3.11+)."""
+    digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def file_keys(prefix: Path, names: Iterable[str] | None = None) -> dict[str, list[int]]:

@@ -28,7 +28,7 @@ import uuid
 import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 logger = logging.getLogger(__name__)
 
@@ -76,11 +76,16 @@ def _close_fd(fd: int) -> None:
         os.close(fd)
 
 
+@overload
+def _submitted(record: object, default: float) -> float: ...
+@overload
+def _submitted(record: object, default: None = None) -> float | None: ...
 def _submitted(record: object, default: float | None = None) -> float | None:
     """The ``submitted`` time of a stored record, or ``default`` when it has none."""
     value = record.get("submitted") if isinstance(record, dict) else None
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    return float(value) if ok else default
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return default
 
 
 class Lease:

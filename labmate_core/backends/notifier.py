@@ -7,11 +7,14 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Generic, TypeVar
 
 logger = logging.getLogger(__name__)
 
+_Event = TypeVar("_Event")
 
-class Notifier:
+
+class Notifier(Generic[_Event]):
     """A queue of events and the thread that hands them to the listeners.
 
     Listeners never run on the caller's thread (the kernel) nor on a backend's worker, so a
@@ -19,14 +22,14 @@ class Notifier:
     """
 
     def __init__(self) -> None:
-        self._listeners: list[Callable[[object], object]] = []
-        self._queue: collections.deque[object] = collections.deque()
+        self._listeners: list[Callable[[_Event], object]] = []
+        self._queue: collections.deque[_Event] = collections.deque()
         self._cond = threading.Condition()
         self._delivering = False
         self._stopped = False
         self._thread: threading.Thread | None = None
 
-    def add(self, listener: Callable[[object], object]) -> None:
+    def add(self, listener: Callable[[_Event], object]) -> None:
         with self._cond:
             self._listeners.append(listener)
             if self._thread is None and not self._stopped:
@@ -35,11 +38,11 @@ class Notifier:
                 )
                 self._thread.start()
 
-    def remove(self, listener: Callable[[object], object]) -> None:
+    def remove(self, listener: Callable[[_Event], object]) -> None:
         with self._cond:
             self._listeners.remove(listener)
 
-    def put(self, event: object) -> None:
+    def put(self, event: _Event) -> None:
         with self._cond:
             if self._listeners and not self._stopped:
                 self._queue.append(event)

@@ -9,8 +9,9 @@ import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
-from .base import backend_spec
+from .base import AcquisitionSnapshot, backend_spec
 from .delivered import DeliveryRecords
 from .identity import ContentIdentity, content_identity, file_keys, same_keys
 from .journal import Journal, JournalEntry, Lease, safe_slug
@@ -27,6 +28,12 @@ logger = logging.getLogger(__name__)
 
 #: how long a snapshot whose delivery another worker holds waits before it is looked at again
 LEASE_RETRY = 0.2
+
+
+class SavesSnapshots(Protocol):
+    """What a worker needs of a backend (``BackendDispatcher.add`` checks it first)."""
+
+    def save_snapshot(self, acquisition: AcquisitionSnapshot, /) -> object: ...
 
 
 @dataclasses.dataclass
@@ -57,7 +64,7 @@ class BackendWorker:
     def __init__(
         self,
         name: str,
-        backend: object,
+        backend: SavesSnapshots,
         journal: Journal,
         staging_root: Path,
         on_status: Callable[[SnapshotStatus], None],

@@ -67,7 +67,7 @@ class ChunkedDataset:
                 self._write_chunks(array, start)
             return
         for point in points:
-            self._write_point(point, array[(*point, ...)])
+            self._write_point(point, array[tuple(point) + (...,)])
 
     def _write_chunks(self, array: np.ndarray, start: tuple) -> None:
         """The chunk(s) beginning at ``start`` along the loop dimensions, whole values."""

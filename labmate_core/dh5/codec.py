@@ -274,7 +274,7 @@ def _is_utf8(text: str) -> bool:
 
 def _text(value: str | bytes, key: str) -> str | bytes:
     """``value`` if HDF5 can store it as a string: variable-length strings end at a NUL."""
-    if ("\x00" if isinstance(value, str) else b"\x00") in value:
+    if ("\x00" in value) if isinstance(value, str) else (b"\x00" in value):
         raise UnstorableValueError(key, "HDF5 strings cannot contain NUL ('\\x00')")
     if isinstance(value, str) and not _is_utf8(value):
         raise UnstorableValueError(

@@ -134,12 +134,14 @@ class DH5(FileOps, NodeIO):
         return child
 
     def _open_file(self) -> None:
-        with storage.open_read(self._h5) as file:
+        h5 = self._h5
+        assert h5 is not None, "_open_file is only called on a DH5 with a file"
+        with storage.open_read(h5) as file:
             if self._lazy:
                 self._list_from(file)
             else:
                 self._fill(file)
-        self._signature = file_signature(self._h5)
+        self._signature = file_signature(h5)
 
     def _fill_from_mapping(self, mapping: Mapping, dirty: bool) -> None:
         for key in list(mapping.keys()):

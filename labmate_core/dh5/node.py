@@ -96,7 +96,8 @@ def sealed_view(array: np.ndarray) -> np.ndarray:
     ``array`` itself (maybe the user's own object) untouched: its buffer is exported read-only.
     """
     try:
-        view = np.asarray(memoryview(array).toreadonly())
+        # numpy's stubs declare ndarray.__buffer__ only for Python >= 3.12; it has the protocol
+        view = np.asarray(memoryview(array).toreadonly())  # type: ignore[arg-type]
     except (TypeError, ValueError, BufferError):  # dtypes without a buffer form (datetime64)
         view = array.copy()
         view.flags.writeable = False

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import numpy as np
 
@@ -19,6 +19,10 @@ _Self = TypeVar("_Self", bound="FileOps")
 _DISCARDED = "Nothing was written; that value was discarded, the other changes are still pending."
 
 
+@overload
+def _names(keys: str | Iterable[str]) -> list[str]: ...
+@overload
+def _names(keys: str | Iterable[str] | None) -> list[str] | None: ...
 def _names(keys: str | Iterable[str] | None) -> list[str] | None:
     if keys is None:
         return None
@@ -33,6 +37,11 @@ def _same_file(a: str, b: str) -> bool:
 
 class FileOps(NodeIO):
     """Mixed into ``DH5`` (which provides ``_node_for``, ``_root`` state and the dict API)."""
+
+    if TYPE_CHECKING:  # provided by DH5
+
+        def _node_for(self, parts: tuple[str, ...], create: bool = False) -> tuple[Any, str]: ...
+        def keys(self) -> set[str]: ...
 
     def save(
         self: _Self,
@@ -233,7 +242,7 @@ class FileOps(NodeIO):
             value = slot.value
             if slot.dirty:
                 slot.from_disk = False
-            elif isinstance(value, NodeIO) and value._has_pending():
+            elif isinstance(value, FileOps) and value._has_pending():
                 slot.from_disk = False
                 slot.dirty = True
                 shielded.append(name)
@@ -266,7 +275,7 @@ class FileOps(NodeIO):
             )
         for name in names if names is not None else [name for name, _ in self._loaded_items()]:
             value = self._value(name)
-            pending = self._is_dirty(name) or (isinstance(value, NodeIO) and value._has_pending())
+            pending = self._is_dirty(name) or (isinstance(value, FileOps) and value._has_pending())
             if pending or name not in on_disk:
                 if names is not None and self._is_loaded(name):
                     raise ValueError(f"{join_key(self.key_prefix, name)!r} has unsaved changes")
@@ -352,6 +361,6 @@ class FileOps(NodeIO):
 
     def _has_pending(self) -> bool:
         for slot in self._slots.values():
-            if slot.dirty or (isinstance(slot.value, NodeIO) and slot.value._has_pending()):
+            if slot.dirty or (isinstance(slot.value, FileOps) and slot.value._has_pending()):
                 return True
         return False

@@ -8,6 +8,8 @@ them, and a corrupt or missing index file is rebuilt (notes included, from ``not
 
 from __future__ import annotations
 
+import builtins
+import functools
 import json
 import logging
 import os
@@ -161,7 +163,7 @@ class AcquisitionIndex(IndexConnection):
         rows = [(self.key_of(s.prefix), s) for s in summaries]
         for start in range(0, len(rows), _BATCH):
             batch = rows[start : start + _BATCH]
-            self._run(lambda batch=batch: self._write_summaries(batch))
+            self._run(functools.partial(self._write_summaries, batch))
 
     def remove(self, prefix: str | os.PathLike) -> None:
         """Forget one acquisition (its notes are kept: they follow the file name)."""
@@ -408,12 +410,13 @@ class AcquisitionIndex(IndexConnection):
 
         return self._run(operation)
 
-    def backends(self) -> list[str]:
+    # (below, the method ``list`` hides the builtin in annotations: ``builtins.list``)
+    def backends(self) -> builtins.list[str]:
         """Names of the backends with a recorded sync state, sorted."""
         sql = "SELECT DISTINCT backend FROM sync ORDER BY backend"
         return self._run(lambda: [r[0] for r in self._conn.execute(sql)])  # type: ignore[union-attr]
 
-    def _build(self, rows: Sequence[tuple]) -> list[Acquisition]:
+    def _build(self, rows: Sequence[tuple]) -> builtins.list[Acquisition]:
         conn = self._conn
         assert conn is not None
         sync: dict[str, dict[str, SyncState]] = {}

@@ -189,7 +189,7 @@ def snapshot_of_data(h5_path: str | os.PathLike, data: Any) -> DataSnapshot:
             value = data.get(key)
         except (KeyError, ValueError, TypeError, OSError):
             return None
-        if hasattr(value, "keys") or (hasattr(value, "shape") and getattr(value, "shape", ())):
+        if hasattr(value, "keys") or bool(getattr(value, "shape", ())):
             return None  # a group or an array: not a small scalar
         text = _text(value)
         return text if text is not None else value
