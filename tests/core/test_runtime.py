@@ -72,7 +72,9 @@ def test_exit_drains_the_backends_then_flushes_the_index(data_dir: Path, tmp_pat
     assert lines.index("drain step") < flushed < lines.index("after exit") == len(lines) - 1
     # the status of the drained copy is written to the index after it, before the exit ends
     assert "index job" in lines[drained:flushed]
-    (sync,) = open_index(data_dir).get(done.stdout.splitlines()[0]).sync.values()
+    row = open_index(data_dir).get(done.stdout.splitlines()[0])
+    assert row is not None
+    (sync,) = row.sync.values()
     assert sync.state == "done"
 
 
