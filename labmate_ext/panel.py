@@ -26,6 +26,7 @@ from typing import Any
 import ipywidgets as widgets
 from ipywidgets.widgets import widget_string
 
+from labmate_core import runtime
 from labmate_core.dh5 import storage
 from labmate_core.display import progress, quicklook
 from labmate_core.index import (
@@ -500,11 +501,10 @@ class LabmatePanel(widgets.VBox):
             logger.warning("could not move the notes into their acquisitions: %s", error)
         self.refresh()  # what the index knows, at once; then the files (other kernels' work)
         self.reindexed = threading.Event()
-        threading.Thread(target=self._reindex, name="labmate-panel-reindex", daemon=True).start()
+        runtime.start_thread(self._reindex, "labmate-panel-reindex")
         self._had_live = False
         self._stop = threading.Event()
-        self._ticker = threading.Thread(target=self._tick, name="labmate-panel-tick", daemon=True)
-        self._ticker.start()
+        self._ticker = runtime.start_thread(self._tick, "labmate-panel-tick")
 
     def _reindex(self) -> None:
         """Bring the index in line with the files (other kernels' and hand-made changes: about

@@ -5,11 +5,10 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .. import index
+from .. import index, runtime
 
 logger = logging.getLogger(__name__)
 
@@ -92,12 +91,9 @@ class BackendLink:
             self._restored[name] = entry.origin
             logger.info("backend %r restored from %s", name, self._backend_directory)
         if self._restored:
-            threading.Thread(
-                target=_resume,
-                args=(self._dispatcher, list(self._restored)),
-                daemon=True,
-                name="labmate-backend-resume",
-            ).start()
+            runtime.start_thread(
+                _resume, "labmate-backend-resume", self._dispatcher, list(self._restored)
+            )
 
     @property
     def unrestored_backends(self) -> dict[str, str]:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import functools
 import logging
 import os
-import sys
 import threading
 import time
 import weakref
@@ -15,6 +13,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import cast, overload
 
+from .. import runtime
 from .base import backend_name
 from .files import normalize_prefix
 from .journal import Journal, labmate_dir, safe_slug
@@ -402,11 +401,24 @@ class BackendDispatcher:
             self._cond.notify_all()
         self._notifier.put(status)
 
+    def _reset_after_fork(self) -> None:
+        """In a forked child: the parent's threads, locks and statuses are not this
+        process's (the parent delivers what it submitted); the child's submits start its own."""
+        self._cond = threading.Condition()
+        self._status = {}
+        self.journal.reset_after_fork()
+        self._notifier.reset_after_fork()
+        for worker in self._workers.values():
+            worker.reset_after_fork()
 
+
+#: the open dispatchers of this process: drained at exit, reset in a forked child
 _LIVE: weakref.WeakSet[BackendDispatcher] = weakref.WeakSet()
 
 
 def _drain_at_exit() -> None:
+    """Close every open dispatcher within the longest ``drain_timeout`` of them (the rest
+    stays journaled); the runtime flushes the index after this."""
     dispatchers = list(_LIVE)
     if not dispatchers:
         return
@@ -416,11 +428,12 @@ def _drain_at_exit() -> None:
             dispatcher.close(max(deadline - time.monotonic(), 0.0))
         except Exception:
             logger.exception("error while draining %r at exit", dispatcher)
-    # the statuses of the drain reach the index through its background writer, whose own exit
-    # flush may already have run (atexit order follows import order): wait for them here
-    events = sys.modules.get("labmate_core.index.events")
-    if events is not None:
-        events.flush(5.0)
 
 
-atexit.register(_drain_at_exit)
+def _reset_after_fork() -> None:
+    for dispatcher in list(_LIVE):
+        dispatcher._reset_after_fork()
+
+
+runtime.on_exit(runtime.DRAIN, "backend drain", _drain_at_exit)
+runtime.on_fork("backends", _reset_after_fork)

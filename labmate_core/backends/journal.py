@@ -146,6 +146,14 @@ class Journal:
         name = safe_slug(self._relative(prefix), length=80) + ".json"
         return self.root / safe_slug(backend) / name
 
+    def reset_after_fork(self) -> None:
+        """In a forked child: a fresh mutex (the parent's may be held), and the child's own
+        lock file descriptor (the inherited one shares the parent's ``flock``)."""
+        self._mutex = threading.Lock()
+        finalizer, self._finalizer, self._lock_fd = self._finalizer, None, None
+        if finalizer is not None:
+            finalizer()  # closes this process's copy only: the parent's lock is unaffected
+
     # --- writing -----------------------------------------------------------------------------
 
     @contextlib.contextmanager

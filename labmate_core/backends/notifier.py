@@ -9,6 +9,8 @@ import time
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
+from .. import runtime
+
 logger = logging.getLogger(__name__)
 
 _Event = TypeVar("_Event")
@@ -32,11 +34,19 @@ class Notifier(Generic[_Event]):
     def add(self, listener: Callable[[_Event], object]) -> None:
         with self._cond:
             self._listeners.append(listener)
-            if self._thread is None and not self._stopped:
-                self._thread = threading.Thread(
-                    target=self._run, name="labmate-backend-listeners", daemon=True
-                )
-                self._thread.start()
+            self._start()
+
+    def _start(self) -> None:
+        """Start the delivering thread if it is not running (hold the condition)."""
+        if self._thread is None and self._listeners and not self._stopped:
+            self._thread = runtime.start_thread(self._run, "labmate-backend-listeners")
+
+    def reset_after_fork(self) -> None:
+        """In a forked child: drop the parent's thread, lock and queued events (its
+        listeners stay); the next event starts a thread here."""
+        self._cond = threading.Condition()
+        self._queue.clear()
+        self._delivering, self._thread = False, None
 
     def remove(self, listener: Callable[[_Event], object]) -> None:
         with self._cond:
@@ -46,6 +56,7 @@ class Notifier(Generic[_Event]):
         with self._cond:
             if self._listeners and not self._stopped:
                 self._queue.append(event)
+                self._start()
                 self._cond.notify_all()
 
     def wait(self, timeout: float | None = None) -> bool:

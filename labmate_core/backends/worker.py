@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
+import os
 import threading
 import time
 import traceback
@@ -11,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
+from .. import runtime
 from .base import AcquisitionSnapshot, backend_spec
 from .delivered import DeliveryRecords
 from .identity import ContentIdentity, content_identity, file_keys, same_keys
@@ -94,10 +97,9 @@ class BackendWorker:
         self.staged = needs_staging(backend)
         #: how ``labmate sync`` re-creates the backend (journaled with each pending record)
         self.spec = backend_spec(backend)
-        self._thread = threading.Thread(
-            target=self._run, name=f"labmate-backend[{name}]", daemon=True
-        )
-        self._thread.start()
+        self._thread: threading.Thread | None = runtime.start_thread(
+            self._loop, f"labmate-backend[{name}]"
+        )  # an error that ends it is logged by the runtime
 
     # --- kernel side -------------------------------------------------------------------------
 
@@ -169,8 +171,23 @@ class BackendWorker:
             if journaled:
                 self._journaled.setdefault(prefix, None)
             self._pending[prefix] = job
+            if self._thread is None:  # a forked child's first submit
+                self._thread = runtime.start_thread(self._loop, f"labmate-backend[{self.name}]")
             self._emit(job, State.PENDING)
             self._cond.notify_all()
+
+    def reset_after_fork(self) -> None:
+        """In a forked child: the parent's thread, lock, queue and lease are not this
+        process's (the parent delivers what it queued); the next submit starts a thread here."""
+        self._cond = threading.Condition()
+        self._pending.clear()
+        self._journaled.clear()
+        self._current, self._thread = None, None
+        self._delivered = DeliveryRecords(self._journal.data_directory)
+        lease, self._lease = self._lease, None
+        if lease is not None and lease.fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(lease.fd)  # this process's copy; the parent still holds the lease
 
     def stop(self) -> None:
         """Stop after the current delivery; what is still queued stays in the journal."""
@@ -180,8 +197,11 @@ class BackendWorker:
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait for the thread to end; False if it is still busy (a hanging backend)."""
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
+        thread = self._thread
+        if thread is None:
+            return True
+        thread.join(timeout)
+        return not thread.is_alive()
 
     # --- worker thread -----------------------------------------------------------------------
 
@@ -231,13 +251,6 @@ class BackendWorker:
                     return job
                 wake = min((j.not_before for j in self._pending.values()), default=None)
                 self._cond.wait(None if wake is None else max(wake - now, 0.001))
-
-    def _run(self) -> None:
-        try:
-            self._loop()
-        except BaseException:  # a bug here must not end the thread silently
-            logger.critical("backend worker %r stopped unexpectedly", self.name, exc_info=True)
-            raise
 
     def _loop(self) -> None:
         while True:

@@ -39,6 +39,7 @@ from collections.abc import Iterable
 import h5py
 import numpy as np
 
+from .. import runtime
 from . import remap
 
 logger = logging.getLogger(__name__)
@@ -52,6 +53,14 @@ _KINDS = "biufc"
 #: Live mappings: (device, inode) of the file -> dataset name -> mappings (weakly held).
 _LIVE: dict[tuple[int, int], dict[str, weakref.WeakSet[mmap.mmap]]] = {}
 _LIVE_LOCK = threading.Lock()
+
+
+def _reset_after_fork() -> None:
+    global _LIVE_LOCK
+    _LIVE_LOCK = threading.Lock()  # a thread of the parent may have held it
+
+
+runtime.on_fork("mapped arrays", _reset_after_fork)
 
 
 def map_dataset(dataset: h5py.Dataset, path: str | None = None) -> np.ndarray | None:

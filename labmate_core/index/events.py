@@ -16,7 +16,6 @@ see them calls it first; listeners are told once each record is written).
 
 from __future__ import annotations
 
-import atexit
 import dataclasses
 import logging
 import os
@@ -25,13 +24,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .. import runtime
 from .store import Acquisition, AcquisitionIndex
 from .summary import FileSummary, snapshot_of_data, summary_of_snapshot
 from .writer import Row, Writer
 
 logger = logging.getLogger(__name__)
 
-_indexes: dict[tuple[int, str], AcquisitionIndex] = {}
+_indexes: dict[str, AcquisitionIndex] = {}
 _indexes_lock = threading.Lock()
 _listeners: list[Callable[[IndexEvent], object]] = []
 _listeners_lock = threading.Lock()
@@ -46,8 +46,8 @@ class IndexEvent:
     prefix: str | None = None
 
 
-def _key(data_directory: str | os.PathLike) -> tuple[int, str]:
-    return (os.getpid(), str(Path(data_directory).expanduser().absolute()))
+def _key(data_directory: str | os.PathLike) -> str:
+    return str(Path(data_directory).expanduser().absolute())
 
 
 def is_open(data_directory: str | os.PathLike) -> bool:
@@ -63,7 +63,7 @@ def open_index(data_directory: str | os.PathLike) -> AcquisitionIndex:
     with _indexes_lock:
         index = _indexes.get(key)
         if index is None:
-            index = _indexes[key] = AcquisitionIndex(key[1])
+            index = _indexes[key] = AcquisitionIndex(key)
         return index
 
 
@@ -133,7 +133,21 @@ def flush(timeout: float | None = None) -> bool:
     return _writer.wait(timeout)
 
 
-atexit.register(_writer.stop_at_exit, 5.0)  # then records are written by their caller
+def _reset_after_fork() -> None:
+    """A forked child opens its own indexes (SQLite connections must not cross a fork) and
+    runs its own writer; the parent's listeners (a panel) are not the child's."""
+    global _indexes_lock, _listeners_lock, _last_rows_lock
+    _indexes_lock, _listeners_lock = threading.Lock(), threading.Lock()
+    _last_rows_lock = threading.Lock()
+    _indexes.clear()
+    _listeners.clear()
+    _last_rows.clear()
+    _writer.reset_after_fork()
+
+
+# at exit, after the backends' drain: then records are written by their caller
+runtime.on_exit(runtime.FLUSH, "index writer", lambda: _writer.stop_at_exit(5.0))
+runtime.on_fork("index", _reset_after_fork)
 
 
 #: (index, prefix) -> the summary this process last wrote for that row: recording the same

@@ -1,5 +1,5 @@
 """The index's background writer: one daemon thread running the queued records in order
-(started on first use; a forked child starts its own; :meth:`Writer.wait` waits for them).
+(started on first use through :mod:`labmate_core.runtime`; :meth:`Writer.wait` waits for them).
 
 Rows made from in-memory data (:class:`Row`: an acquisition started, saved, ended) are written in
 batches, one SQLite transaction for all those queued together: the writer waits up to
@@ -13,12 +13,12 @@ from __future__ import annotations
 import collections
 import dataclasses
 import logging
-import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .. import runtime
 from .summary import DataSnapshot
 
 logger = logging.getLogger(__name__)
@@ -50,30 +50,32 @@ class Writer:
         self._busy = False
         self._waiting = 0
         self._thread: threading.Thread | None = None
-        self._pid = os.getpid()
         self._inline = False  # set at interpreter exit: jobs run in the caller's thread
 
+    def reset_after_fork(self) -> None:
+        """In a forked child: the parent's thread, lock and queued jobs are not this process's
+        (the parent writes its own records); the next job starts a thread here."""
+        self._queue = collections.deque()
+        self._cond = threading.Condition()
+        self._busy, self._waiting, self._thread = False, 0, None
+
     def put(self, job: Any) -> None:
-        if self._inline and self._pid == os.getpid():
+        if self._inline:
             self._run_inline(job)
             return
         with self._cond:
-            if self._pid != os.getpid():  # a forked child: the parent's thread is not here
-                self._queue.clear()
-                self._busy, self._thread, self._pid = False, None, os.getpid()
             was_empty = not self._queue
             self._queue.append(job)
             if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
-                self._thread.start()
+                self._thread = runtime.start_thread(self._run, self.name)
             if was_empty:  # else the thread is busy or batching: waking it would only cost
                 self._cond.notify_all()  # the kernel thread a switch of the GIL
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait until every queued job ran (True), or ``timeout`` seconds passed (False)."""
         with self._cond:
-            if self._pid != os.getpid() or threading.current_thread() is self._thread:
-                return True  # a forked child, or a job waiting for its own thread
+            if threading.current_thread() is self._thread:
+                return True  # a job waiting for its own thread
             if not self._queue and not self._busy:
                 return True
             self._waiting += 1
