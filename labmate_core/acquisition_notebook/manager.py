@@ -101,6 +101,13 @@ class AcquisitionAnalysisManager(ConfigLinks, AcquisitionManager):
         """The IPython shell whose cells this manager follows (None: cells passed explicitly)."""
         return self._shell_link.shell
 
+    @shell.setter
+    def shell(self, shell: Any) -> None:
+        """Follow another shell (labmate allows ``aqm.shell = ...``): the old one's cell events
+        are no longer listened to."""
+        self._shell_link.detach()
+        self._shell_link = ShellLink(shell, self)
+
     def detach_shell(self) -> None:
         """Stop listening to the shell's cell events (safe to call twice), e.g. when the
         extension that created this manager is unloaded."""

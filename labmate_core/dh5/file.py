@@ -206,6 +206,21 @@ class DH5(FileOps, NodeIO):
         if dirty:
             on_assigned(node, name, node._slots[name].value)
 
+    @property
+    def _data(self) -> dict[str, Any]:
+        """dh5 0.8.1's view of this node's loaded values (a copy; the state lives in slots)."""
+        return dict(self._loaded_items())
+
+    @_data.setter
+    def _data(self, value: dict[str, Any]) -> None:
+        """``d._data = {}`` (dh5 0.8.1 code): forget the loaded values not changed since; they
+        are read again when used. Anything else is refused: set keys with ``d[key] = value``."""
+        if value:
+            raise TypeError("Set keys with d[key] = value, not through d._data")
+        for name, _ in list(self._loaded_items()):
+            if not self._is_dirty(name):
+                self._put(name, NOT_LOADED)
+
     def __similar__(self, other: DH5) -> bool:
         """Same file opened the same way (read-only, save_on_edit, replacing); data not compared."""
         return (

@@ -196,3 +196,21 @@ def test_runs_acquisition_sees_only_real_calls(cell: str, expected: bool) -> Non
     from labmate_core.acquisition_notebook.shell import runs_acquisition
 
     assert runs_acquisition(cell) is expected
+
+
+def test_the_shell_can_be_replaced_as_in_labmate(tmp_path):
+    """``aqm.shell = other`` (labmate code does it): the new shell's cells are followed."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from labmate_core.acquisition_notebook import AcquisitionAnalysisManager
+
+    shell = InteractiveShell.instance()
+    before = len(shell.events.callbacks["pre_run_cell"])
+    aqm = AcquisitionAnalysisManager(tmp_path / "data", shell=None)
+    aqm.shell = shell
+    assert aqm.shell is shell
+    assert len(shell.events.callbacks["pre_run_cell"]) == before + 1  # followed
+    shell.run_cell("x = 1  # a plain cell")
+    aqm.shell = None
+    assert aqm.shell is None
+    assert len(shell.events.callbacks["pre_run_cell"]) == before  # no longer followed

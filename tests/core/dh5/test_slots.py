@@ -4,6 +4,7 @@ import ast
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 import labmate_core.dh5
 from labmate_core.dh5 import DH5
@@ -64,3 +65,26 @@ def test_no_import_cycle_between_dh5_modules():
 
     cycles = [name for name in graph if name != "__init__" and reaches(name, name, {name})]
     assert cycles == []
+
+
+def test_loaded_values_keep_dh5s_private_view(tmp_path):
+    """dh5 0.8.1 code peeks at ``_data`` (its loaded values): empty before a lazy load."""
+    from labmate_core.dh5 import DH5
+
+    DH5(tmp_path / "f.h5", "w=")["a"] = 1
+    lazy = DH5(tmp_path / "f.h5", open_on_init=False)
+    assert lazy._data == {}
+    assert lazy["a"] == 1 and lazy._data == {"a": 1}
+
+
+def test_clearing_dh5s_private_view_rereads_values(tmp_path):
+    from labmate_core.dh5 import DH5
+
+    writer = DH5(tmp_path / "f.h5", "w=")
+    writer["a"] = 1
+    reader = DH5(tmp_path / "f.h5")
+    assert reader["a"] == 1
+    reader._data = {}
+    assert reader._data == {} and reader["a"] == 1
+    with pytest.raises(TypeError):
+        reader._data = {"b": 2}
