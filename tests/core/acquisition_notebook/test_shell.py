@@ -200,11 +200,15 @@ def test_runs_acquisition_sees_only_real_calls(cell: str, expected: bool) -> Non
 
 def test_the_shell_can_be_replaced_as_in_labmate(tmp_path):
     """``aqm.shell = other`` (labmate code does it): the new shell's cells are followed."""
+    import gc
+
     from IPython.core.interactiveshell import InteractiveShell
 
     from labmate_core.acquisition_notebook import AcquisitionAnalysisManager
 
     shell = InteractiveShell.instance()
+    gc.collect()
+    shell.run_cell("pass")  # callbacks of managers of earlier tests, gone, unregister now
     before = len(shell.events.callbacks["pre_run_cell"])
     aqm = AcquisitionAnalysisManager(tmp_path / "data", shell=None)
     aqm.shell = shell
