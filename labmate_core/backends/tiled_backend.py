@@ -79,9 +79,11 @@ def connect(uri: str, api_key: str | None = None) -> Any:
                 f"Tiled server {uri} refused {how}: {str(error).splitlines()[0]}"
             ) from None
         raise
-    except RuntimeError as error:  # a server that requires a key, and none was found
-        if key or "api key" not in str(error).lower():
+    except RuntimeError as error:  # the server requires a key: none found, or not accepted
+        if "api key" not in str(error).lower():
             raise
+        if key:
+            raise TiledAuthError(f"Tiled server {uri} refused the API key given") from None
         raise TiledAuthError(
             f"Tiled server {uri} requires an API key: set {API_KEY_ENV} or the keyring "
             f"(service {KEYRING_SERVICE!r}, user {uri!r})"
@@ -156,8 +158,8 @@ class TiledBackend(AcquisitionBackend):
             node.write_array(array, key=path[-1])
         if content.files:
             folder = run.create_container(key=FILES)
-            for suffix, path in content.files.items():
-                data = _bytes_array(path.read_bytes())
+            for suffix, companion in content.files.items():
+                data = _bytes_array(companion.read_bytes())
                 folder.write_array(data, key=suffix)
         content.metadata["labmate"]["partial"] = False
         run.replace_metadata(metadata=content.metadata, drop_revision=True)
@@ -189,7 +191,9 @@ class TiledBackend(AcquisitionBackend):
         companions: dict[str, bytes] = {}
         _collect(run, "", arrays, companions)
         for suffix, data in companions.items():
-            _write_atomically(target.parent / (target.name + suffix), lambda t, d=data: t.write_bytes(d))
+            _write_atomically(
+                target.parent / (target.name + suffix), lambda t, d=data: t.write_bytes(d)
+            )
         _write_atomically(
             target.with_name(target.name + ".h5"), lambda t: write_h5(t, _plain(metadata), arrays)
         )

@@ -140,11 +140,11 @@ def read_run(h5_path: Path, original_prefix: Path, files: list[Path], digest: st
 
     parsed = parse_file_name(stem)
     start = (
-        datetime.datetime.strptime(parsed[0], "%Y_%m_%d__%H_%M_%S").astimezone()
-        if parsed
-        else None
+        datetime.datetime.strptime(parsed[0], "%Y_%m_%d__%H_%M_%S").astimezone() if parsed else None
     )
-    end = start + datetime.timedelta(seconds=summary.duration) if start and summary.duration else None
+    end = (
+        start + datetime.timedelta(seconds=summary.duration) if start and summary.duration else None
+    )
     owner = values.get("info/owner")
     host = str(owner).split("@")[0].split(":")[0] if owner else socket.gethostname()
     content.metadata = {
@@ -179,7 +179,7 @@ def read_run(h5_path: Path, original_prefix: Path, files: list[Path], digest: st
 
 
 def _group_paths(values: dict[str, Any]) -> set[str]:
-    out = set()
+    out: set[str] = set()
     for path in values:
         parts = path.split("/")[:-1]
         out.update("/".join(parts[: i + 1]) for i in range(len(parts)))
