@@ -263,7 +263,14 @@ def _report_sync(status: dict[str, Any], finished: bool) -> int:
 
 # --- entry point ---------------------------------------------------------------------------------
 
-SUBCOMMANDS: list[Callable[[Any], object]] = [_add_status, _add_sync, register_ls]
+def _add_ls(subparsers: Any) -> None:
+    """``labmate ls DIR`` (the index) or ``labmate ls --server URL`` (a Tiled server)."""
+    from .remote_ls import add_server_option
+
+    add_server_option(register_ls(subparsers))
+
+
+SUBCOMMANDS: list[Callable[[Any], object]] = [_add_status, _add_sync, _add_ls]
 
 
 def build_parser() -> argparse.ArgumentParser:
