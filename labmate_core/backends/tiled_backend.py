@@ -25,6 +25,8 @@ logger = logging.getLogger(__name__)
 
 API_KEY_ENV = "TILED_API_KEY"
 KEYRING_SERVICE = "labmate-tiled"
+#: Size of the stored chunks of a large array (a remote slice reads the chunks it touches).
+CHUNK_BYTES = 4_000_000
 
 
 class TiledAuthError(PermissionError):
@@ -155,7 +157,7 @@ class TiledBackend(AcquisitionBackend):
         containers: dict[tuple[str, ...], Any] = {(): run}
         for path, array in content.arrays.items():
             node = _require(containers, path[:-1])
-            node.write_array(array, key=path[-1])
+            node.write_array(_chunked(array), key=path[-1])
         if content.files:
             folder = run.create_container(key=FILES)
             for suffix, companion in content.files.items():
@@ -215,6 +217,20 @@ def _require(containers: dict[tuple[str, ...], Any], path: tuple[str, ...]) -> A
         parent = _require(containers, path[:-1])
         containers[path] = _child(parent, path[-1]) or parent.create_container(key=path[-1])
     return containers[path]
+
+
+def _chunked(array: Any) -> Any:
+    """Large arrays as dask arrays of ~``CHUNK_BYTES`` blocks: uploaded block by block and
+    stored so that a remote slice reads one small chunk, not a 100 MB one."""
+    if array.nbytes <= CHUNK_BYTES:
+        return array
+    import dask.array
+    from dask.array.core import normalize_chunks
+
+    chunks = normalize_chunks(
+        ("auto",) * array.ndim, limit=CHUNK_BYTES, dtype=array.dtype, shape=array.shape
+    )
+    return dask.array.from_array(array, chunks=chunks)
 
 
 def _bytes_array(data: bytes) -> Any:
