@@ -150,21 +150,20 @@ class TiledBackend(AcquisitionBackend):
                 logger.debug("%s unchanged on %s", stem, self.uri)
                 return
             existing.delete(recursive=True, external_only=False)
-        content = read_run(h5, Path(acquisition.original_filepath), files, digest)
-        run = experiment.create_container(
-            key=stem, metadata={"run": stem, "labmate": {"partial": True}}
-        )
-        containers: dict[tuple[str, ...], Any] = {(): run}
-        for path, array in content.arrays.items():
-            node = _require(containers, path[:-1])
-            node.write_array(_chunked(array), key=path[-1])
-        if content.files:
-            folder = run.create_container(key=FILES)
-            for suffix, companion in content.files.items():
-                data = _bytes_array(companion.read_bytes())
-                folder.write_array(data, key=suffix)
-        content.metadata["labmate"]["partial"] = False
-        run.replace_metadata(metadata=content.metadata, drop_revision=True)
+        with read_run(h5, Path(acquisition.original_filepath), files, digest) as content:
+            run = experiment.create_container(
+                key=stem, metadata={"run": stem, "labmate": {"partial": True}}
+            )
+            containers: dict[tuple[str, ...], Any] = {(): run}
+            for path, array in content.arrays.items():
+                node = _require(containers, path[:-1])
+                node.write_array(_chunked(array), key=path[-1])
+            if content.files:
+                folder = run.create_container(key=FILES)
+                for suffix, companion in content.files.items():
+                    folder.write_array(_bytes_array(companion.read_bytes()), key=suffix)
+            content.metadata["labmate"]["partial"] = False
+            run.replace_metadata(metadata=content.metadata, drop_revision=True)
         logger.debug("uploaded %s to %s", stem, self.uri)
 
     def _experiment(self, client: Any, name: str) -> Any:
@@ -223,7 +222,7 @@ def _chunked(array: Any) -> Any:
     """Large arrays as dask arrays of ~``CHUNK_BYTES`` blocks: uploaded block by block and
     stored so that a remote slice reads one small chunk, not a 100 MB one."""
     if array.nbytes <= CHUNK_BYTES:
-        return array
+        return array[()]  # an h5py data set (or an array): read whole
     import dask.array
     from dask.array.core import normalize_chunks
 

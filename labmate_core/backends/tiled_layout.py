@@ -35,11 +35,24 @@ _ARRAY_KINDS = "biufc"
 
 @dataclass
 class RunContent:
-    """What is uploaded for one run: its metadata, its arrays by path, its companion files."""
+    """What is uploaded for one run: its metadata, its arrays by path (h5py data sets of the
+    still open file, read as they are uploaded), its companion files. Close it after use."""
 
     metadata: dict[str, Any]
-    arrays: dict[tuple[str, ...], h5py.Dataset | np.ndarray] = field(default_factory=dict)
+    arrays: dict[tuple[str, ...], h5py.Dataset] = field(default_factory=dict)
     files: dict[str, Path] = field(default_factory=dict)
+    h5: h5py.File | None = None
+
+    def close(self) -> None:
+        if self.h5 is not None:
+            self.h5.close()
+            self.h5 = None
+
+    def __enter__(self) -> RunContent:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
 def _jsonable(value: Any) -> Any:
@@ -107,7 +120,8 @@ def _config_values(texts: dict[str, str]) -> dict[str, dict[str, Any]]:
 
 
 def read_run(h5_path: Path, original_prefix: Path, files: list[Path], digest: str) -> RunContent:
-    """Read a (private, consistent) ``.h5`` and its companions into a :class:`RunContent`."""
+    """Read a (private, consistent) ``.h5`` and its companions into a :class:`RunContent`
+    (the arrays are not read: the file stays open until the content is closed)."""
     summary = read_summary(h5_path)
     stem = original_prefix.name
     companions = [p for p in files if p.name != h5_path.name]
@@ -115,20 +129,24 @@ def read_run(h5_path: Path, original_prefix: Path, files: list[Path], digest: st
     attrs: dict[str, dict[str, Any]] = {}
     content = RunContent(metadata={})
 
-    with h5py.File(h5_path, "r") as h5:
+    content.h5 = h5 = h5py.File(h5_path, "r")
+    try:
 
         def visit(path: str, item: Any) -> None:
             if item.attrs:
                 attrs[path] = {k: _jsonable(v) for k, v in item.attrs.items()}
             if isinstance(item, h5py.Dataset):
-                if item.shape and item.dtype.kind in _ARRAY_KINDS:
-                    content.arrays[tuple(path.split("/"))] = item[()]
+                if item.shape and item.dtype.kind in _ARRAY_KINDS and _node_path(path):
+                    content.arrays[tuple(path.split("/"))] = item
                 else:
                     values[path] = _jsonable(item[()])
 
         if h5.attrs:
             attrs[""] = {k: _jsonable(v) for k, v in h5.attrs.items()}
         h5.visititems(visit)
+    except BaseException:
+        content.close()
+        raise
     groups = {p for p in _group_paths(values) | {"/".join(k[:-1]) for k in content.arrays} if p}
 
     def texts(group: str) -> dict[str, str]:
@@ -176,6 +194,11 @@ def read_run(h5_path: Path, original_prefix: Path, files: list[Path], digest: st
     }
     content.files = {p.name[len(stem) :]: p for p in companions}
     return content
+
+
+def _node_path(path: str) -> bool:
+    """Whether every part of ``path`` can be a Tiled key in a URL (else: kept as a value)."""
+    return all(part not in (".", "..") and not set(part) & set("?#%") for part in path.split("/"))
 
 
 def _group_paths(values: dict[str, Any]) -> set[str]:

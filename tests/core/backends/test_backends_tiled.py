@@ -141,7 +141,10 @@ def test_resave_updates_the_entry_and_unchanged_is_left_alone(
 
 def test_load_snapshot_rebuilds_the_files(tmp_path: Path, server: TiledServer, key: str) -> None:
     prefix = acquire(
-        tmp_path, "hydrate", m=np.arange(6).reshape(2, 3), g={"s": "text", "k": 3, "a": [1.5, 2]}
+        tmp_path,
+        "hydrate",
+        m=np.arange(6).reshape(2, 3),
+        g={"s": "text", "k": 3, "a": [1.5, 2], "rate?": np.arange(3)},  # '?' ends a URL path
     )
     backend = TiledBackend(server.uri)
     with deliver(tmp_path / "data", backend, prefix) as dispatcher:
