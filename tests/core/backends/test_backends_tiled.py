@@ -23,7 +23,7 @@ from tiled_server import TiledServer  # noqa: E402
 
 from labmate_core import DH5  # noqa: E402
 from labmate_core.acquisition_notebook import AcquisitionAnalysisManager  # noqa: E402
-from labmate_core.backends import BackendDispatcher, State  # noqa: E402
+from labmate_core.backends import BackendDispatcher, State, create_backend  # noqa: E402
 from labmate_core.backends.tiled_backend import TiledBackend, connect  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[3]
@@ -204,6 +204,8 @@ def test_wrong_or_missing_api_key_is_refused_clearly(
 def test_the_key_is_never_journaled_nor_in_the_url(tmp_path: Path, server: TiledServer) -> None:
     backend = TiledBackend(server.uri, api_key="secret-value")
     assert backend.spec() == {"kind": "tiled", "args": [server.uri], "kwargs": {}}
+    again = create_backend("tiled", *backend.spec()["args"])  # what `labmate sync` does
+    assert isinstance(again, TiledBackend) and again.name == backend.name
     assert "secret-value" not in repr(backend) + backend.name
     with pytest.raises(ValueError, match="credentials"):
         TiledBackend("http://127.0.0.1:1/?api_key=secret-value")
