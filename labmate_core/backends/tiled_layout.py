@@ -66,9 +66,9 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, complex):
-        return {"real": value.real, "imag": value.imag}
+        return {"complex": [_jsonable(value.real), _jsonable(value.imag)]}
     if isinstance(value, float) and not np.isfinite(value):
-        return str(value)
+        return {"float": str(value)}  # JSON has no inf / nan
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     return str(value)
@@ -209,6 +209,16 @@ def _group_paths(values: dict[str, Any]) -> set[str]:
     return out
 
 
+def _from_json(value: Any) -> Any:
+    """The inverse of ``_jsonable`` for the values it encodes as dicts."""
+    if isinstance(value, dict) and set(value) == {"float"}:
+        return float(value["float"])
+    if isinstance(value, dict) and set(value) == {"complex"}:
+        real, imag = (_from_json(v) for v in value["complex"])
+        return complex(real, imag)
+    return value
+
+
 def write_h5(path: Path, metadata: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
     """Rebuild the ``.h5`` at ``path`` from a run's metadata and its arrays (``"a/b"`` paths)."""
     info = metadata["labmate"]
@@ -224,7 +234,7 @@ def write_h5(path: Path, metadata: dict[str, Any], arrays: dict[str, np.ndarray]
                 else:
                     h5[key] = np.asarray(value)
             elif value is not None:
-                h5[key] = value
+                h5[key] = _from_json(value)
         for key, array in arrays.items():
             h5[key] = array
         for key, attributes in info.get("attrs", {}).items():

@@ -145,6 +145,8 @@ def test_load_snapshot_rebuilds_the_files(tmp_path: Path, server: TiledServer, k
         "hydrate",
         m=np.arange(6).reshape(2, 3),
         g={"s": "text", "k": 3, "a": [1.5, 2], "rate?": np.arange(3)},  # '?' ends a URL path
+        c=1 + 2j,
+        inf=float("-inf"),
     )
     backend = TiledBackend(server.uri)
     with deliver(tmp_path / "data", backend, prefix) as dispatcher:
