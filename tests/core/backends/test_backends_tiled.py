@@ -23,7 +23,12 @@ from tiled_server import TiledServer  # noqa: E402
 
 from labmate_core import DH5  # noqa: E402
 from labmate_core.acquisition_notebook import AcquisitionAnalysisManager  # noqa: E402
-from labmate_core.backends import BackendDispatcher, State, create_backend  # noqa: E402
+from labmate_core.backends import (  # noqa: E402
+    BackendDispatcher,
+    State,
+    create_backend,
+    get_backend_class,
+)
 from labmate_core.backends.tiled_backend import TiledBackend, connect  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[3]
@@ -273,3 +278,12 @@ def test_server_killed_mid_delivery_then_back(
     assert node.metadata["labmate"]["partial"] is False
     assert node["a7"][5:15].tolist() == arrays["a7"][5:15].tolist()
     assert sorted(k for k in node if k.startswith("a")) == sorted(arrays)
+
+
+def test_kind_and_packaging() -> None:
+    tomllib = pytest.importorskip("tomllib", reason="tomllib needs Python 3.11")
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    target = project["entry-points"]["labmate.backends"]["tiled"]
+    assert target == "labmate_core.backends.tiled_backend:TiledBackend"
+    assert any(dep.startswith("tiled[client]") for dep in project["optional-dependencies"]["tiled"])
+    assert get_backend_class("tiled") is TiledBackend
