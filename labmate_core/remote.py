@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from .backends.tiled_backend import connect, normalize_uri
-from .backends.tiled_layout import FILES
+from .backends.tiled_layout import FILES, LARGE
 
 logger = logging.getLogger(__name__)
 
@@ -49,27 +49,33 @@ def open_run(url: str, *, api_key: str | None = None) -> RemoteRun:
     metadata = _plain(node.metadata)
     if (metadata.get("labmate") or {}).get("partial", True):
         raise KeyError(f"{server}: run {name}/{run} is still being uploaded (or was cut short)")
-    return RemoteRun(node, metadata, url=f"{server}/{name}/{run}")
+    return RemoteRun(node, metadata, url=f"{server}/{name}/{run}", root=node)
 
 
 class RemoteRun(Mapping[str, Any]):
     """A run (or one of its groups) on a Tiled server, read lazily; read-only."""
 
-    def __init__(self, node: Any, metadata: dict[str, Any], url: str, prefix: str = ""):
+    def __init__(
+        self, node: Any, metadata: dict[str, Any], url: str, prefix: str = "", root: Any = None
+    ):
         self._node = node  # None for a group holding no array (only small values)
+        self._root = root if root is not None else node
         self.metadata = metadata
         self.url = url
         self._prefix = prefix
-        self._values: dict[str, Any] = (metadata.get("labmate") or {}).get("values", {})
+        info = metadata.get("labmate") or {}
+        self._values: dict[str, Any] = info.get("values", {})
+        self._large: dict[str, str] = info.get("large", {})  # long texts, fetched when asked
 
     def _children(self) -> list[str]:
         if self._node is None:
             return []
-        return [k for k in self._node if not (k == FILES and not self._prefix)]
+        return [k for k in self._node if self._prefix or k not in (FILES, LARGE)]
 
     def _value_names(self) -> set[str]:
         n = len(self._prefix)
-        return {p[n:].split("/", 1)[0] for p in self._values if p.startswith(self._prefix)}
+        paths = [*self._values, *self._large]
+        return {p[n:].split("/", 1)[0] for p in paths if p.startswith(self._prefix)}
 
     def keys(self) -> list[str]:  # type: ignore[override]
         """The keys at this level, arrays and groups included."""
@@ -88,13 +94,15 @@ class RemoteRun(Mapping[str, Any]):
         path = self._prefix + key
         if path in self._values:
             return self._values[path]
+        if path in self._large:
+            return self._root[LARGE][self._large[path]].read().tobytes().decode()
         if self._node is not None and key in self._children():
             child = self._node[key]
             if "container" in str(child.structure_family):
-                return RemoteRun(child, self.metadata, self.url, path + "/")
+                return RemoteRun(child, self.metadata, self.url, path + "/", self._root)
             return child  # an array client: slicing fetches only the slice
         if key in self._value_names():
-            return RemoteRun(None, self.metadata, self.url, path + "/")
+            return RemoteRun(None, self.metadata, self.url, path + "/", self._root)
         raise KeyError(f"{self.url}: no key {path!r}")
 
     def __getattr__(self, key: str) -> Any:

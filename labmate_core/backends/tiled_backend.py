@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 from .base import AcquisitionBackend, AcquisitionSnapshot
 from .copying import temporary_name
 from .files import acquisition_files
-from .tiled_layout import FILES, content_digest, read_run, write_h5
+from .tiled_layout import FILES, LARGE, content_digest, read_run, write_h5
 
 logger = logging.getLogger(__name__)
 
@@ -162,6 +162,10 @@ class TiledBackend(AcquisitionBackend):
                 folder = run.create_container(key=FILES)
                 for suffix, companion in content.files.items():
                     folder.write_array(_bytes_array(companion.read_bytes()), key=suffix)
+            if content.large:
+                texts = run.create_container(key=LARGE)
+                for key, data in content.large.items():
+                    texts.write_array(_bytes_array(data), key=key)
             content.metadata["labmate"]["partial"] = False
             run.replace_metadata(metadata=content.metadata, drop_revision=True)
         logger.debug("uploaded %s to %s", stem, self.uri)
@@ -191,12 +195,16 @@ class TiledBackend(AcquisitionBackend):
         arrays: dict[str, Any] = {}
         companions: dict[str, bytes] = {}
         _collect(run, "", arrays, companions)
+        metadata = _plain(metadata)
+        info = metadata["labmate"]
+        for path, key in info.get("large", {}).items():
+            info["values"][path] = companions.pop(f"{LARGE}/{key}").decode()
         for suffix, data in companions.items():
             _write_atomically(
                 target.parent / (target.name + suffix), lambda t, d=data: t.write_bytes(d)
             )
         _write_atomically(
-            target.with_name(target.name + ".h5"), lambda t: write_h5(t, _plain(metadata), arrays)
+            target.with_name(target.name + ".h5"), lambda t: write_h5(t, metadata, arrays)
         )
         return True
 
@@ -241,9 +249,10 @@ def _bytes_array(data: bytes) -> Any:
 def _collect(node: Any, prefix: str, arrays: dict[str, Any], companions: dict[str, bytes]) -> None:
     for key, child in node.items():
         family = str(child.structure_family).rsplit(".", 1)[-1]
-        if not prefix and key == FILES:
+        if not prefix and key in (FILES, LARGE):
             for suffix, item in child.items():
-                companions[suffix] = item.read().tobytes()
+                name = suffix if key == FILES else f"{LARGE}/{suffix}"
+                companions[name] = item.read().tobytes()
         elif family == "container":
             _collect(child, f"{prefix}{key}/", arrays, companions)
         else:

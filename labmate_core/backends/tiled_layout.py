@@ -30,6 +30,10 @@ logger = logging.getLogger(__name__)
 LAYOUT = 1
 #: The container of the companion files inside a run.
 FILES = "_files"
+#: The container of the long texts (logs, prints, ...) kept out of the searchable metadata.
+LARGE = "_large"
+#: Texts longer than this (characters) go to ``LARGE`` as ``uint8`` arrays.
+LARGE_TEXT = 16_000
 _ARRAY_KINDS = "biufc"
 
 
@@ -41,6 +45,7 @@ class RunContent:
     metadata: dict[str, Any]
     arrays: dict[tuple[str, ...], h5py.Dataset] = field(default_factory=dict)
     files: dict[str, Path] = field(default_factory=dict)
+    large: dict[str, bytes] = field(default_factory=dict)
     h5: h5py.File | None = None
 
     def close(self) -> None:
@@ -193,6 +198,9 @@ def read_run(h5_path: Path, original_prefix: Path, files: list[Path], digest: st
         },
     }
     content.files = {p.name[len(stem) :]: p for p in companions}
+    large = [p for p, v in values.items() if isinstance(v, str) and len(v) > LARGE_TEXT]
+    content.metadata["labmate"]["large"] = {path: f"t{i}" for i, path in enumerate(large)}
+    content.large = {f"t{i}": values.pop(path).encode() for i, path in enumerate(large)}
     return content
 
 

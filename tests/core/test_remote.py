@@ -37,7 +37,9 @@ def lab(tmp_path_factory: pytest.TempPathFactory):
         prefixes = {}
         for label, name in (("ok", "T1"), ("bad", "T1"), ("rabi", "rabi")):
             aqm.acquisition_cell(name, cell=f"# {label}")
-            aqm.save_acquisition(x=np.arange(1000.0) * 2, fit={"tau": 12.5, "unit": "us"})
+            aqm.save_acquisition(
+                x=np.arange(1000.0) * 2, fit={"tau": 12.5, "unit": "us"}, log="ok\n" * 10_000
+            )
             prefixes[label] = aqm.current_filepath
         bad = DH5(prefixes["bad"] + ".h5", "a", save_on_edit=True)
         bad["info"]["status"] = "failed"
@@ -72,6 +74,8 @@ def test_open_run_reads_like_analysis_data_and_lazily(lab) -> None:
     assert d.fit.tau == 12.5 and d["fit"]["unit"] == "us"
     assert d.acquisition_cell["1"] == "# ok" and d.useful is True
     assert d.info.status == "completed"
+    assert "log" not in d.metadata["labmate"]["values"] and "log" in d.keys()
+    assert d.log == "ok\n" * 10_000  # a long text: fetched when asked for
     assert d.metadata["status"] == "completed" and np.asarray(d.x).sum() == 999_000.0
     with pytest.raises(KeyError, match="no key 'nope'"):
         d["nope"]

@@ -151,6 +151,7 @@ def test_load_snapshot_rebuilds_the_files(tmp_path: Path, server: TiledServer, k
         m=np.arange(6).reshape(2, 3),
         g={"s": "text", "k": 3, "a": [1.5, 2], "rate?": np.arange(3)},  # '?' ends a URL path
         c=1 + 2j,
+        log="a long text\n" * 3000,  # kept out of the searchable metadata
         inf=float("-inf"),
     )
     backend = TiledBackend(server.uri)
@@ -160,6 +161,7 @@ def test_load_snapshot_rebuilds_the_files(tmp_path: Path, server: TiledServer, k
         shutil.rmtree(folder)
         assert dispatcher.load(prefix) is True
     name = Path(prefix).name
+    assert "log" not in run_node(backend, prefix).metadata["labmate"]["values"]
     for original in saved.iterdir():
         if original.name.startswith(name):
             assert (folder / original.name).exists(), original.name
