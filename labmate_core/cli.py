@@ -416,10 +416,17 @@ def _run_backend_command(args: argparse.Namespace) -> int:
 
 # --- entry point ---------------------------------------------------------------------------------
 
+def _add_ls(subparsers: Any) -> None:
+    """``labmate ls DIR`` (the index) or ``labmate ls --server URL`` (a Tiled server)."""
+    from .remote_ls import add_server_option
+
+    add_server_option(register_ls(subparsers))
+
+
 SUBCOMMANDS: list[Callable[[Any], object]] = [
     _add_status,
     _add_sync,
-    register_ls,
+    _add_ls,
     _add_backend_command,
 ]
 

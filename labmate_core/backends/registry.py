@@ -13,6 +13,7 @@ ENTRY_POINT_GROUP = "labmate.backends"
 _BUILTIN = {
     "mirror": "labmate_core.backends.mirror:MirrorDirectoryBackend",
     "fsspec": "labmate_core.backends.fsspec_backend:FsspecBackend",
+    "tiled": "labmate_core.backends.tiled_backend:TiledBackend",
 }
 _registered: dict[str, type] = {}
 
