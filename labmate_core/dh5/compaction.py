@@ -5,7 +5,7 @@ Copying objects one by one loses what ties them together: object and region refe
 scales are references too), soft, hard and external links, committed datatypes. Rule: a file is
 compacted only when it is a plain tree of groups and datasets (each object has exactly one name,
 no link other than hard links, no reference anywhere, no committed datatype, no external or
-virtual storage, no user block). Any other file keeps its free space (HDF5 reuses it).
+virtual storage, no user block, no creation order tracked by the root group). Any other file keeps its free space (HDF5 reuses it).
 """
 
 from __future__ import annotations
@@ -49,8 +49,8 @@ def compact(path: Path, free: int, write_new: WriteNew, sync: bool) -> bool:
             logger.debug("Not compacting %s: %s", path, reason)
             return False
         with write_new(path, sync) as dst:
-            for key, value in src.attrs.items():
-                dst.attrs[key] = value
+            for key in src.attrs:  # with its HDF5 type (enum, fixed UTF-8, ASCII stay so)
+                dst.attrs.create(key, src.attrs[key], dtype=src.attrs.get_id(key).dtype)
             for name in src:
                 src.copy(src[name], dst, name=name)
     logger.debug("Compacted %s: %d -> %d bytes", path, before, path.stat().st_size)
@@ -79,6 +79,9 @@ def _why_not_plain(file: h5py.File) -> str | None:
     """Why a copy of ``file`` object by object would not be the same file (None: it would)."""
     if file.userblock_size:
         return "it has a user block"
+    root = h5py.h5g.open(file.id, b"/").get_create_plist()
+    if root.get_link_creation_order() or root.get_attr_creation_order():
+        return "its root group tracks creation order (a new file would list it by name)"
     reason = _attrs_reason(file)
     if reason is not None:
         return reason
