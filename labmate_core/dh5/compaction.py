@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -49,12 +51,24 @@ def compact(path: Path, free: int, write_new: WriteNew, sync: bool) -> bool:
             logger.debug("Not compacting %s: %s", path, reason)
             return False
         with write_new(path, sync) as dst:
+            _keep_mode_and_owner(path, dst.filename)
             for key in src.attrs:  # with its HDF5 type (enum, fixed UTF-8, ASCII stay so)
                 dst.attrs.create(key, src.attrs[key], dtype=src.attrs.get_id(key).dtype)
             for name in src:
                 src.copy(src[name], dst, name=name)
     logger.debug("Compacted %s: %d -> %d bytes", path, before, path.stat().st_size)
     return True
+
+
+def _keep_mode_and_owner(path: Path, new: str) -> None:
+    """Give the file written aside the mode, owner and group of ``path`` (owner and group as
+    far as this process may: a shared group-writable file stays so)."""
+    st = path.stat()
+    os.chmod(new, stat.S_IMODE(st.st_mode))
+    for owner in ((st.st_uid, st.st_gid), (-1, st.st_gid)):
+        with contextlib.suppress(PermissionError):
+            os.chown(new, *owner)
+            return
 
 
 def _has_reference(dtype: np.dtype) -> bool:

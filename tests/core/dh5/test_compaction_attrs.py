@@ -59,3 +59,23 @@ def test_a_root_that_tracks_creation_order_keeps_it(tmp_path: Path) -> None:
     with h5py.File(path, "r") as file:
         assert list(file.attrs) == ["z", "a"]
         assert list(file) == ["zeta", "alpha"]
+
+
+def test_compaction_keeps_the_file_mode_and_owner(tmp_path: Path) -> None:
+    """A group-writable file of a shared lab folder stays group-writable (and keeps its owner
+    and group, where this process may set them) after the compacting rename."""
+    import os
+
+    path = tmp_path / "shared.h5"
+    d = DH5(path, "w=")
+    d["big"] = BIG
+    d["data"] = np.arange(5.0)
+    os.chmod(path, 0o660)
+    if os.geteuid() == 0:
+        os.chown(path, 1234, 4321)
+    before = path.stat()
+    del d["big"]
+    after = path.stat()
+    assert after.st_size < before.st_size / 2, "the file was not compacted: nothing tested"
+    assert oct(after.st_mode) == oct(before.st_mode)
+    assert (after.st_uid, after.st_gid) == (before.st_uid, before.st_gid)
