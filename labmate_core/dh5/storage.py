@@ -62,6 +62,7 @@ T = TypeVar("T")
 
 _WAIT_WARNING_S = 5.0
 _READ_ONLY_ERRNOS = (errno.EACCES, errno.EROFS, errno.EPERM)
+_NO_ROOM_ERRNOS = (errno.ENOSPC, errno.EDQUOT)  # a full disk: no lock file can be created
 
 
 
@@ -131,8 +132,9 @@ class FileLock:
             try:
                 fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
             except OSError as exc:
-                if self.shared and exc.errno in _READ_ONLY_ERRNOS:
-                    logger.debug("No lock for %s (read-only location): reading unlocked", self.path)
+                if self.shared and exc.errno in _READ_ONLY_ERRNOS + _NO_ROOM_ERRNOS:
+                    # no lock file can be made: no writer of ours can be under way either
+                    logger.debug("No lock for %s (%s): reading unlocked", self.path, exc.strerror)
                     return False
                 raise
             if self._shared_dir:  # every user's writers of that hard-linked file use it
@@ -222,19 +224,38 @@ class FileLock:
 
 
 @contextlib.contextmanager
-def _exclusive(path: Path, timeout: float | None) -> Iterator[FileLock]:
-    """The exclusive lock with any dead writer's half save rolled back, write generation odd."""
+def _exclusive(
+    path: Path, timeout: float | None, keys: list[str] | None = None
+) -> Iterator[FileLock]:
+    """The exclusive lock with any dead writer's half save rolled back, write generation odd.
+
+    A disk error on the way (no space or inode for the lock file or its generation) raises
+    :class:`SaveFailedError` naming ``path`` and ``keys``: nothing of the save was written."""
     lock = FileLock(path, shared=False)
-    lock.acquire(timeout)
+    with _disk_errors(path, keys):
+        lock.acquire(timeout)
     try:
-        _recover(path, lock)
-        lock.begin_write()
+        with _disk_errors(path, keys):
+            _recover(path, lock)
+            lock.begin_write()
         try:
             yield lock
         finally:
             lock.end_write()
     finally:
         lock.release()
+
+
+@contextlib.contextmanager
+def _disk_errors(path: Path, keys: list[str] | None) -> Iterator[None]:
+    """Raise a disk error (no space, I/O error) met in the block as :class:`SaveFailedError`."""
+    try:
+        yield
+    except OSError as exc:
+        error = _io_error(exc)
+        if error is None:
+            raise
+        raise SaveFailedError(error, path, keys) from exc
 
 
 @contextlib.contextmanager
@@ -496,7 +517,7 @@ def open_write(
     path = real_path(path)[0]  # a symlink: its target is what is written
     _check_target(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with _exclusive(path, timeout) as lock:
+    with _exclusive(path, timeout, keys) as lock:
         assert lock.fd is not None
         if not path.exists():
             with _write_first(path, lock, keys) as file:
