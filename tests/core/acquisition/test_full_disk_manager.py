@@ -1,5 +1,7 @@
-"""A figure saved on a real full disk (a small tmpfs): the error names the file, a figure of that
-name saved before is kept whole, no truncated pdf is left, and the save works once space is freed."""
+"""The manager on a real full disk (a small tmpfs). A figure: the error names the file, a figure
+of that name saved before is kept whole, no truncated pdf is left, the save works once space is
+freed. A new acquisition: the error is the store's one line naming its file, nothing is left
+behind (no file, no run marker), and it starts once space is freed."""
 
 from __future__ import annotations
 
@@ -49,8 +51,12 @@ def fill(mount: Path, leave: int) -> Path:
     size = st.f_bavail * st.f_frsize - leave
     fd = os.open(filler, os.O_CREAT | os.O_WRONLY, 0o644)
     try:
-        if size > 0:
-            os.posix_fallocate(fd, 0, size)
+        while size > 0:  # another thread (the index) may take a few pages meanwhile
+            try:
+                os.posix_fallocate(fd, 0, size)
+                break
+            except OSError:
+                size -= 16384
     finally:
         os.close(fd)
     return filler
@@ -92,3 +98,23 @@ def test_a_figure_on_a_full_disk_keeps_the_previous_one(small_disk: Path) -> Non
         finally:
             plt.close(big)
     assert failed, "no fill level made the figure fail"
+
+
+def test_an_acquisition_started_on_a_full_disk(small_disk: Path) -> None:
+    data = small_disk / "data"
+    aqm = AcquisitionAnalysisManager(data, shell=None)
+    with aqm.acquisition("first"):
+        aqm.save_acquisition(x=np.arange(10.0))
+    listing = sorted(str(p.relative_to(data)) for p in data.rglob("*"))
+    filler = fill(small_disk, 0)
+    with pytest.raises(SaveFailedError) as caught:
+        with aqm.acquisition("run"):
+            aqm.save_acquisition(x=np.arange(10.0))
+    message = str(caught.value)
+    assert "\n" not in message and "_run.h5" in message, message
+    left = sorted(str(p.relative_to(data)) for p in data.rglob("*") if "run" in p.name)
+    assert [name for name in left if name not in listing and not name.endswith("run")] == []
+    filler.unlink()
+    with aqm.acquisition("run"):
+        aqm.save_acquisition(x=np.arange(10.0))
+    assert list(data.glob("run/*_run*.h5"))
