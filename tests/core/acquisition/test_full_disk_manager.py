@@ -118,3 +118,29 @@ def test_an_acquisition_started_on_a_full_disk(small_disk: Path) -> None:
     with aqm.acquisition("run"):
         aqm.save_acquisition(x=np.arange(10.0))
     assert list(data.glob("run/*_run*.h5"))
+
+
+def test_a_run_whose_save_met_a_full_disk_is_ended_by_the_next_one(small_disk: Path) -> None:
+    """Its data and its end stay pending; the next acquisition (space freed) writes them: the
+    file does not stay *running* while the kernel lives on."""
+    import h5py
+
+    data = small_disk / "data"
+    aqm = AcquisitionAnalysisManager(data, shell=None)
+    with aqm.acquisition("first"):
+        aqm.save_acquisition(x=np.arange(10.0))
+    filler = fill(small_disk, 100_000)
+    x = np.random.default_rng(4).random(40_000)  # 320 kB: the file is created, the save fails
+    with pytest.raises(SaveFailedError):
+        with aqm.acquisition("run"):
+            aqm.save_acquisition(x=x)
+    (stuck,) = data.glob("run/*_run.h5")
+    with h5py.File(stuck, "r") as file:
+        assert file["info/status"][()] == b"running" and "x" not in file
+    filler.unlink()
+    with aqm.acquisition("next"):
+        aqm.save_acquisition(y=1.0)
+    with h5py.File(stuck, "r") as file:
+        assert file["info/status"][()] == b"failed"
+        assert "No space left on device" in file["info/error"][()].decode()
+        np.testing.assert_array_equal(file["x"][()], x)
