@@ -290,16 +290,31 @@ def _recover(
     assert lock.fd is not None
     try:
         if rollback(path, lock.fd, reason, own=own, journal_path=lock.path):
-            return True
+            return _dead_writer_cleaned(path, own)
     except BaseException:
         lock.keep_journal = True
         raise
     if not own and other and recover_other(path, lock.other):
-        return True
+        return _dead_writer_cleaned(path, own)
     if lock.generation % 2 == 1:
         logger.warning("Recovered the lock of %s: its writer died before changing the file", path)
-        return True
+        return _dead_writer_cleaned(path, own)
     return False
+
+
+def _dead_writer_cleaned(path: Path, own: bool) -> bool:
+    """Remove what a dead writer was writing aside (``.<name>.<hex>.tmp``, up to the file's
+    size): under the exclusive lock nobody else writes one. Returns True (recovered)."""
+    if own:
+        return True  # our own failed save removed its own
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.[0-9a-f]{{12}}\.tmp")
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(path.parent):
+            if pattern.fullmatch(entry.name):
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)
+                    logger.warning("Removed %s, left by a writer that died", entry.path)
+    return True
 
 
 def _shared_clean_lock(path: Path, timeout: float | None) -> FileLock:
