@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import uuid
 from typing import Any, Protocol, TypedDict
 
+from ..dh5.errors import SaveFailedError
 from .naming import validate_suffix_name
 
 __all__ = ["FigureProtocol", "PdfMetadataDict", "figure_suffix", "save_figure"]
@@ -48,23 +51,42 @@ def save_figure(
     **kwargs: Any,
 ) -> None:
     """``fig.savefig(path)`` after ``tight_layout``; ``metadata`` goes into the pdf's info.
-    A small PNG preview is saved beside it (hidden ``.<file name>.png``, for the panel)."""
+
+    Written aside and renamed in: on a full disk (or any I/O error) no truncated file is left
+    and a figure of that name saved before stays whole (``SaveFailedError`` names the file).
+    A small PNG preview is saved beside it (hidden ``.<file name>.png``, for the panel).
+    """
     if tight_layout and hasattr(fig, "tight_layout"):
         fig.tight_layout()  # type: ignore[attr-defined]
-    _save(fig, path, metadata, **kwargs)
+    if metadata is not None and not path.endswith(".pdf"):
+        raise ValueError("Metadata can be added only to pdf files.")
+    folder, name = os.path.split(path)
+    aside = os.path.join(folder, f".{name}.{uuid.uuid4().hex[:8]}.tmp{os.path.splitext(name)[1]}")
+    try:
+        _write_figure(fig, aside, metadata, **kwargs)
+        os.replace(aside, path)
+    except OSError as error:
+        _remove(aside)
+        raise SaveFailedError(error, path) from error
+    except BaseException:
+        _remove(aside)
+        raise
     from labmate_core.display.quicklook import save_preview
 
     save_preview(fig, path)
 
 
-def _save(
+def _remove(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(path)
+
+
+def _write_figure(
     fig: FigureProtocol, path: str, metadata: PdfMetadataDict | dict | None, **kwargs: Any
 ) -> None:
     if metadata is None:
         fig.savefig(path, **kwargs)
         return
-    if not path.endswith(".pdf"):
-        raise ValueError("Metadata can be added only to pdf files.")
     info = {
         key: value if isinstance(value, str) else json.dumps(value)
         for key, value in dict(metadata).items()

@@ -56,7 +56,7 @@ class OpenAtFirstUse:
                 node._set_locked(name)
             if first is not None and node._is_unloaded(first):
                 node._fill(file, [first], lazy=True)
-        node._signature = file_signature(node._h5)
+            node._signature = file_signature(node._h5)
 
     def _first_use(self, key: Any) -> None:
         """Before reading ``key``: list the file, reading ``key`` in the same open."""

@@ -17,6 +17,7 @@ from ..dh5 import storage
 from . import naming, runs
 from .acquisition_data import (
     STATUS_COMPLETED,
+    STATUS_FAILED,
     STATUS_RUNNING,
     NotebookAcquisitionData,
     check_user_keys,
@@ -228,6 +229,8 @@ class AcquisitionManager(BackendLink):
                 status = self._endings.end_left_running(previous, None)
                 if not self.lifecycle.finished:
                     self.lifecycle.ended(status or "failed")
+            elif previous._has_pending():  # its end was not written (a full disk): now
+                self._save_left_pending(previous)
             return
         # reopened from temp.json (a restart), or not in memory: ended by who ran it
         endings = self._endings
@@ -235,6 +238,16 @@ class AcquisitionManager(BackendLink):
             self.temp_file_path, self.data_directory
         ):
             endings.end_left_running(acquisition, reason)
+
+    def _save_left_pending(self, acquisition: NotebookAcquisitionData) -> None:
+        """Write what a failed save left pending (its data, its final status), else log."""
+        try:
+            acquisition.save()
+        except Exception:
+            logger.exception("Could not save what %s left pending", acquisition.filepath)
+            return
+        acquisition._forget_if_ended()
+        self._report_end(acquisition, acquisition.status or STATUS_FAILED)
 
     def recover_dead_runs(self) -> list[str]:
         """End ``failed`` the runs of this data directory whose process died ("the kernel

@@ -14,12 +14,14 @@ process's marker is never read. One ``listdir`` when nothing is running.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import logging
 import os
 from pathlib import Path
 from urllib.parse import quote, unquote
 
+from ..dh5.errors import SaveFailedError
 from .owner import owner_alive, this_process
 
 logger = logging.getLogger(__name__)
@@ -51,6 +53,17 @@ def marker_path(data_directory: str | os.PathLike, prefix: str, owner: str | Non
 def mark_running(data_directory: str | os.PathLike, prefix: str) -> Path:
     """Name ``prefix`` as running in this process (before its file says so)."""
     path = marker_path(data_directory, prefix)
+    try:
+        _write_marker(path, _relative(data_directory, prefix))
+    except OSError as exc:
+        path.unlink(missing_ok=True)
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EIO):  # a full disk: say which run
+            raise SaveFailedError(exc, f"{prefix}.h5") from exc
+        raise
+    return path
+
+
+def _write_marker(path: Path, text: str) -> None:
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
     try:
         fd = os.open(path, flags, 0o666)
@@ -58,10 +71,9 @@ def mark_running(data_directory: str | os.PathLike, prefix: str) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, flags, 0o666)
     try:
-        os.write(fd, _relative(data_directory, prefix).encode("utf-8", "surrogateescape"))
+        os.write(fd, text.encode("utf-8", "surrogateescape"))
     finally:
         os.close(fd)
-    return path
 
 
 def forget(data_directory: str | os.PathLike, prefix: str) -> None:

@@ -5,13 +5,15 @@ Copying objects one by one loses what ties them together: object and region refe
 scales are references too), soft, hard and external links, committed datatypes. Rule: a file is
 compacted only when it is a plain tree of groups and datasets (each object has exactly one name,
 no link other than hard links, no reference anywhere, no committed datatype, no external or
-virtual storage, no user block). Any other file keeps its free space (HDF5 reuses it).
+virtual storage, no user block, no creation order tracked by the root group). Any other file keeps its free space (HDF5 reuses it).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -49,12 +51,24 @@ def compact(path: Path, free: int, write_new: WriteNew, sync: bool) -> bool:
             logger.debug("Not compacting %s: %s", path, reason)
             return False
         with write_new(path, sync) as dst:
-            for key, value in src.attrs.items():
-                dst.attrs[key] = value
+            _keep_mode_and_owner(path, dst.filename)
+            for key in src.attrs:  # with its HDF5 type (enum, fixed UTF-8, ASCII stay so)
+                dst.attrs.create(key, src.attrs[key], dtype=src.attrs.get_id(key).dtype)
             for name in src:
                 src.copy(src[name], dst, name=name)
     logger.debug("Compacted %s: %d -> %d bytes", path, before, path.stat().st_size)
     return True
+
+
+def _keep_mode_and_owner(path: Path, new: str) -> None:
+    """Give the file written aside the mode, owner and group of ``path`` (owner and group as
+    far as this process may: a shared group-writable file stays so)."""
+    st = path.stat()
+    os.chmod(new, stat.S_IMODE(st.st_mode))
+    for owner in ((st.st_uid, st.st_gid), (-1, st.st_gid)):
+        with contextlib.suppress(PermissionError):
+            os.chown(new, *owner)
+            return
 
 
 def _has_reference(dtype: np.dtype) -> bool:
@@ -79,6 +93,9 @@ def _why_not_plain(file: h5py.File) -> str | None:
     """Why a copy of ``file`` object by object would not be the same file (None: it would)."""
     if file.userblock_size:
         return "it has a user block"
+    root = h5py.h5g.open(file.id, b"/").get_create_plist()
+    if root.get_link_creation_order() or root.get_attr_creation_order():
+        return "its root group tracks creation order (a new file would list it by name)"
     reason = _attrs_reason(file)
     if reason is not None:
         return reason

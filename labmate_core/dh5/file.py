@@ -101,7 +101,7 @@ class DH5(FileOps, NodeIO):
         self._save_on_edit = bool(save_on_edit) and not read_only
         self._lazy = open_on_init is False
         self._replace_pending = False
-        self._signature: tuple[int, int, int] | None = None
+        self._signature: tuple[int, int, int, int] | None = None
 
         if data is not None:
             _check_nested_keys(data)
@@ -141,7 +141,7 @@ class DH5(FileOps, NodeIO):
                 self._list_from(file)
             else:
                 self._fill(file)
-        self._signature = file_signature(h5)
+            self._signature = file_signature(h5)
 
     def _fill_from_mapping(self, mapping: Mapping, dirty: bool) -> None:
         for key in list(mapping.keys()):

@@ -61,15 +61,17 @@ class Slot:
         return f"Slot({self.value!r}{', ' if flags else ''}{', '.join(flags)})"
 
 
-def file_signature(h5_path: str | None) -> tuple[int, int, int] | None:
-    """What ``pull_available`` compares: (inode, size, mtime in ns), or None if absent."""
+def file_signature(h5_path: str | None) -> tuple[int, int, int, int] | None:
+    """What ``pull_available`` compares: (inode, size, mtime in ns, write generation), or None
+    if absent. The generation tells apart two saves in one second of the same size (1-second
+    timestamps); take it under the file's lock so no save slips in after the read."""
     if h5_path is None:
         return None
     try:
         st = os.stat(h5_path)
     except FileNotFoundError:
         return None
-    return (st.st_ino, st.st_size, st.st_mtime_ns)
+    return (st.st_ino, st.st_size, st.st_mtime_ns, storage.generation(h5_path))
 
 
 def freeze(array: np.ndarray) -> np.ndarray:

@@ -189,8 +189,8 @@ class FileOps(NodeIO):
                     node._load_here(
                         group[join_key(*parts[:-1])] if parts[1:] else group, [parts[-1]], other
                     )
-        if not other:
-            root._signature = file_signature(source)
+            if not other:
+                root._signature = file_signature(source)
         return self
 
     def _load_here(self, group: Any, names: list[str], other: bool) -> None:
@@ -346,6 +346,7 @@ class FileOps(NodeIO):
             and os.path.exists(root._h5)
         )
         if direct:
+            written = False
             with storage.open_write(root._h5) as file:
                 dataset = file.get(path)
                 if (
@@ -354,8 +355,10 @@ class FileOps(NodeIO):
                     and dataset.dtype == array.dtype
                 ):
                     dataset[index] = array[index]
-                    root._signature = file_signature(root._h5)
-                    return
+                    written = True
+            if written:  # the signature after the commit (the write generation has moved)
+                root._signature = file_signature(root._h5)
+                return
         node._set_dirty(name)
         node._autosave()
 

@@ -62,6 +62,7 @@ T = TypeVar("T")
 
 _WAIT_WARNING_S = 5.0
 _READ_ONLY_ERRNOS = (errno.EACCES, errno.EROFS, errno.EPERM)
+_NO_ROOM_ERRNOS = (errno.ENOSPC, errno.EDQUOT)  # a full disk: no lock file can be created
 
 
 
@@ -131,8 +132,9 @@ class FileLock:
             try:
                 fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
             except OSError as exc:
-                if self.shared and exc.errno in _READ_ONLY_ERRNOS:
-                    logger.debug("No lock for %s (read-only location): reading unlocked", self.path)
+                if self.shared and exc.errno in _READ_ONLY_ERRNOS + _NO_ROOM_ERRNOS:
+                    # no lock file can be made: no writer of ours can be under way either
+                    logger.debug("No lock for %s (%s): reading unlocked", self.path, exc.strerror)
                     return False
                 raise
             if self._shared_dir:  # every user's writers of that hard-linked file use it
@@ -222,19 +224,38 @@ class FileLock:
 
 
 @contextlib.contextmanager
-def _exclusive(path: Path, timeout: float | None) -> Iterator[FileLock]:
-    """The exclusive lock with any dead writer's half save rolled back, write generation odd."""
+def _exclusive(
+    path: Path, timeout: float | None, keys: list[str] | None = None
+) -> Iterator[FileLock]:
+    """The exclusive lock with any dead writer's half save rolled back, write generation odd.
+
+    A disk error on the way (no space or inode for the lock file or its generation) raises
+    :class:`SaveFailedError` naming ``path`` and ``keys``: nothing of the save was written."""
     lock = FileLock(path, shared=False)
-    lock.acquire(timeout)
+    with _disk_errors(path, keys):
+        lock.acquire(timeout)
     try:
-        _recover(path, lock)
-        lock.begin_write()
+        with _disk_errors(path, keys):
+            _recover(path, lock)
+            lock.begin_write()
         try:
             yield lock
         finally:
             lock.end_write()
     finally:
         lock.release()
+
+
+@contextlib.contextmanager
+def _disk_errors(path: Path, keys: list[str] | None) -> Iterator[None]:
+    """Raise a disk error (no space, I/O error) met in the block as :class:`SaveFailedError`."""
+    try:
+        yield
+    except OSError as exc:
+        error = _io_error(exc)
+        if error is None:
+            raise
+        raise SaveFailedError(error, path, keys) from exc
 
 
 @contextlib.contextmanager
@@ -269,16 +290,31 @@ def _recover(
     assert lock.fd is not None
     try:
         if rollback(path, lock.fd, reason, own=own, journal_path=lock.path):
-            return True
+            return _dead_writer_cleaned(path, own)
     except BaseException:
         lock.keep_journal = True
         raise
     if not own and other and recover_other(path, lock.other):
-        return True
+        return _dead_writer_cleaned(path, own)
     if lock.generation % 2 == 1:
         logger.warning("Recovered the lock of %s: its writer died before changing the file", path)
-        return True
+        return _dead_writer_cleaned(path, own)
     return False
+
+
+def _dead_writer_cleaned(path: Path, own: bool) -> bool:
+    """Remove what a dead writer was writing aside (``.<name>.<hex>.tmp``, up to the file's
+    size): under the exclusive lock nobody else writes one. Returns True (recovered)."""
+    if own:
+        return True  # our own failed save removed its own
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.[0-9a-f]{{12}}\.tmp")
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(path.parent):
+            if pattern.fullmatch(entry.name):
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)
+                    logger.warning("Removed %s, left by a writer that died", entry.path)
+    return True
 
 
 def _shared_clean_lock(path: Path, timeout: float | None) -> FileLock:
@@ -496,7 +532,7 @@ def open_write(
     path = real_path(path)[0]  # a symlink: its target is what is written
     _check_target(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with _exclusive(path, timeout) as lock:
+    with _exclusive(path, timeout, keys) as lock:
         assert lock.fd is not None
         if not path.exists():
             with _write_first(path, lock, keys) as file:
