@@ -65,6 +65,29 @@ class BackendLink:
             self.add_backend(item)
         self._restore_backends()
 
+    def _move_backends(self, data_directory: str | os.PathLike) -> None:
+        """The data directory changed: its backends replace those of the former one, which
+        stay recorded there (their pending copies drain in the background, and what is left
+        stays in that directory's journal for the next process writing there)."""
+        directory = os.fspath(data_directory)
+        if os.path.abspath(directory) == os.path.abspath(self._backend_directory):
+            return
+        old, self._dispatcher = self._dispatcher, None
+        if old is not None:
+            logger.info(
+                "backends %s stay with %s; now using those of %s",
+                list(old.backends),
+                self._backend_directory,
+                directory,
+            )
+            threading.Thread(
+                target=old.close, daemon=True, name="labmate-backend-close"
+            ).start()
+        self._backend_directory = directory
+        self._unrestored = {}
+        self._restored = {}
+        self._restore_backends()
+
     def _restore_backends(self) -> None:
         """Re-create the backends recorded in the data directory (``.labmate/backends.json``)
         that are not configured yet; those that cannot be are kept as "not restored"."""
