@@ -35,6 +35,8 @@ def _resume(dispatcher: Any, names: list[str]) -> None:
         resubmit_undelivered(dispatcher, names)
     except Exception:
         logger.exception("could not look for the acquisitions the backends %s miss", names)
+    finally:
+        dispatcher.search_done()
 
 
 class BackendLink:
@@ -115,6 +117,7 @@ class BackendLink:
             self._restored[name] = entry.origin
             logger.info("backend %r restored from %s", name, self._backend_directory)
         if self._restored:
+            self._dispatcher.search_started()  # wait_backends and the exit drain wait for it
             threading.Thread(
                 target=_resume,
                 args=(self._dispatcher, list(self._restored)),

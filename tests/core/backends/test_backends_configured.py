@@ -127,3 +127,26 @@ def test_an_unreadable_record_is_named_and_not_overwritten(data_dir: Path, tmp_p
         ConfiguredBackends(data_dir).add("x", MirrorDirectoryBackend(tmp_path / "m"))
     assert path.read_text() == "{broken"
     assert main(["backend", "list", str(data_dir)]) == 2
+
+
+def test_the_next_process_delivers_a_write_nobody_submitted(data_dir: Path, tmp_path: Path):
+    """A write outside a manager (``DH5(path, "a=")``) is delivered by the next process on the
+    directory: ``wait_backends`` waits for the background search, and so does its exit."""
+    mirror = tmp_path / "mirror"
+    aqm = AcquisitionAnalysisManager(data_dir, shell=None, backend=MirrorDirectoryBackend(mirror))
+    prefix = _acquire(aqm)
+    assert aqm.wait_backends(60)
+    aqm.dispatcher.close()
+    h5 = Path(f"{prefix}.h5")
+    copy = mirror / "run" / h5.name
+    start = (
+        "from labmate_core.acquisition_notebook import AcquisitionAnalysisManager\n"
+        f"aqm = AcquisitionAnalysisManager({str(data_dir)!r}, shell=None)\n"
+    )
+    for value, then in [(1.0, "assert aqm.wait_backends(60)\n"), (2.0, "")]:
+        DH5(h5, "a=")["outside"] = value
+        check = f"assert open({str(h5)!r}, 'rb').read() == open({str(copy)!r}, 'rb').read()\n"
+        script = start + then + (check if then else "")
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr  # wait_backends returned before the search
+        assert copy.read_bytes() == h5.read_bytes()  # the process exited before delivering
