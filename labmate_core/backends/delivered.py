@@ -165,6 +165,22 @@ class DeliveryRecords:
                 self._move_aside(error)
             return True
 
+    def settle(self, rows: list[tuple[str, str, str, str]]) -> None:
+        """Replace recorded identities by the same content's identity taken later, whose keys
+        can be trusted (see ``identity._racy``): rows of (backend, stored prefix, recorded
+        identity JSON, new identity JSON); a record changed meanwhile is left as it is. Best
+        effort: a read-only directory keeps its records (they are only hashed again)."""
+        try:
+            with self._mutex, self._connect(create=False) as db:
+                if db is not None:
+                    db.executemany(
+                        "UPDATE delivered SET identity = ? "
+                        "WHERE backend = ? AND prefix = ? AND identity = ?",
+                        [(new, backend, prefix, old) for backend, prefix, old, new in rows],
+                    )
+        except sqlite3.DatabaseError as error:
+            logger.debug("delivery records of %s not settled: %s", self.path, error)
+
     def forget(self, backend: str) -> None:
         """Drop every record of ``backend`` (it was removed from the data directory)."""
         with contextlib.suppress(sqlite3.DatabaseError), self._connect(create=False) as db:
