@@ -129,6 +129,22 @@ def test_an_unreadable_record_is_named_and_not_overwritten(data_dir: Path, tmp_p
     assert main(["backend", "list", str(data_dir)]) == 2
 
 
+def test_sync_fails_while_the_list_of_backends_is_unreadable(data_dir: Path, tmp_path: Path):
+    """``labmate status`` exits 1 on a damaged ``backends.json``; ``labmate sync`` cannot know
+    the backends, so it must not exit 0 ("nothing to deliver") and leaves the file as it is."""
+    aqm = AcquisitionAnalysisManager(
+        data_dir, shell=None, backend=MirrorDirectoryBackend(tmp_path / "m")
+    )
+    _acquire(aqm)
+    assert aqm.wait_backends(60)
+    aqm.dispatcher.close()
+    path = data_dir / ".labmate" / "backends.json"
+    path.write_text('{"backends": {"mirr')
+    assert main(["status", str(data_dir)]) == 1
+    assert main(["sync", str(data_dir)]) == 2
+    assert path.read_text() == '{"backends": {"mirr'
+
+
 def test_the_next_process_delivers_a_write_nobody_submitted(data_dir: Path, tmp_path: Path):
     """A write outside a manager (``DH5(path, "a=")``) is delivered by the next process on the
     directory: ``wait_backends`` waits for the background search, and so does its exit."""
