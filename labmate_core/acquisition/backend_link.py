@@ -68,13 +68,17 @@ class BackendLink:
         self._restore_backends()
 
     def _move_backends(self, data_directory: str | os.PathLike) -> None:
-        """The data directory changed: its backends replace those of the former one, which
-        stay recorded there (their pending copies drain in the background, and what is left
-        stays in that directory's journal for the next process writing there)."""
+        """The data directory changed: its recorded backends replace those restored from the
+        former one, which stay recorded there (their pending copies drain in the background,
+        what is left stays in that directory's journal). Backends added in this process come
+        along (recorded in the new directory)."""
         directory = os.fspath(data_directory)
         if os.path.abspath(directory) == os.path.abspath(self._backend_directory):
             return
         old, self._dispatcher = self._dispatcher, None
+        added = {} if old is None else dict(old.backends)
+        for name in self._restored:
+            added.pop(name, None)
         if old is not None:
             logger.info(
                 "backends %s stay with %s; now using those of %s",
@@ -88,6 +92,8 @@ class BackendLink:
         self._backend_directory = directory
         self._unrestored = {}
         self._restored = {}
+        for name, backend in added.items():
+            self.add_backend(backend, name=name)
         self._restore_backends()
 
     def _restore_backends(self) -> None:

@@ -166,3 +166,23 @@ def test_the_next_process_delivers_a_write_nobody_submitted(data_dir: Path, tmp_
         done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
         assert done.returncode == 0, done.stderr  # wait_backends returned before the search
         assert copy.read_bytes() == h5.read_bytes()  # the process exited before delivering
+
+
+def test_a_backend_added_here_follows_a_new_data_directory(tmp_path: Path) -> None:
+    """``aqm.data_directory = other``: a backend given to this manager comes along (recorded in
+    the new directory); one restored from the former directory stays with it."""
+    first, second, mirror = tmp_path / "first", tmp_path / "second", tmp_path / "mirror"
+    AcquisitionAnalysisManager(
+        first, shell=None, backend=MirrorDirectoryBackend(tmp_path / "old")
+    ).dispatcher.close()
+    aqm = AcquisitionAnalysisManager(first, shell=None, backend=MirrorDirectoryBackend(mirror))
+    assert len(aqm.backends) == 2  # one restored, one added here
+    aqm.data_directory = second
+    assert list(aqm.backends) == [f"mirror:{mirror}"]
+    assert list(ConfiguredBackends(second).load()) == [f"mirror:{mirror}"]
+    prefix = _acquire(aqm)
+    assert aqm.wait_backends(60)
+    h5 = Path(f"{prefix}.h5")
+    assert (mirror / "run" / h5.name).read_bytes() == h5.read_bytes()
+    assert main(["status", str(second)]) == 0
+    aqm.dispatcher.close()
