@@ -72,6 +72,8 @@ class BackendLink:
         former one, which stay recorded there (their pending copies drain in the background,
         what is left stays in that directory's journal). Backends added in this process come
         along (recorded in the new directory)."""
+        from ..backends.configured import ConfiguredBackends
+
         directory = os.fspath(data_directory)
         if os.path.abspath(directory) == os.path.abspath(self._backend_directory):
             return
@@ -79,6 +81,8 @@ class BackendLink:
         added = {} if old is None else dict(old.backends)
         for name in self._restored:
             added.pop(name, None)
+        recorded = ConfiguredBackends(self._backend_directory).load_or_empty() if added else {}
+        origins = {name: recorded[name].origin if name in recorded else "api" for name in added}
         if old is not None:
             logger.info(
                 "backends %s stay with %s; now using those of %s",
@@ -93,7 +97,7 @@ class BackendLink:
         self._unrestored = {}
         self._restored = {}
         for name, backend in added.items():
-            self.add_backend(backend, name=name)
+            self.add_backend(backend, name=name, origin=origins[name])
         self._restore_backends()
 
     def _restore_backends(self) -> None:
