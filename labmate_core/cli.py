@@ -240,26 +240,32 @@ def _repair_records(directory: Path) -> None:
 
 def _recorded_specs(
     directory: Path, entries: Sequence[Any]
-) -> tuple[dict[str, dict[str, Any]], list[str]]:
+) -> tuple[dict[str, dict[str, Any]], list[str], bool]:
     """The spec of each backend of the data directory (its record of backends, then the
-    newest spec journaled with a pending record), and the names that have none."""
+    newest spec journaled with a pending record), the names that have none, and whether the
+    record of backends is unreadable (reported)."""
     from .backends.configured import ConfiguredBackends, ConfiguredBackendsError
 
     specs: dict[str, dict[str, Any]] = {}
     names: list[str] = []
+    unreadable = False
     try:
         for name, entry in ConfiguredBackends(directory).load().items():
             names.append(name)
             if entry.spec is not None:
                 specs[name] = entry.spec
     except ConfiguredBackendsError as error:
-        _out(f"warning: {error}")
+        unreadable = True
+        _out(
+            f"error: {error}; its backends are unknown (repair or remove the file, or give "
+            "them: --backend KIND ARGS... --name NAME)"
+        )
     for entry in sorted(entries, key=lambda e: e.updated):
         if entry.backend not in names:
             names.append(entry.backend)
         if isinstance(entry.spec, dict) and entry.backend not in specs:
             specs[entry.backend] = entry.spec
-    return specs, [name for name in names if name not in specs]
+    return specs, [name for name in names if name not in specs], unreadable
 
 
 def _sync_recorded(args: argparse.Namespace, entries: Sequence[Any]) -> int:
@@ -267,7 +273,9 @@ def _sync_recorded(args: argparse.Namespace, entries: Sequence[Any]) -> int:
     backends and from the specs journaled with the pending records."""
     from .backends import create_backend
 
-    specs, missing = _recorded_specs(args.directory, entries)
+    specs, missing, unreadable = _recorded_specs(args.directory, entries)
+    if unreadable and not specs:
+        return 2
     if missing:
         _out(
             "error: the data directory does not record how to create backend(s) "
@@ -290,7 +298,7 @@ def _sync_recorded(args: argparse.Namespace, entries: Sequence[Any]) -> int:
         backends.append(backend)
     args.name = list(specs)
     code = _deliver(args, backends, entries)
-    return max(code, 2 if missing else 0)
+    return max(code, 2 if missing or unreadable else 0)
 
 
 def _deliver(args: argparse.Namespace, backends: list[Any], journal_before: Sequence[Any]) -> int:

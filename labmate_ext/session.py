@@ -157,6 +157,8 @@ class LabmateSession:
         manager = self.manager
         if name == "data_directory":
             manager.data_directory = check_writable_directory(value)
+            if self.config.mirror:  # the setting applies to whatever data directory is used
+                self._set_config_mirror(self.config.mirror)
         elif name == "save_files":
             manager.save_files = bool(value)
         elif name == "config_files":

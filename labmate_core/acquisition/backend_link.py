@@ -34,6 +34,8 @@ def _resume(dispatcher: Any, names: list[str]) -> None:
         resubmit_undelivered(dispatcher, names)
     except Exception:
         logger.exception("could not look for the acquisitions the backends %s miss", names)
+    finally:
+        dispatcher.search_done()
 
 
 class BackendLink:
@@ -64,6 +66,37 @@ class BackendLink:
             self.add_backend(item)
         self._restore_backends()
 
+    def _move_backends(self, data_directory: str | os.PathLike) -> None:
+        """The data directory changed: its recorded backends replace those restored from the
+        former one, which stay recorded there (their pending copies drain in the background,
+        what is left stays in that directory's journal). Backends added in this process come
+        along (recorded in the new directory)."""
+        from ..backends.configured import ConfiguredBackends
+
+        directory = os.fspath(data_directory)
+        if os.path.abspath(directory) == os.path.abspath(self._backend_directory):
+            return
+        old, self._dispatcher = self._dispatcher, None
+        added = {} if old is None else dict(old.backends)
+        for name in self._restored:
+            added.pop(name, None)
+        recorded = ConfiguredBackends(self._backend_directory).load_or_empty() if added else {}
+        origins = {name: recorded[name].origin if name in recorded else "api" for name in added}
+        if old is not None:
+            logger.info(
+                "backends %s stay with %s; now using those of %s",
+                list(old.backends),
+                self._backend_directory,
+                directory,
+            )
+            runtime.start_thread(old.close, "labmate-backend-close")
+        self._backend_directory = directory
+        self._unrestored = {}
+        self._restored = {}
+        for name, backend in added.items():
+            self.add_backend(backend, name=name, origin=origins[name])
+        self._restore_backends()
+
     def _restore_backends(self) -> None:
         """Re-create the backends recorded in the data directory (``.labmate/backends.json``)
         that are not configured yet; those that cannot be are kept as "not restored"."""
@@ -91,6 +124,7 @@ class BackendLink:
             self._restored[name] = entry.origin
             logger.info("backend %r restored from %s", name, self._backend_directory)
         if self._restored:
+            self._dispatcher.search_started()  # wait_backends and the exit drain wait for it
             runtime.start_thread(
                 _resume, "labmate-backend-resume", self._dispatcher, list(self._restored)
             )

@@ -112,6 +112,8 @@ class AcquisitionManager(BackendLink):
         self._data_directory = path
         self.temp_file_path = path / "temp.json"
         if changed:
+            if getattr(self, "_backend_directory", None) is not None:
+                self._move_backends(path)  # backends belong to the data directory
             self.recover_dead_runs()
 
     @property

@@ -36,6 +36,29 @@ CREATE TABLE IF NOT EXISTS delivered (
 """
 
 
+#: tries of setting up a connection that SQLite refuses at once ("database is locked")
+_SETUP_TRIES = 50
+
+
+def _set_up(connection: sqlite3.Connection) -> None:
+    """WAL, sync level and schema. Two connections creating the file together: SQLite refuses
+    one at once ("database is locked", no busy wait: it would deadlock), so retry."""
+    for attempt in range(_SETUP_TRIES):
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            # no fsync per delivery unless LABMATE_FSYNC (a process crash loses nothing; a
+            # power cut may lose the last records: those acquisitions are sent again)
+            connection.execute(f"PRAGMA synchronous={'FULL' if _FSYNC else 'NORMAL'}")
+            connection.execute(_SCHEMA)
+            connection.commit()
+            return
+        except sqlite3.OperationalError as error:
+            connection.rollback()
+            if "locked" not in str(error) or attempt == _SETUP_TRIES - 1:
+                raise
+            time.sleep(0.002 * (attempt + 1))
+
+
 class DeliveryRecordsError(OSError):
     """The delivery records cannot be read (a corrupt ``delivered.sqlite``)."""
 
@@ -75,12 +98,7 @@ class DeliveryRecords:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             connection = sqlite3.connect(self.path, timeout=30)
             try:
-                connection.execute("PRAGMA journal_mode=WAL")
-                # no fsync per delivery unless LABMATE_FSYNC (a process crash loses nothing; a
-                # power cut may lose the last records: those acquisitions are sent again)
-                connection.execute(f"PRAGMA synchronous={'FULL' if _FSYNC else 'NORMAL'}")
-                connection.execute(_SCHEMA)
-                connection.commit()
+                _set_up(connection)
                 stat = os.stat(self.path)
             except BaseException:
                 connection.close()
@@ -164,6 +182,22 @@ class DeliveryRecords:
             with self._mutex:
                 self._move_aside(error)
             return True
+
+    def settle(self, rows: list[tuple[str, str, str, str]]) -> None:
+        """Replace recorded identities by the same content's identity taken later, whose keys
+        can be trusted (see ``identity._racy``): rows of (backend, stored prefix, recorded
+        identity JSON, new identity JSON); a record changed meanwhile is left as it is. Best
+        effort: a read-only directory keeps its records (they are only hashed again)."""
+        try:
+            with self._mutex, self._connect(create=False) as db:
+                if db is not None:
+                    db.executemany(
+                        "UPDATE delivered SET identity = ? "
+                        "WHERE backend = ? AND prefix = ? AND identity = ?",
+                        [(new, backend, prefix, old) for backend, prefix, old, new in rows],
+                    )
+        except sqlite3.DatabaseError as error:
+            logger.debug("delivery records of %s not settled: %s", self.path, error)
 
     def forget(self, backend: str) -> None:
         """Drop every record of ``backend`` (it was removed from the data directory)."""

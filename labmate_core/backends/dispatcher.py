@@ -105,6 +105,7 @@ class BackendDispatcher:
         self._cond = threading.Condition()
         self._notifier: Notifier[SnapshotStatus] = Notifier()
         self._closed = False
+        self._searches = 0  # background searches for work to submit (``search_started``)
         remove_stale_staging(self._staging_root)  # left by processes that were killed
         _LIVE.add(self)
         for backend in backends:
@@ -265,6 +266,18 @@ class BackendDispatcher:
             for worker in workers:
                 worker.enqueue(prefix, experiment_name, submitted, journaled)
 
+    def search_started(self) -> None:
+        """Someone looks for work to submit in the background (the acquisitions restored
+        backends miss): until :meth:`search_done`, ``wait`` and the exit drain wait for it."""
+        with self._cond:
+            self._searches += 1
+
+    def search_done(self) -> None:
+        """The search announced by :meth:`search_started` has submitted what it found."""
+        with self._cond:
+            self._searches -= 1
+            self._cond.notify_all()
+
     @overload
     def status(self, filepath_prefix: None = None) -> dict[str, dict[str, SnapshotStatus]]: ...
     @overload
@@ -348,11 +361,14 @@ class BackendDispatcher:
         Returns True when everything was delivered; what is left stays in the journal.
         """
         timeout = self.drain_timeout if timeout is None else timeout
+        deadline = time.monotonic() + timeout
         with self._cond:
             if self._closed:
                 return not self._busy()
+            while self._searches and deadline > time.monotonic():  # they still submit
+                self._cond.wait(deadline - time.monotonic())
             self._closed = True
-        drained = self.wait(timeout)
+        drained = self.wait(max(deadline - time.monotonic(), 0.0))
         with self._cond:
             workers = list(self._workers.values())
         for worker in workers:
@@ -386,7 +402,7 @@ class BackendDispatcher:
             raise RuntimeError("this BackendDispatcher is closed")
 
     def _busy(self) -> bool:
-        return any(
+        return self._searches > 0 or any(
             status.state in (State.PENDING, State.COPYING)
             for per in self._status.values()
             for name, status in per.items()
@@ -406,6 +422,7 @@ class BackendDispatcher:
         process's (the parent delivers what it submitted); the child's submits start its own."""
         self._cond = threading.Condition()
         self._status = {}
+        self._searches = 0  # the parent's background searches are not this process's
         self.journal.reset_after_fork()
         self._notifier.reset_after_fork()
         for worker in self._workers.values():

@@ -12,7 +12,8 @@ labmate: a manager, ``DH5(path, "a=")``, a process killed after its save).
   a large file twice per delivery). Without a generation (no lock file: a file written by
   plain ``h5py`` or copied in) it is hashed.
 * The companions (cell, configs, figures, notes) are hashed (sha256); a file whose key did not
-  move keeps its known digest.
+  move keeps its known digest, unless it was hashed within its timestamps' resolution of its
+  last change ("racy", as git says): then a rewrite can keep its key, so it is hashed again.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,17 @@ from .files import acquisition_files
 
 #: tries of a consistent hash while a companion file keeps changing
 MAX_HASH_ATTEMPTS = 5
+#: how soon after its change a file's hash may be followed by a rewrite with the same key: 2 s
+#: where mtimes are whole seconds (FAT's are 2 s), the kernel's coarse clock tick elsewhere
+COARSE_RACY_NS = 2_000_000_000
+FINE_RACY_NS = 50_000_000
+
+
+def _racy(key: list[int], hashed_ns: int) -> bool:
+    """Whether a rewrite after a hash taken at ``hashed_ns`` could leave ``key`` as it is."""
+    mtime = max(key[1], key[2])
+    window = COARSE_RACY_NS if mtime % 1_000_000_000 == 0 else FINE_RACY_NS
+    return mtime >= hashed_ns - window
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,6 +57,11 @@ class ContentIdentity:
     def keys(self) -> dict[str, list[int]]:
         """name -> key (what the file's stat and generation were when it was hashed)."""
         return {name: list(item["key"]) for name, item in self.files.items()}
+
+    @property
+    def racy(self) -> bool:
+        """Whether a file was hashed so soon after its change that equal keys prove nothing."""
+        return any(item.get("racy") for item in self.files.values())
 
     def to_json(self) -> str:
         return json.dumps({"files": self.files, "digest": self.digest}, separators=(",", ":"))
@@ -116,21 +134,28 @@ def content_identity(
     h5_name = h5.name
 
     def take() -> ContentIdentity | None:
+        hashed_ns = time.time_ns()
         keys = file_keys(prefix, names)
         files: dict[str, dict[str, Any]] = {}
         for name, key in keys.items():
-            previous = old.get(name)
-            if previous is not None and list(previous.get("key", ())) == key:
-                files[name] = {"key": key, "sha256": previous["sha256"]}
-                continue
             if name == h5_name and key[4] > 0 and key[4] % 2 == 0:
                 files[name] = {"key": key, "sha256": None}  # identified by its generation
+                continue
+            previous = old.get(name)
+            if (
+                previous is not None
+                and list(previous.get("key", ())) == key
+                and not previous.get("racy")
+            ):
+                files[name] = {"key": key, "sha256": previous["sha256"]}
                 continue
             try:
                 digest = hash_file(prefix.parent / name)
             except FileNotFoundError:
                 return None
             files[name] = {"key": key, "sha256": digest}
+            if _racy(key, hashed_ns):
+                files[name]["racy"] = True
         if file_keys(prefix, list(keys)) != keys:
             return None
         return ContentIdentity(files, _digest({n: _part(f) for n, f in files.items()}))

@@ -13,7 +13,7 @@ record) and each acquisition on disk, one state:
 Plus the records that cannot be read (damaged pending records, delivery records, the list of
 backends). Fast on large folders: one listing per folder, one ``stat`` per file, one read of
 the ``.h5``'s write generation; a file is hashed only when its key (size, mtime, ctime, inode,
-generation) moved since its delivery.
+generation) moved since its delivery, or was hashed too soon after its change to tell (racy).
 """
 
 from __future__ import annotations
@@ -251,6 +251,7 @@ def survey(
         delivered = {}
     on_disk = acquisitions_on_disk(directory) if prefixes is None else _listed(prefixes)
     states: list[AcquisitionStates] = []
+    settled: list[tuple[str, str, str, str]] = []
     root = len(os.fspath(directory)) + 1
     for prefix in sorted(on_disk, key=os.fspath):
         relative = os.fspath(prefix)[root:]
@@ -274,7 +275,7 @@ def survey(
                 continue
             if keys is None:
                 keys = _keys(prefix, on_disk[prefix])
-            if not same_keys(keys, identity.keys()):  # moved: hash what moved
+            if identity.racy or not same_keys(keys, identity.keys()):  # hash what moved
                 try:
                     current = current or content_identity(prefix, identity, on_disk[prefix])
                 except OSError as error:
@@ -284,8 +285,12 @@ def survey(
                 if current.digest != identity.digest:
                     per[name] = BackendState("stale", None, record[1])
                     continue
+                if identity.racy and not current.racy:  # keys to trust from now on
+                    settled.append((name, relative, record[0], current.to_json()))
             per[name] = BackendState(DELIVERED, None, record[1])
         states.append(AcquisitionStates(relative, per))
+    if settled:
+        records.settle(settled)
     orphans = [
         (name, records.relative(prefix), entry.state)
         for (name, prefix), entry in pending.items()

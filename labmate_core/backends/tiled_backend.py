@@ -143,7 +143,14 @@ class TiledBackend(AcquisitionBackend):
         self, acquisition: AcquisitionSnapshot, h5: Path, files: list[Path], stem: str, digest: str
     ) -> None:
         experiment = self._experiment(self.client(), acquisition.experiment_name)
-        existing = _child(experiment, stem)
+        try:
+            existing = _child(experiment, stem)
+        except Exception as error:  # an entry the server cannot read (killed mid-upload)
+            logger.warning(
+                "%s on %s cannot be read (%s): removed, uploaded again", stem, self.uri, error
+            )
+            experiment.delete_contents(stem, recursive=True, external_only=False)
+            existing = None
         if existing is not None:
             info = dict(existing.metadata).get("labmate") or {}
             if info.get("digest") == digest and not info.get("partial"):

@@ -3,6 +3,8 @@ analysis (aqm.d[...] and aqm.save_fig()) reaches the mirror without re-adding it
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -50,3 +52,26 @@ def test_the_mirror_survives_a_kernel_restart(tmp_path: Path) -> None:
     assert DH5(copy)["fit"] == 2.5
     assert (mirror / "sweep" / f"{h5.name[:-3]}_FIG1.pdf").exists()
     assert copy.read_bytes() == h5.read_bytes()
+
+
+@pytest.mark.timeout(300)
+def test_a_backend_belongs_to_the_configured_data_directory(tmp_path: Path) -> None:
+    """``%config Labmate.data_directory`` to another folder than the default (./data, where the
+    manager of ``%load_ext`` starts): the mirror added after it is recorded in, restored from
+    and reported for that folder, not the default one."""
+    mirror = tmp_path / "mirror"
+    setup = "%load_ext labmate_ext\n%config Labmate.data_directory = './lab'"
+    _run(tmp_path, setup, f"%labmate_backend mirror {mirror}", "%%acquisition s --save x\nx = 1")
+    assert (tmp_path / "lab" / ".labmate" / "backends.json").exists()
+    assert not (tmp_path / "data" / ".labmate" / "backends.json").exists()
+    (h5,) = (tmp_path / "lab" / "s").glob("*.h5")
+    _run(tmp_path, setup, "%%analysis\naqm.d['fit'] = 2.5", "assert aqm.wait_backends(60)")
+    assert (mirror / "s" / h5.name).read_bytes() == h5.read_bytes()
+    # the delivery is recorded where the data is: `labmate status` finds nothing missing
+    status = subprocess.run(
+        [sys.executable, "-m", "labmate_core.cli", "status", str(tmp_path / "lab")],
+        capture_output=True,
+        text=True,
+    )
+    assert status.returncode == 0, status.stdout + status.stderr
+    assert f"mirror:{mirror}" in status.stdout

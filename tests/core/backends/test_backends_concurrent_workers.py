@@ -327,3 +327,35 @@ def test_a_record_another_worker_delivered_is_written_again_by_the_next_submit(
     kernel_gate.set()
     assert kernel.wait(60) and landed[-1] == 2
     assert _record_of(kernel, prefix) == []
+
+
+def test_workers_recording_their_first_deliveries_together_all_record(tmp_path: Path) -> None:
+    """Several backends finishing the first delivery of a fresh data directory at once: each
+    creates ``delivered.sqlite`` (switching it to WAL); SQLite answers one of them "database
+    is locked" at once (no busy wait there), which must be retried, never lose a record."""
+    from labmate_core.backends.delivered import DeliveryRecords
+    from labmate_core.backends.identity import ContentIdentity
+
+    identity = ContentIdentity({"a": {"key": [1, 2, 3, 4, 0], "sha256": "0"}}, "0")
+    errors: list[BaseException] = []
+    for trial in range(60):
+        data = tmp_path / f"data{trial}"
+        (data / "run").mkdir(parents=True)
+        barrier = threading.Barrier(4)
+
+        def deliver(name: str, data: Path = data, barrier: threading.Barrier = barrier) -> None:
+            records = DeliveryRecords(data)  # each worker has its own connection
+            barrier.wait()
+            try:
+                records.record(name, data / "run" / "p", identity)
+            except OSError as error:
+                errors.append(error)
+
+        threads = [threading.Thread(target=deliver, args=(f"b{i}",)) for i in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if not errors:
+            assert len(DeliveryRecords(data).all()) == 4
+    assert not errors, errors[0]

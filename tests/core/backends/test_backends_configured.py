@@ -127,3 +127,62 @@ def test_an_unreadable_record_is_named_and_not_overwritten(data_dir: Path, tmp_p
         ConfiguredBackends(data_dir).add("x", MirrorDirectoryBackend(tmp_path / "m"))
     assert path.read_text() == "{broken"
     assert main(["backend", "list", str(data_dir)]) == 2
+
+
+def test_sync_fails_while_the_list_of_backends_is_unreadable(data_dir: Path, tmp_path: Path):
+    """``labmate status`` exits 1 on a damaged ``backends.json``; ``labmate sync`` cannot know
+    the backends, so it must not exit 0 ("nothing to deliver") and leaves the file as it is."""
+    aqm = AcquisitionAnalysisManager(
+        data_dir, shell=None, backend=MirrorDirectoryBackend(tmp_path / "m")
+    )
+    _acquire(aqm)
+    assert aqm.wait_backends(60)
+    aqm.dispatcher.close()
+    path = data_dir / ".labmate" / "backends.json"
+    path.write_text('{"backends": {"mirr')
+    assert main(["status", str(data_dir)]) == 1
+    assert main(["sync", str(data_dir)]) == 2
+    assert path.read_text() == '{"backends": {"mirr'
+
+
+def test_the_next_process_delivers_a_write_nobody_submitted(data_dir: Path, tmp_path: Path):
+    """A write outside a manager (``DH5(path, "a=")``) is delivered by the next process on the
+    directory: ``wait_backends`` waits for the background search, and so does its exit."""
+    mirror = tmp_path / "mirror"
+    aqm = AcquisitionAnalysisManager(data_dir, shell=None, backend=MirrorDirectoryBackend(mirror))
+    prefix = _acquire(aqm)
+    assert aqm.wait_backends(60)
+    aqm.dispatcher.close()
+    h5 = Path(f"{prefix}.h5")
+    copy = mirror / "run" / h5.name
+    start = (
+        "from labmate_core.acquisition_notebook import AcquisitionAnalysisManager\n"
+        f"aqm = AcquisitionAnalysisManager({str(data_dir)!r}, shell=None)\n"
+    )
+    for value, then in [(1.0, "assert aqm.wait_backends(60)\n"), (2.0, "")]:
+        DH5(h5, "a=")["outside"] = value
+        check = f"assert open({str(h5)!r}, 'rb').read() == open({str(copy)!r}, 'rb').read()\n"
+        script = start + then + (check if then else "")
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr  # wait_backends returned before the search
+        assert copy.read_bytes() == h5.read_bytes()  # the process exited before delivering
+
+
+def test_a_backend_added_here_follows_a_new_data_directory(tmp_path: Path) -> None:
+    """``aqm.data_directory = other``: a backend given to this manager comes along (recorded in
+    the new directory); one restored from the former directory stays with it."""
+    first, second, mirror = tmp_path / "first", tmp_path / "second", tmp_path / "mirror"
+    AcquisitionAnalysisManager(
+        first, shell=None, backend=MirrorDirectoryBackend(tmp_path / "old")
+    ).dispatcher.close()
+    aqm = AcquisitionAnalysisManager(first, shell=None, backend=MirrorDirectoryBackend(mirror))
+    assert len(aqm.backends) == 2  # one restored, one added here
+    aqm.data_directory = second
+    assert list(aqm.backends) == [f"mirror:{mirror}"]
+    assert list(ConfiguredBackends(second).load()) == [f"mirror:{mirror}"]
+    prefix = _acquire(aqm)
+    assert aqm.wait_backends(60)
+    h5 = Path(f"{prefix}.h5")
+    assert (mirror / "run" / h5.name).read_bytes() == h5.read_bytes()
+    assert main(["status", str(second)]) == 0
+    aqm.dispatcher.close()

@@ -101,3 +101,68 @@ def test_the_h5_is_identified_by_its_generation_else_by_its_bytes(tmp_path: Path
         handle.write(bytes([last[0] ^ 0xFF]))
     os.utime(h5, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     assert content_identity(prefix, plain).digest != plain.digest
+
+
+def test_a_companion_rewritten_in_its_delivery_second_is_found_stale(
+    coarse_fs: Path, tmp_path: Path
+) -> None:
+    """A companion file (notes, cell) rewritten in place, same size, in the second it was
+    delivered (1-second timestamps: its stat does not move) is still found stale by
+    ``labmate status`` and delivered by ``labmate sync``: a key taken that close to the hash
+    is not trusted (re-hashed), as git treats a "racily clean" file."""
+    from labmate_core.cli import main
+
+    data, mirror = coarse_fs / "data", tmp_path / "mirror"
+    aqm = AcquisitionAnalysisManager(data, shell=None, backend=MirrorDirectoryBackend(mirror))
+    seen_same_stat = 0
+    for trial in range(3):
+        with aqm.acquisition(f"run{trial}"):
+            aqm.save_acquisition(x=trial)
+        notes = Path(f"{aqm.current_filepath}_NOTES.txt")
+        notes.write_text("first")
+        aqm._submit(os.fspath(aqm.current_filepath))
+        assert aqm.wait_backends(60)
+        before = notes.stat()
+        notes.write_text("other")  # in place: same inode, same size
+        after = notes.stat()
+        if (before.st_mtime_ns, before.st_ctime_ns) != (after.st_mtime_ns, after.st_ctime_ns):
+            continue  # a second boundary fell between them: not the case tested
+        seen_same_stat += 1
+        assert main(["status", os.fspath(data)]) == 1, "the rewritten notes were not found"
+        assert main(["sync", os.fspath(data)]) == 0
+        assert (mirror / f"run{trial}" / notes.name).read_text() == "other"
+        assert main(["status", os.fspath(data)]) == 0
+    assert seen_same_stat, "every rewrite crossed a second boundary"
+    aqm.dispatcher.close()
+
+
+def test_a_racy_record_is_hashed_until_status_settles_it(tmp_path: Path) -> None:
+    """A delivery record taken right after its file changed is re-hashed by ``labmate status``
+    (its key proves nothing), and replaced once the file is older than its timestamps'
+    resolution: later runs of ``status`` trust its key again (not re-hashing everything)."""
+    from labmate_core.backends.survey import survey
+
+    data = tmp_path / "data"
+    aqm = AcquisitionAnalysisManager(
+        data, shell=None, backend=MirrorDirectoryBackend(tmp_path / "mirror")
+    )
+    with aqm.acquisition("run"):
+        aqm.save_acquisition(x=1)
+    prefix = Path(os.fspath(aqm.current_filepath))
+    notes = Path(f"{prefix}_NOTES.txt")
+    notes.write_text("n")
+    aqm._submit(os.fspath(prefix))
+    assert aqm.wait_backends(60)
+    (name,) = aqm.backends
+    aqm.dispatcher.close()
+    now = time.time_ns()
+    os.utime(notes, ns=(now, now))  # changed "just now": a hash now is racy
+    records = DeliveryRecords(data)
+    records.record(name, prefix, content_identity(prefix))
+    assert records.get(name, prefix)[0].racy
+    time.sleep(0.2)  # older than the resolution of these timestamps (ns, coarse clock)
+    assert survey(data).ok
+    settled = records.get(name, prefix)[0]
+    assert not settled.racy
+    notes.write_text("m")  # a later change moves the key: found
+    assert not survey(data).ok
