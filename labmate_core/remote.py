@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from .backends.tiled_backend import connect, normalize_uri
+from .backends.tiled_backend import connect, normalize_uri, plain_metadata
 from .backends.tiled_layout import FILES, LARGE
 
 logger = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ def open_run(url: str, *, api_key: str | None = None) -> RemoteRun:
         node = client[name][run]
     except KeyError:
         raise KeyError(f"{server} has no run {name}/{run}") from None
-    metadata = _plain(node.metadata)
+    metadata = plain_metadata(node.metadata)
     if (metadata.get("labmate") or {}).get("partial", True):
         raise KeyError(f"{server}: run {name}/{run} is still being uploaded (or was cut short)")
     return RemoteRun(node, metadata, url=f"{server}/{name}/{run}", root=node)
@@ -143,7 +143,7 @@ def search_runs(
     client = connect(normalize_uri(server), api_key)
     found = []
     for path, node in client.search_deep(*queries, max_depth=2).items():
-        metadata = _plain(node.metadata)
+        metadata = plain_metadata(node.metadata)
         metadata.pop("labmate", None)
         metadata["path"] = "/".join(path)
         found.append(metadata)
@@ -156,10 +156,3 @@ def _epoch(moment: datetime.datetime | datetime.date) -> float:
         moment = datetime.datetime.combine(moment, datetime.time())
     return moment.timestamp()
 
-
-def _plain(value: Any) -> Any:
-    if hasattr(value, "items"):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value

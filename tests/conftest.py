@@ -84,3 +84,4 @@ def coarse_fs(tmp_path: Path):
 
         index.flush(5)  # the index writer thread must be done with it
         subprocess.run(["umount", "-l", str(mountpoint)], capture_output=True)
+

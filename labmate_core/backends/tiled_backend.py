@@ -202,7 +202,7 @@ class TiledBackend(AcquisitionBackend):
         arrays: dict[str, Any] = {}
         companions: dict[str, bytes] = {}
         _collect(run, "", arrays, companions)
-        metadata = _plain(metadata)
+        metadata = plain_metadata(metadata)
         info = metadata["labmate"]
         for path, key in info.get("large", {}).items():
             info["values"][path] = companions.pop(f"{LARGE}/{key}").decode()
@@ -266,12 +266,12 @@ def _collect(node: Any, prefix: str, arrays: dict[str, Any], companions: dict[st
             arrays[prefix + key] = child.read()
 
 
-def _plain(value: Any) -> Any:
+def plain_metadata(value: Any) -> Any:
     """Tiled's metadata views as plain dicts and lists."""
     if hasattr(value, "items"):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: plain_metadata(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [plain_metadata(v) for v in value]
     return value
 
 

@@ -6,13 +6,13 @@ behind (no file, no run marker), and it starts once space is freed."""
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import matplotlib
 import numpy as np
 import pytest
+from mounts import mount_tmpfs, unmount
 
 matplotlib.use("Agg")
 from matplotlib import pyplot as plt  # noqa: E402
@@ -24,24 +24,11 @@ from labmate_core.dh5.errors import SaveFailedError  # noqa: E402
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A real 8 MB tmpfs, unmounted afterwards; skipped (with the reason) where mount fails."""
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount)],
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode != 0:
-        reason = f"cannot mount a tmpfs here: {done.stderr.strip() or done.returncode}"
-        print(reason)
-        pytest.skip(reason)
+    mount = mount_tmpfs(tmp_path / "disk", "size=8m")
     try:
         yield mount
     finally:
-        from labmate_core import index
-
-        index.flush(5)
-        subprocess.run(["umount", "-l", str(mount)], check=False)
+        unmount(mount)
 
 
 def fill(mount: Path, leave: int) -> Path:

@@ -8,7 +8,6 @@ changes still pending; once space is freed the same save succeeds.
 from __future__ import annotations
 
 import os
-import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+from mounts import mount_tmpfs, unmount
 
 from labmate_core.acquisition import AcquisitionLoop, NotebookAcquisitionData
 from labmate_core.acquisition.manager import AcquisitionManager
@@ -28,23 +28,11 @@ MB = 2**20
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A real 20 MB tmpfs, unmounted afterwards; skipped (with the reason) where mount fails."""
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=20m", "tmpfs", str(mount)],
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode != 0:
-        reason = f"cannot mount a tmpfs here: {done.stderr.strip() or done.returncode}"
-        print(reason)
-        pytest.skip(reason)
+    mount = mount_tmpfs(tmp_path / "disk", "size=20m")
     try:
         yield mount
     finally:
-        subprocess.run(["umount", str(mount)], check=False)
-        if os.path.ismount(mount):
-            subprocess.run(["umount", "-l", str(mount)], check=False)
+        unmount(mount)
 
 
 def free_bytes(mount: Path) -> int:

@@ -5,13 +5,13 @@ naming the file and the keys, nothing is written, and the save works once space 
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
+from mounts import mount_tmpfs, unmount
 
 from labmate_core.dh5 import DH5
 from labmate_core.dh5.errors import SaveFailedError
@@ -21,21 +21,11 @@ from labmate_core.dh5.errors import SaveFailedError
 def tiny_disk(tmp_path: Path) -> Iterator[Path]:
     """A real 4 MB tmpfs with few inodes, unmounted afterwards; skipped (with the reason) where
     mount fails."""
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=4m,nr_inodes=8", "tmpfs", str(mount)],
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode != 0:
-        reason = f"cannot mount a tmpfs here: {done.stderr.strip() or done.returncode}"
-        print(reason)
-        pytest.skip(reason)
+    mount = mount_tmpfs(tmp_path / "disk", "size=4m,nr_inodes=8")
     try:
         yield mount
     finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
+        unmount(mount)
 
 
 def _fill(mount: Path) -> Path:
