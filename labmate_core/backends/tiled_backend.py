@@ -156,7 +156,7 @@ class TiledBackend(AcquisitionBackend):
             if info.get("digest") == digest and not info.get("partial"):
                 logger.debug("%s unchanged on %s", stem, self.uri)
                 return
-            existing.delete(recursive=True, external_only=False)
+            _remove_entry(experiment, existing, acquisition.experiment_name, stem, self.uri)
         with read_run(h5, Path(acquisition.original_filepath), files, digest) as content:
             run = experiment.create_container(
                 key=stem, metadata={"run": stem, "labmate": {"partial": True}}
@@ -217,6 +217,38 @@ class TiledBackend(AcquisitionBackend):
 
     def __repr__(self) -> str:
         return f"TiledBackend({self.uri!r})"
+
+
+class DamagedEntryError(RuntimeError):
+    """An entry on the server, left by an interrupted upload, that the server cannot delete."""
+
+
+def _remove_entry(experiment: Any, existing: Any, name: str, stem: str, uri: str) -> None:
+    """Delete the run's old entry; pieces of an upload interrupted by a server crash that the
+    server cannot delete make a one-line :class:`DamagedEntryError` (retried like any error)."""
+    try:
+        existing.delete(recursive=True, external_only=False)
+        return
+    except Exception as error:
+        first = error
+    for key in list(existing):  # what can go, piece by piece
+        try:
+            existing.delete_contents(key, recursive=True, external_only=False)
+        except Exception:
+            logger.debug("cannot delete %s/%s on %s", stem, key, uri, exc_info=True)
+    try:
+        experiment.delete_contents(stem, recursive=True, external_only=False)
+    except Exception:
+        raise DamagedEntryError(
+            f"the entry {name}/{stem} on {uri} was left damaged by an "
+            f"interrupted upload and the server cannot delete it ({_one_line(first)}); "
+            "remove it on the server, the upload is retried"
+        ) from first
+
+
+def _one_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0] if text else ''}"
 
 
 def _child(node: Any, key: str) -> Any:

@@ -9,6 +9,7 @@ containers); the companion files (cell, configs, figures) are ``uint8`` arrays i
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import getpass
 import hashlib
@@ -21,6 +22,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from .. import runtime
 from ..index.summary import parse_file_name, read_summary
 
 logger = logging.getLogger(__name__)
@@ -46,11 +48,14 @@ class RunContent:
     files: dict[str, Path] = field(default_factory=dict)
     large: dict[str, bytes] = field(default_factory=dict)
     h5: h5py.File | None = None
+    #: the use of HDF5 (:func:`runtime.hdf5_use`) that lasts while ``h5`` is open
+    hdf5: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
 
     def close(self) -> None:
-        if self.h5 is not None:
-            self.h5.close()
-            self.h5 = None
+        with self.hdf5:
+            if self.h5 is not None:
+                self.h5.close()
+                self.h5 = None
 
     def __enter__(self) -> RunContent:
         return self
@@ -126,8 +131,9 @@ def read_run(h5_path: Path, original_prefix: Path, files: list[Path], digest: st
     attrs: dict[str, dict[str, Any]] = {}
     content = RunContent(metadata={})
 
-    content.h5 = h5 = h5py.File(h5_path, "r")
     try:
+        content.hdf5.enter_context(runtime.hdf5_use())
+        content.h5 = h5 = h5py.File(h5_path, "r")
 
         def visit(path: str, item: Any) -> None:
             if item.attrs:
@@ -222,7 +228,7 @@ def _from_json(value: Any) -> Any:
 def write_h5(path: Path, metadata: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
     """Rebuild the ``.h5`` at ``path`` from a run's metadata and its arrays (``"a/b"`` paths)."""
     info = metadata["labmate"]
-    with h5py.File(path, "w") as h5:
+    with runtime.hdf5_use(), h5py.File(path, "w") as h5:
         for group in info.get("groups", []):
             h5.require_group(group)
         for key, value in info["values"].items():

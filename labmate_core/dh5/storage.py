@@ -28,6 +28,7 @@ from typing import TypeVar
 
 import h5py
 
+from .. import runtime
 from . import compaction
 from .errors import FileAppearedError, FileBusyError, LockTimeout, SaveFailedError
 from .journal import (
@@ -63,8 +64,6 @@ T = TypeVar("T")
 _WAIT_WARNING_S = 5.0
 _READ_ONLY_ERRNOS = (errno.EACCES, errno.EROFS, errno.EPERM)
 _NO_ROOM_ERRNOS = (errno.ENOSPC, errno.EDQUOT)  # a full disk: no lock file can be created
-
-
 
 
 _HOST = socket.gethostname()
@@ -360,12 +359,13 @@ def open_read(path: str | os.PathLike, timeout: float | None = None) -> Iterator
     _check_target(path)
     if not path.exists():
         raise FileNotFoundError(f"No such HDF5 file: {path}")
-    lock = _shared_clean_lock(path, timeout)
-    try:
-        with _h5_open_read(path) as file:
-            yield file
-    finally:
-        lock.release()
+    with runtime.hdf5_use():
+        lock = _shared_clean_lock(path, timeout)
+        try:
+            with _h5_open_read(path) as file:
+                yield file
+        finally:
+            lock.release()
 
 
 def _h5_open_read(path: Path) -> h5py.File:
@@ -532,7 +532,7 @@ def open_write(
     path = real_path(path)[0]  # a symlink: its target is what is written
     _check_target(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with _exclusive(path, timeout, keys) as lock:
+    with runtime.hdf5_use(), _exclusive(path, timeout, keys) as lock:
         assert lock.fd is not None
         if not path.exists():
             with _write_first(path, lock, keys) as file:
@@ -568,7 +568,7 @@ def replace_atomically(
     path = real_path(path)[0]  # a symlink: its target is what is written
     _check_target(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with _exclusive(path, timeout):
+    with runtime.hdf5_use(), _exclusive(path, timeout):
         with _write_new(path, sync=True) as file:
             yield file
 
@@ -681,22 +681,23 @@ class WriteSession:
     def transaction(self, keys: list[str] | None = None) -> Iterator[h5py.File]:
         """A write to the session's file: committed when the block ends, rolled back if it raises
         (:class:`SaveFailedError` naming ``keys`` on a disk error)."""
-        if self._raw is not None and not self._same_file():
-            self._drop()  # deleted or replaced behind our back: never write into a lost inode
-        if self._file is None and not self.path.exists():
-            with open_write(self.path, self.timeout, keys) as file:  # a new file: created aside
+        with runtime.hdf5_use():
+            if self._raw is not None and not self._same_file():
+                self._drop()  # deleted or replaced behind our back: never write into a lost inode
+            if self._file is None and not self.path.exists():
+                with open_write(self.path, self.timeout, keys) as file:  # created aside
+                    yield file
+                return
+            with self._commit(open_file=True, keys=keys) as file:
+                assert file is not None
                 yield file
-            return
-        with self._commit(open_file=True, keys=keys) as file:
-            assert file is not None
-            yield file
-            file.flush()
+                file.flush()
 
     def close(self) -> None:
         """Close the file (its final metadata written in a last transaction)."""
         try:
             if self._file is not None:
-                with self._commit(open_file=False) as file:
+                with runtime.hdf5_use(), self._commit(open_file=False) as file:
                     if file is not None:
                         file.close()
                 if self._raw is not None:

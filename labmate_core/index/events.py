@@ -178,7 +178,7 @@ def _change(
         index = open_index(folder)
         result = operation(index)
     except Exception as error:
-        if isinstance(error, _DirectoryRemoved):  # not worth a warning (often at exit)
+        if isinstance(error, _DirectoryRemoved | runtime.InterpreterExiting):  # often at exit
             logger.debug("%s: %s", failed, error)
         else:
             logger.warning("%s", failed, exc_info=True)

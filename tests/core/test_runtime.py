@@ -8,6 +8,7 @@ import logging
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import pytest
@@ -186,3 +187,88 @@ def test_a_failing_exit_step_is_logged_and_the_next_still_runs(tmp_path: Path) -
     done = _run(code)
     assert done.returncode == 0 and done.stdout == "next ran"
     assert "exit step 'broken step' failed" in done.stderr and "step broke" in done.stderr
+
+
+HDF5_AT_EXIT = textwrap.dedent(
+    """
+    import atexit, sys, threading, time
+    import h5py, numpy as np
+    path, log = sys.argv[1:3]
+    refused = threading.Event()
+
+    def note(what):
+        with open(log, "a") as file:
+            file.write(what + "\\n")
+
+    def after_exit():  # registered before labmate: runs after its exit steps
+        note(f"after exit, refused: {refused.wait(30)}")
+
+    atexit.register(after_exit)
+    from labmate_core import runtime
+    from labmate_core.dh5 import storage
+
+    with h5py.File(path, "w") as f:
+        f["x"] = np.arange(1000)
+    exiting, inside = threading.Event(), threading.Event()
+
+    def reader():
+        with storage.open_read(path) as f:
+            inside.set()
+            exiting.wait()
+            time.sleep(0.5)  # still inside HDF5 while the exit steps run
+            note(f"read {int(f['x'][()].sum())}")
+        try:
+            with storage.open_read(path):
+                note("read again after the exit")
+        except runtime.InterpreterExiting as error:
+            note(f"refused: {error}")
+            refused.set()
+        time.sleep(60)
+
+    runtime.start_thread(reader, "labmate-test-reader")
+    inside.wait(30)
+    with storage.open_read(path) as f:  # the main thread is never refused
+        note(f"main read {int(f['x'][()].sum())}")
+    atexit.register(exiting.set)  # registered last: runs first
+    """
+)
+
+
+def test_the_exit_waits_for_background_hdf5_use_then_refuses_it(tmp_path: Path) -> None:
+    log = tmp_path / "log.txt"
+    done = _run(HDF5_AT_EXIT, str(tmp_path / "f.h5"), str(log))
+    assert done.returncode == 0, done.stderr
+    assert log.read_text().splitlines() == [
+        "main read 499500",
+        "read 499500",
+        "refused: the interpreter is exiting: HDF5 is no longer used",
+        "after exit, refused: True",
+    ]
+
+
+def test_a_background_use_inside_a_use_is_not_refused_at_exit() -> None:
+    gate = runtime._Hdf5Gate()
+    inner: list[str] = []
+    entered, closing, closed = threading.Event(), threading.Event(), threading.Event()
+
+    def nested() -> None:
+        with gate.use():
+            entered.set()
+            closing.wait(30)
+            with gate.use():  # e.g. compaction inside a save
+                inner.append("nested ran")
+        closed.wait(30)
+        try:
+            with gate.use():
+                inner.append("ran after close")
+        except runtime.InterpreterExiting:
+            inner.append("refused")
+
+    thread = runtime.start_thread(nested, "labmate-test-nested")
+    assert entered.wait(30)
+    closing.set()
+    gate.close(30)  # waits for the thread to leave
+    assert inner == ["nested ran"]
+    closed.set()
+    thread.join(30)
+    assert inner == ["nested ran", "refused"] and gate.active == 0

@@ -99,13 +99,14 @@ def test_two_processes_fifty_acquisitions_each_never_overwrite(tmp_path: Path) -
         subprocess.Popen(
             [sys.executable, "-c", _WORKER, str(data), "50", str(w)],
             stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
         )
         for w in range(2)
     ]
-    outputs = [p.communicate(timeout=240)[0].split() for p in procs]
-    assert all(p.returncode == 0 for p in procs)
-    names = outputs[0] + outputs[1]
+    done = [p.communicate(timeout=240) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [err for _, err in done]
+    names = done[0][0].split() + done[1][0].split()
     assert len(names) == 100 and len(set(names)) == 100
     # 100 acquisitions of one name take far less than 100 s: some shared a second, and the
     # suffix race was really run (not won by distinct time stamps alone)

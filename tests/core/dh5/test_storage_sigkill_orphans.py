@@ -30,13 +30,17 @@ def test_the_next_writer_removes_what_a_killed_writer_wrote_aside(tmp_path: Path
     rng = random.Random(11)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     killed_mid_write = 0
-    for attempt in range(4):
+    # a kill lands mid-write in most attempts; on a loaded machine some writers finish between
+    # two looks: try until three kills landed (each a seeded random point in the write)
+    for attempt in range(40):
+        if killed_mid_write == 3:
+            break
         path = tmp_path / f"run{attempt}.h5"
         writer = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], env=env)
         deadline = time.monotonic() + 60
         while not _orphans(path) and writer.poll() is None and time.monotonic() < deadline:
             time.sleep(0.002)
-        time.sleep(rng.uniform(0, 0.02))
+        time.sleep(rng.uniform(0, 0.01))
         writer.send_signal(signal.SIGKILL)
         writer.wait()
         if not _orphans(path):
@@ -45,4 +49,4 @@ def test_the_next_writer_removes_what_a_killed_writer_wrote_aside(tmp_path: Path
         DH5(path, "a=")["y"] = 1.0
         assert _orphans(path) == [], f"attempt {attempt}"
         assert DH5(path).y == 1.0
-    assert killed_mid_write, "no writer was killed while writing aside: nothing tested"
+    assert killed_mid_write == 3, "writers were not killed while writing aside: nothing tested"
