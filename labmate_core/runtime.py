@@ -29,6 +29,10 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+# h5py's own atexit handler (it unregisters its type converters: strings can no longer be read)
+# must run after ours; atexit runs handlers last registered first, so h5py registers first.
+import h5py  # noqa: F401
+
 logger = logging.getLogger(__name__)
 
 #: exit phases, run in this order

@@ -161,20 +161,12 @@ class TiledBackend(AcquisitionBackend):
             run = experiment.create_container(
                 key=stem, metadata={"run": stem, "labmate": {"partial": True}}
             )
-            containers: dict[tuple[str, ...], Any] = {(): run}
-            for path, array in content.arrays.items():
-                node = _require(containers, path[:-1])
-                node.write_array(_chunked(array), key=path[-1])
-            if content.files:
-                folder = run.create_container(key=FILES)
-                for suffix, companion in content.files.items():
-                    folder.write_array(_bytes_array(companion.read_bytes()), key=suffix)
-            if content.large:
-                texts = run.create_container(key=LARGE)
-                for key, data in content.large.items():
-                    texts.write_array(_bytes_array(data), key=key)
-            content.metadata["labmate"]["partial"] = False
-            run.replace_metadata(metadata=content.metadata, drop_revision=True)
+            try:
+                _write_content(run, content)
+            except Exception as error:
+                if _server_error(error):  # e.g. storage left behind by a server killed mid-write
+                    raise _damaged(acquisition.experiment_name, stem, self.uri, error) from error
+                raise
         logger.debug("uploaded %s to %s", stem, self.uri)
 
     def _experiment(self, client: Any, name: str) -> Any:
@@ -239,11 +231,40 @@ def _remove_entry(experiment: Any, existing: Any, name: str, stem: str, uri: str
     try:
         experiment.delete_contents(stem, recursive=True, external_only=False)
     except Exception:
-        raise DamagedEntryError(
-            f"the entry {name}/{stem} on {uri} was left damaged by an "
-            f"interrupted upload and the server cannot delete it ({_one_line(first)}); "
-            "remove it on the server, the upload is retried"
-        ) from first
+        raise _damaged(name, stem, uri, first) from first
+
+
+def _write_content(run: Any, content: Any) -> None:
+    """Upload a run's arrays, companion files and long texts into its new container, then
+    its metadata (which marks it complete)."""
+    containers: dict[tuple[str, ...], Any] = {(): run}
+    for path, array in content.arrays.items():
+        node = _require(containers, path[:-1])
+        node.write_array(_chunked(array), key=path[-1])
+    if content.files:
+        folder = run.create_container(key=FILES)
+        for suffix, companion in content.files.items():
+            folder.write_array(_bytes_array(companion.read_bytes()), key=suffix)
+    if content.large:
+        texts = run.create_container(key=LARGE)
+        for key, data in content.large.items():
+            texts.write_array(_bytes_array(data), key=key)
+    content.metadata["labmate"]["partial"] = False
+    run.replace_metadata(metadata=content.metadata, drop_revision=True)
+
+
+def _server_error(error: BaseException) -> bool:
+    """An HTTP 5xx answer (the server failed), not a refused or lost connection."""
+    response = getattr(error, "response", None)
+    return getattr(response, "status_code", 0) >= 500
+
+
+def _damaged(name: str, stem: str, uri: str, error: BaseException) -> DamagedEntryError:
+    return DamagedEntryError(
+        f"the server {uri} cannot replace the entry {name}/{stem} ({_one_line(error)}); a server "
+        "killed during an upload can leave pieces it cannot replace: if this persists, remove "
+        "the entry on the server (catalog and writable storage); the upload is retried"
+    )
 
 
 def _one_line(error: BaseException) -> str:

@@ -272,3 +272,27 @@ def test_a_background_use_inside_a_use_is_not_refused_at_exit() -> None:
     closed.set()
     thread.join(30)
     assert inner == ["nested ran", "refused"] and gate.active == 0
+
+
+H5PY_AT_EXIT = textwrap.dedent(
+    """
+    import sys
+    from labmate_core import runtime  # first: before anything imports h5py
+    path = sys.argv[1]
+
+    def read_back():
+        from labmate_core.dh5 import storage
+        with storage.open_write(path) as f:
+            f["s"] = "a string"
+        with storage.open_read(path) as f:
+            sys.stdout.write(f["s"][()].decode())
+
+    runtime.on_exit(runtime.DRAIN, "read a string", read_back)
+    """
+)
+
+
+def test_h5py_still_reads_strings_during_the_exit_steps(tmp_path: Path) -> None:
+    done = _run(H5PY_AT_EXIT, str(tmp_path / "f.h5"))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "a string", done.stdout + done.stderr

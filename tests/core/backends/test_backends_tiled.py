@@ -288,12 +288,13 @@ def test_server_killed_mid_delivery_then_back(
             # Tiled's catalog is not transactional: a server killed while it wrote an array
             # can leave pieces it cannot delete itself. Then the error must say so, in one
             # line, and the upload keeps being retried (never reported done).
-            if final.last_error and "left damaged by an interrupted upload" in final.last_error:
-                assert "remove it on the server" in final.last_error
+            if final.last_error and "cannot replace the entry killed/" in final.last_error:
+                assert "remove the entry on the server" in final.last_error
                 assert final.state != State.DONE
                 damaged = True
                 break
-            assert time.monotonic() < deadline, final.last_error
+            log = (server.root / "server.log").read_text(errors="replace")[-3000:]
+            assert time.monotonic() < deadline, f"{final.last_error}\nserver log:\n{log}"
         if damaged:
             return
         final = dispatcher.status(prefix)[backend.name]

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from mounts import mount_tmpfs, unmount
 
+from labmate_core import index as acquisition_index
 from labmate_core.acquisition import AcquisitionLoop, NotebookAcquisitionData
 from labmate_core.acquisition.manager import AcquisitionManager
 from labmate_core.dh5 import DH5, storage
@@ -203,6 +204,9 @@ def test_acquisition_manager_saves_at_many_fill_levels(small_disk: Path) -> None
     big = np.random.default_rng(4).random(250_000)
     outcomes = []
     for run, leave in enumerate(levels(big.nbytes, 12)):
+        # the index of the previous round is written in the background: wait, close, then wipe
+        assert acquisition_index.flush(30)
+        acquisition_index.reset()
         for entry in list(small_disk.rglob("*"))[::-1]:
             entry.unlink() if not entry.is_dir() else entry.rmdir()
         aqm = AcquisitionManager(small_disk / "DATA")
