@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from ..dh5.storage import _GENERATION
+from ..dh5 import storage
 from .configured import ConfiguredBackends, ConfiguredBackendsError
 from .delivered import DeliveryRecords, DeliveryRecordsError
 from .files import acquisition_files, is_acquisition_file
@@ -158,21 +158,10 @@ def acquisitions_on_disk(directory: Path) -> dict[Path, dict[str, os.stat_result
     return found
 
 
-def _generation(lock: str) -> int:
-    """The write generation in the lock file ``lock`` (0 without one): see ``storage``."""
-    try:
-        fd = os.open(lock, os.O_RDONLY)
-    except FileNotFoundError:
-        return 0
-    try:
-        raw = os.pread(fd, _GENERATION.size, 0)
-    finally:
-        os.close(fd)
-    return _GENERATION.unpack(raw)[0] if len(raw) == _GENERATION.size else 0
-
-
 def _keys(prefix: Path, files: dict[str, os.stat_result]) -> dict[str, list[int]]:
-    """The files' keys from the listing's stats (see ``identity.file_keys``)."""
+    """The files' keys from the listing's stats (see ``identity.file_keys``). The ``.h5``'s
+    generation is read from the lock its writers use (``storage.generation``): a hard-linked
+    file's lock is keyed on its inode, not the hidden file beside it."""
     h5_name = prefix.name + ".h5"
     folder = os.fspath(prefix.parent)
     return {
@@ -181,7 +170,7 @@ def _keys(prefix: Path, files: dict[str, os.stat_result]) -> dict[str, list[int]
             st.st_mtime_ns,
             st.st_ctime_ns,
             st.st_ino,
-            _generation(os.path.join(folder, f".{name}.lock")) if name == h5_name else 0,
+            storage.generation(os.path.join(folder, name)) if name == h5_name else 0,
         ]
         for name, st in files.items()
     }

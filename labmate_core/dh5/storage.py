@@ -87,6 +87,22 @@ def _read_generation(fd: int) -> int:
     return _GENERATION.unpack(raw)[0] if len(raw) == _GENERATION.size else 0
 
 
+def _path_generation(lock: Path | None) -> int:
+    """The generation held by the lock file ``lock`` (0 when there is none)."""
+    if lock is None:
+        return 0
+    try:
+        fd = os.open(lock, os.O_RDONLY)
+    except OSError:
+        return 0
+    try:
+        return _read_generation(fd)
+    except OSError:
+        return 0
+    finally:
+        os.close(fd)
+
+
 def generation(path: str | os.PathLike) -> int:
     """The write generation of ``path``: odd while a write is under way, +2 per finished write.
 
@@ -194,10 +210,17 @@ class FileLock:
         return self.generation % 2 == 1 or has_journal(self.fd)
 
     def begin_write(self) -> None:
-        """Make the generation odd: optimistic readers will know a write is under way."""
+        """Make the generation odd: optimistic readers will know a write is under way.
+
+        The generation never goes back for the file: when its other lock (see ``lock_paths``:
+        the one used before a hard link was made or removed) is ahead, it continues from there,
+        so a generation seen once never stands for two contents (``identity``'s keys)."""
         assert self.fd is not None and not self.shared
         gen = self.generation
-        if gen % 2 == 0:
+        floor = _path_generation(self.other)
+        if floor > gen:
+            pwrite_all(self.fd, _GENERATION.pack(floor + floor % 2 + 1), 0)
+        elif gen % 2 == 0:
             pwrite_all(self.fd, _GENERATION.pack(gen + 1), 0)
 
     def end_write(self) -> int:
