@@ -70,6 +70,34 @@ class JournalEntry:
 
 _RECORD_FIELDS = tuple(f.name for f in dataclasses.fields(JournalEntry) if f.name != "backend")
 
+_NUMBER = (int, float)
+#: the JSON types a stored record's fields may have (a record of other types is unreadable:
+#: reported by ``labmate status``, set aside by ``labmate sync``, never compared or resumed)
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "backend": (str,),
+    "prefix": (str,),
+    "state": (str,),
+    "attempts": (int,),
+    "last_error": (str, type(None)),
+    "submitted": _NUMBER,
+    "updated": _NUMBER,
+    "experiment_name": (str, type(None)),
+    "spec": (dict, type(None)),
+    "next_try": (*_NUMBER, type(None)),
+}
+
+
+def _entry(fields: Mapping[str, Any]) -> JournalEntry:
+    """A :class:`JournalEntry` of stored ``fields`` (unknown ones ignored); ``TypeError`` when
+    one has the wrong type or a required one is missing."""
+    known = {k: v for k, v in fields.items() if k in _FIELD_TYPES}
+    for name, value in known.items():
+        if not isinstance(value, _FIELD_TYPES[name]) or (
+            isinstance(value, bool) and bool not in _FIELD_TYPES[name]
+        ):
+            raise TypeError(f"{name} is {type(value).__name__}: {value!r:.40}")
+    return JournalEntry(**known)
+
 
 def _close_fd(fd: int) -> None:
     with contextlib.suppress(OSError):
@@ -387,25 +415,35 @@ class Journal:
             children = sorted(os.scandir(self.root), key=lambda c: c.name)
         except (FileNotFoundError, NotADirectoryError):
             return found
+        files: list[str] = []
         for child in children:
-            if child.name.startswith(".") or not child.name.endswith(".json"):
+            if child.name.startswith("."):
                 continue
+            if child.is_dir():  # the first layout: one record per file in a folder per backend
+                with contextlib.suppress(OSError):
+                    files.extend(
+                        os.path.join(child.path, name)
+                        for name in sorted(os.listdir(child.path))
+                        if name.endswith(".json") and not name.startswith(".")
+                    )
+            elif child.name.endswith(".json"):
+                files.append(child.path)
+        for path in files:
             try:
-                with open(child.path, encoding="utf-8") as handle:
+                with open(path, encoding="utf-8") as handle:
                     data = json.load(handle)
+                if os.path.dirname(path) != os.fspath(self.root):
+                    _entry(data)
+                    continue
                 records = data["backends"]
                 if not isinstance(records, dict) or not isinstance(data["prefix"], str):
                     raise ValueError("not a journal record")
                 for name, record in records.items():
-                    JournalEntry(
-                        backend=name,
-                        prefix=data["prefix"],
-                        **{k: v for k, v in record.items() if k in _RECORD_FIELDS},
-                    )
+                    _entry({**record, "backend": name, "prefix": data["prefix"]})
             except FileNotFoundError:
                 continue
             except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
-                found.append((Path(child.path), f"{type(error).__name__}: {error}"))
+                found.append((Path(path), f"{type(error).__name__}: {error}"))
         return found
 
     def set_aside(self, path: Path) -> Path:
@@ -424,9 +462,7 @@ class Journal:
             if backend is not None and name != backend:
                 continue
             try:
-                fields = {k: v for k, v in record.items() if k in _RECORD_FIELDS}
-                fields["prefix"] = data["prefix"]
-                entries.append(JournalEntry(backend=name, **fields))
+                entries.append(_entry({**record, "backend": name, "prefix": data["prefix"]}))
             except (AttributeError, KeyError, TypeError) as error:
                 logger.warning("unreadable pending-snapshot record %s: %s", path, error)
         return entries
@@ -435,12 +471,10 @@ class Journal:
         entries = []
         for path in sorted(folder.glob("*.json")):
             try:
-                data = json.loads(path.read_text(encoding="utf-8"))
-                fields = {f.name for f in dataclasses.fields(JournalEntry)}
-                entry = JournalEntry(**{k: v for k, v in data.items() if k in fields})
+                entry = _entry(json.loads(path.read_text(encoding="utf-8")))
             except FileNotFoundError:
                 continue
-            except (OSError, ValueError, TypeError) as error:
+            except (OSError, ValueError, TypeError, AttributeError) as error:
                 logger.warning("unreadable pending-snapshot record %s: %s", path, error)
                 continue
             if backend is None or entry.backend == backend:
