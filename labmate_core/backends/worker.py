@@ -276,7 +276,17 @@ class BackendWorker:
                 )
             if error is None:  # outside the lock: a folder listing must not hold up a submit
                 job.unchanged = _unchanged(job)
+                if job.unchanged:  # nor a write to delivered.sqlite (another process may hold it)
+                    self._record_delivery(job)
             self._finish(job, error)
+
+    def _record_delivery(self, job: _Job) -> None:
+        """Record that the backend holds ``job.identity`` (true whatever was submitted since)."""
+        assert job.identity is not None
+        try:
+            self._delivered.record(self.name, job.prefix, job.identity)
+        except OSError:
+            logger.exception("could not record the delivery of %s to %r", job.prefix, self.name)
 
     def _deliver(self, job: _Job) -> None:
         if self.staged:
@@ -355,11 +365,7 @@ class BackendWorker:
         began (it copied older content; whoever delivers the current files drops it, or the
         next start delivers it again) or a later submit rewrote it."""
         self._journaled.pop(job.prefix, None)
-        if job.unchanged and job.identity is not None:
-            try:
-                self._delivered.record(self.name, job.prefix, job.identity)
-            except OSError:
-                logger.exception("could not record the delivery of %s to %r", job.prefix, self.name)
+        if job.unchanged and job.identity is not None:  # recorded as delivered by _loop
             self._journal.remove(self.name, job.prefix, submitted=job.submitted)
         else:
             self._journaled[job.prefix] = None
