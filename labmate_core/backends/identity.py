@@ -72,6 +72,14 @@ class ContentIdentity:
         files = data["files"]
         if not isinstance(files, dict) or not isinstance(data["digest"], str):
             raise ValueError("not a content identity")
+        for name, item in files.items():
+            key = item.get("key") if isinstance(item, dict) else None
+            if not (
+                isinstance(key, list)
+                and all(isinstance(v, int) and not isinstance(v, bool) for v in key)
+                and isinstance(item.get("sha256"), (str, type(None)))
+            ):
+                raise ValueError(f"not a content identity (file {name!r}: {item!r:.60})")
         return cls(files, data["digest"])
 
 
