@@ -119,9 +119,15 @@ def acquisitions_on_disk(directory: Path) -> dict[Path, dict[str, os.stat_result
     companions) under ``directory``; one listing per folder, hidden files and folders skipped."""
     found: dict[Path, dict[str, os.stat_result]] = {}
     stack = [directory]
-    while stack:
-        folder = stack.pop()
+    linked: list[Path] = []  # folders reached through a symlink: after the real ones
+    seen: set[tuple[int, int]] = set()  # each folder once, by whatever name (symlink loops)
+    while stack or linked:
+        folder = stack.pop() if stack else linked.pop(0)
         try:
+            st = os.stat(folder)
+            if (st.st_dev, st.st_ino) in seen:
+                continue
+            seen.add((st.st_dev, st.st_ino))
             entries = list(os.scandir(folder))
         except OSError as error:
             logger.warning("cannot list %s: %s", folder, error)
@@ -134,6 +140,8 @@ def acquisitions_on_disk(directory: Path) -> dict[Path, dict[str, os.stat_result
             try:
                 if entry.is_dir(follow_symlinks=False):
                     stack.append(Path(entry.path))
+                elif entry.is_dir():  # an experiment folder linked to another disk
+                    linked.append(Path(entry.path))
                 elif entry.is_file():
                     if entry.name.endswith(".h5"):
                         stems[entry.name[:-3]] = {entry.name: entry.stat()}
@@ -174,6 +182,10 @@ def _keys(prefix: Path, files: dict[str, os.stat_result]) -> dict[str, list[int]
         ]
         for name, st in files.items()
     }
+
+
+def _h5_exists(prefix: Path) -> bool:
+    return os.path.isfile(prefix.with_name(prefix.name + ".h5"))
 
 
 def _journal_state(entry: JournalEntry) -> BackendState:
@@ -239,11 +251,15 @@ def survey(
         problems.append(f"unreadable delivery records: {error}")
         delivered = {}
     on_disk = acquisitions_on_disk(directory) if prefixes is None else _listed(prefixes)
+    if prefixes is None:  # pending acquisitions the walk does not reach (outside the directory)
+        unlisted = {prefix for _, prefix in pending if prefix not in on_disk}
+        on_disk.update(_listed(prefix for prefix in unlisted if _h5_exists(prefix)))
     states: list[AcquisitionStates] = []
     settled: list[tuple[str, str, str, str]] = []
     root = len(os.fspath(directory)) + 1
     for prefix in sorted(on_disk, key=os.fspath):
-        relative = os.fspath(prefix)[root:]
+        inside = os.fspath(prefix).startswith(os.path.join(os.fspath(directory), ""))
+        relative = os.fspath(prefix)[root:] if inside else records.relative(prefix)
         keys: dict[str, list[int]] | None = None
         current: ContentIdentity | None = None
         per: dict[str, BackendState] = {}
