@@ -556,8 +556,10 @@ def open_write(
         if path.stat().st_nlink == 1:  # a hard-linked file is not compacted: the rename splits it
             try:  # written aside, renamed
                 compaction.compact(path, free, _write_new, fsync_enabled())
-            except OSError as exc:  # the save is complete: only the free space stays
-                logger.warning("Could not compact %s (%s); its free space stays", path, exc)
+            except Exception as exc:  # the save is complete: only the free space stays
+                # (on a full disk HDF5's object copy raises RuntimeError, not OSError)
+                reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                logger.warning("Could not compact %s (%s); its free space stays", path, reason)
 
 
 @contextlib.contextmanager
