@@ -337,16 +337,22 @@ def read_consistently(
     """Run ``read()`` (which reads ``path`` and its companions) without blocking writers.
 
     ``read`` runs optimistically and is run again if a write happened meanwhile (the write
-    generation changed); after ``attempts`` ``locked_read`` (default: ``read``) runs under the
+    generation changed; an error ``read`` raised meanwhile, e.g. h5py parsing a half-written
+    file, is such a torn read too); after ``attempts`` ``locked_read`` (default: ``read``) runs under the
     shared lock instead. Writers wait for that one: it must be a fast local copy, never I/O to
     a slow or remote destination (copy to a local staging file, ship it after this returns).
     """
     for attempt in range(attempts):
         before = generation(path)
         if before % 2 == 0:
-            result = read()
-            if generation(path) == before:
-                return result
+            try:
+                result = read()
+            except Exception:
+                if generation(path) == before:
+                    raise  # not a torn read: the file was not written meanwhile
+            else:
+                if generation(path) == before:
+                    return result
         time.sleep(min(0.005 * 2**attempt, 0.1))
     with file_lock(path, shared=True):
         return (read if locked_read is None else locked_read)()
