@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import io
 import logging
 import os
 import re
@@ -420,6 +421,41 @@ def _io_error(exc: BaseException) -> OSError | None:
     return OSError(code, os.strerror(code))  # HDF5's message is many lines long
 
 
+class _AsideFile(io.FileIO):
+    """A new file written aside, given to h5py as a file object rather than by name: HDF5's own
+    (sec2) driver crashes the process (SIGSEGV, HDF5 2.0) when it closes a new file whose writes
+    failed for lack of space; through a file object the failure is an exception. The first
+    write error is kept in :attr:`error` (h5py's file-object driver does not pass it on)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, "w+")
+        self.error: OSError | None = None
+
+    def write(self, data) -> int:  # type: ignore[override]
+        if self.error is not None:
+            raise self.error
+        view = memoryview(data).cast("B")
+        written = 0
+        try:
+            while written < len(view):
+                done = super().write(view[written:])
+                if not done:
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+                written += done
+        except OSError as exc:
+            self.error = exc
+            raise
+        return written
+
+    def truncate(self, size: int | None = None) -> int:
+        try:
+            return super().truncate(size)
+        except OSError as exc:
+            if self.error is None:
+                self.error = exc
+            raise
+
+
 @contextlib.contextmanager
 def _write_new(
     path: Path, sync: bool, replace: bool = True, keys: list[str] | None = None
@@ -432,10 +468,19 @@ def _write_new(
     """
     tmp = _temporary_sibling(path)
     try:
-        with h5py.File(tmp, "w", locking=False, libver=LIBVER, **CREATE_OPTIONS) as file:
-            yield file
-        if sync:
-            _sync_path(tmp)
+        with _AsideFile(tmp) as raw:
+            try:
+                with h5py.File(raw, "w", locking=False, libver=LIBVER, **CREATE_OPTIONS) as file:
+                    file.aside_path = str(tmp)  # the name it is written under (compaction)
+                    yield file
+                if sync:
+                    os.fsync(raw.fileno())
+            except BaseException:
+                if raw.error is None:
+                    raise
+                raise raw.error from None  # h5py's own error does not name it (or is another)
+            if raw.error is not None:  # h5py may have gone on after a failed write
+                raise raw.error
         if replace:
             os.replace(tmp, path)
         else:
