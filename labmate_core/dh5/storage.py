@@ -132,11 +132,14 @@ class FileLock:
             try:
                 fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
             except OSError as exc:
-                if self.shared and exc.errno in _READ_ONLY_ERRNOS + _NO_ROOM_ERRNOS:
+                if not self.shared or exc.errno not in _READ_ONLY_ERRNOS + _NO_ROOM_ERRNOS:
+                    raise
+                try:  # another user's lock file (0644): a shared flock needs no write access
+                    fd = os.open(self.path, os.O_RDONLY)
+                except OSError:
                     # no lock file can be made: no writer of ours can be under way either
                     logger.debug("No lock for %s (%s): reading unlocked", self.path, exc.strerror)
                     return False
-                raise
             if self._shared_dir:  # every user's writers of that hard-linked file use it
                 with contextlib.suppress(OSError):
                     os.fchmod(fd, 0o666)
@@ -323,8 +326,18 @@ def _shared_clean_lock(path: Path, timeout: float | None) -> FileLock:
     locked = lock.acquire(timeout)
     if locked and (lock.dirty or other_dirty(lock.other)):
         lock.release()
-        with _exclusive(path, timeout):
-            pass  # rolls back
+        try:
+            with _exclusive(path, timeout):
+                pass  # rolls back
+        except OSError as exc:  # another user's file, a read-only disk: no rollback here
+            if exc.errno not in _READ_ONLY_ERRNOS:
+                raise
+            logger.warning(
+                "%s holds a save left unfinished by a writer that died; it cannot be rolled "
+                "back without write access (%s): reading it as it was left",
+                path,
+                exc,
+            )
         lock.acquire(timeout)
     return lock
 

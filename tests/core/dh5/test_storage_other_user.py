@@ -1,0 +1,95 @@
+"""A reader of another user: the owner's lock file (0644) cannot be opened for writing, yet a
+shared flock needs no write access: the reader waits for the owner's save instead of reading
+a half-written file; after a writer died, the reader (who may not roll back) reads with a warning.
+Each check runs in a child that drops to uid nobody after the imports (root only)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from labmate_core.dh5 import DH5, storage
+from labmate_core.dh5.errors import LockTimeout
+
+pytestmark = pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs root to become another user"
+)
+
+
+@pytest.fixture
+def shared_folder() -> Iterator[Path]:
+    folder = Path(tempfile.mkdtemp())  # not under pytest's private (0700) folders
+    os.chmod(folder, 0o755)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder)
+
+
+def as_nobody(check: Callable[[], int]) -> int:
+    """Run ``check`` in a child running as uid/gid 65534; its return value is the exit code."""
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        code = 70
+        try:
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(65534)
+            code = check()
+        finally:
+            os._exit(code)
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+
+
+def test_another_users_reader_waits_for_the_owners_save(shared_folder: Path) -> None:
+    path = shared_folder / "run.h5"
+    d = DH5(path, "w")
+    d["x"] = np.arange(10.0)
+    d.save()
+    assert oct(os.stat(storage.lock_path(path)).st_mode & 0o777) == "0o644"
+
+    def read_during_the_save() -> int:
+        try:
+            with storage.open_read(path, timeout=0.3):
+                return 1  # read while the owner was writing
+        except LockTimeout:
+            return 0
+
+    with storage.open_write(path) as file:  # the owner is in the middle of a save
+        file["y"] = np.arange(5.0)
+        assert as_nobody(read_during_the_save) == 0
+    assert as_nobody(lambda: 0 if sorted(DH5(path).keys()) == ["x", "y"] else 1) == 0
+
+
+def test_another_users_reader_of_a_dead_writers_file_reads_with_a_warning(
+    shared_folder: Path,
+) -> None:
+    path = shared_folder / "run.h5"
+    d = DH5(path, "w")
+    d["x"] = np.arange(10.0)
+    d.save()
+    lock = storage.FileLock(path, shared=False)
+    lock.acquire()
+    lock.begin_write()  # a writer that dies here: the generation stays odd
+    lock.release()
+
+    def read() -> int:
+        import logging
+
+        seen = []
+        handler = logging.Handler()
+        handler.emit = lambda record: seen.append(record.getMessage())  # type: ignore[method-assign]
+        logging.getLogger("labmate_core.dh5.storage").addHandler(handler)
+        ok = np.array_equal(DH5(path)["x"], np.arange(10.0))
+        return 0 if ok and any("cannot be rolled back" in m for m in seen) else 1
+
+    assert as_nobody(read) == 0
+    with storage.open_read(path):  # the owner's next use recovers it
+        pass
+    assert storage.generation(path) % 2 == 0
