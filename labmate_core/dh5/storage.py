@@ -130,7 +130,8 @@ class FileLock:
         fd, self._kept = self._kept, None
         if fd is None:
             try:
-                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+                # 0666 as for the file itself: the umask decides (002: a group's shared folder)
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
             except OSError as exc:
                 if not self.shared or exc.errno not in _READ_ONLY_ERRNOS + _NO_ROOM_ERRNOS:
                     raise

@@ -32,13 +32,14 @@ def shared_folder() -> Iterator[Path]:
         shutil.rmtree(folder)
 
 
-def as_nobody(check: Callable[[], int]) -> int:
-    """Run ``check`` in a child running as uid/gid 65534; its return value is the exit code."""
+def as_nobody(check: Callable[[], int], groups: list[int] | None = None) -> int:
+    """Run ``check`` in a child running as uid/gid 65534 (in ``groups``); its return value is
+    the exit code."""
     pid = os.fork()
     if pid == 0:  # pragma: no cover - runs in the child
         code = 70
         try:
-            os.setgroups([])
+            os.setgroups(groups or [])
             os.setgid(65534)
             os.setuid(65534)
             code = check()
@@ -52,7 +53,7 @@ def test_another_users_reader_waits_for_the_owners_save(shared_folder: Path) -> 
     d = DH5(path, "w")
     d["x"] = np.arange(10.0)
     d.save()
-    assert oct(os.stat(storage.lock_path(path)).st_mode & 0o777) == "0o644"
+    assert not os.stat(storage.lock_path(path)).st_mode & 0o002  # nobody may not write it
 
     def read_during_the_save() -> int:
         try:
@@ -93,3 +94,28 @@ def test_another_users_reader_of_a_dead_writers_file_reads_with_a_warning(
     with storage.open_read(path):  # the owner's next use recovers it
         pass
     assert storage.generation(path) % 2 == 0
+
+
+def test_a_group_member_saves_to_a_group_writable_file(shared_folder: Path) -> None:
+    """A shared group folder and a umask of 002: the owner's new file is group-writable, and so
+    is its lock file (made with the same umask), so another member of the group can save."""
+    os.chown(shared_folder, 0, 65534)
+    os.chmod(shared_folder, 0o2775)
+    path = shared_folder / "run.h5"
+    old = os.umask(0o002)
+    try:
+        d = DH5(path, "w")
+        d["x"] = 1.0
+        d.save()
+    finally:
+        os.umask(old)
+    assert os.stat(path).st_mode & 0o020  # group-writable
+
+    def save() -> int:
+        member = DH5(path, "a")
+        member["y"] = 2.0
+        member.save()
+        return 0
+
+    assert as_nobody(save, groups=[65534]) == 0  # a member of the folder's group
+    assert sorted(DH5(path).keys()) == ["x", "y"]
