@@ -375,6 +375,10 @@ def _restore(path: str | os.PathLike, blob: bytes, own: bool) -> int:
             _check_matches(fd, orig_size, dev, ino, first, records, old)
         os.ftruncate(fd, orig_size)  # first: frees what the save added (a full disk)
         for offset, data in old.items():
+            if _pread_all(fd, len(data), offset) == data:
+                # never overwritten (its journal record went first): writing it back could need
+                # space the disk lacks, where the page is a hole (allocated, never written)
+                continue
             pwrite_all(fd, data, offset)
         os.fsync(fd)
     finally:
