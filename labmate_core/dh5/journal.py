@@ -336,7 +336,7 @@ def set_aside(journal_fd: int, blob: bytes, journal_path: str | os.PathLike | No
     lock = os.fspath(journal_path or os.readlink(f"/proc/self/fd/{journal_fd}"))
     stamp = time.strftime("%Y%m%dT%H%M%S")
     aside = f"{lock}.{stamp}-{os.urandom(3).hex()}.stale-journal"
-    fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # old pages: private
     try:
         pwrite_all(fd, blob, 0)
         os.fsync(fd)

@@ -95,7 +95,7 @@ def generation(path: str | os.PathLike) -> int:
     before and after (a seqlock): see :func:`read_consistently`.
     """
     try:
-        fd = os.open(lock_path(path), os.O_RDONLY)
+        fd = os.open(lock_path(path), os.O_RDONLY | os.O_NOFOLLOW)
     except FileNotFoundError:
         return 0
     try:
@@ -130,13 +130,15 @@ class FileLock:
         fd, self._kept = self._kept, None
         if fd is None:
             try:
-                # 0666 as for the file itself: the umask decides (002: a group's shared folder)
-                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+                # 0666 as for the file itself: the umask decides (002: a group's shared folder);
+                # never through a symlink (a lock folder others may write: it would truncate
+                # and chmod whatever file the link points at)
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
             except OSError as exc:
                 if not self.shared or exc.errno not in _READ_ONLY_ERRNOS + _NO_ROOM_ERRNOS:
                     raise
                 try:  # another user's lock file (0644): a shared flock needs no write access
-                    fd = os.open(self.path, os.O_RDONLY)
+                    fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW)
                 except OSError:
                     # no lock file can be made: no writer of ours can be under way either
                     logger.debug("No lock for %s (%s): reading unlocked", self.path, exc.strerror)

@@ -119,3 +119,43 @@ def test_a_group_member_saves_to_a_group_writable_file(shared_folder: Path) -> N
 
     assert as_nobody(save, groups=[65534]) == 0  # a member of the folder's group
     assert sorted(DH5(path).keys()) == ["x", "y"]
+
+
+def test_a_symlink_planted_in_the_machine_wide_lock_folder_is_never_followed(
+    shared_folder: Path,
+) -> None:
+    """The folder of hard-linked files' locks is world-writable, and every file's other lock is
+    looked for there: a symlink another user put at a file's lock name must not lead the owner's
+    recovery to truncate (or chmod) whatever it points at."""
+    from labmate_core.dh5 import locknames
+
+    path = shared_folder / "run.h5"
+    d = DH5(path, "w")
+    d["x"] = np.arange(10.0)
+    d.save()
+    precious = shared_folder / "precious.txt"
+    precious.write_text("the owner's notes\n" * 100)
+    os.chmod(precious, 0o600)
+    st = os.stat(path)
+    link = locknames.LINK_LOCK_DIR / f"{st.st_dev}-{st.st_ino}.lock"
+    locknames._make_link_lock_dir()
+    assert not os.path.lexists(link)
+
+    def plant() -> int:
+        os.symlink(precious, link)
+        return 0
+
+    assert as_nobody(plant) == 0
+    try:
+        assert np.array_equal(DH5(path)["x"], np.arange(10.0))  # the owner reads ...
+        d = DH5(path, "a")
+        d["y"] = 1.0
+        d.save()  # ... and writes
+        os.link(path, shared_folder / "other-name.h5")  # its lock is now the planted link
+        with pytest.raises(OSError):
+            d["z"] = 2.0
+            d.save()
+        assert precious.read_text() == "the owner's notes\n" * 100
+        assert os.stat(precious).st_mode & 0o777 == 0o600
+    finally:
+        os.unlink(link)
