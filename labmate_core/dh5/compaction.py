@@ -51,7 +51,7 @@ def compact(path: Path, free: int, write_new: WriteNew, sync: bool) -> bool:
             logger.debug("Not compacting %s: %s", path, reason)
             return False
         with write_new(path, sync) as dst:
-            _keep_mode_and_owner(path, dst.filename)
+            _keep_mode_and_owner(path, getattr(dst, "aside_path", dst.filename))
             for key in src.attrs:  # with its HDF5 type (enum, fixed UTF-8, ASCII stay so)
                 dst.attrs.create(key, src.attrs[key], dtype=src.attrs.get_id(key).dtype)
             for name in src:

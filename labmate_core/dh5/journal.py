@@ -336,7 +336,7 @@ def set_aside(journal_fd: int, blob: bytes, journal_path: str | os.PathLike | No
     lock = os.fspath(journal_path or os.readlink(f"/proc/self/fd/{journal_fd}"))
     stamp = time.strftime("%Y%m%dT%H%M%S")
     aside = f"{lock}.{stamp}-{os.urandom(3).hex()}.stale-journal"
-    fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # old pages: private
     try:
         pwrite_all(fd, blob, 0)
         os.fsync(fd)
@@ -375,6 +375,10 @@ def _restore(path: str | os.PathLike, blob: bytes, own: bool) -> int:
             _check_matches(fd, orig_size, dev, ino, first, records, old)
         os.ftruncate(fd, orig_size)  # first: frees what the save added (a full disk)
         for offset, data in old.items():
+            if _pread_all(fd, len(data), offset) == data:
+                # never overwritten (its journal record went first): writing it back could need
+                # space the disk lacks, where the page is a hole (allocated, never written)
+                continue
             pwrite_all(fd, data, offset)
         os.fsync(fd)
     finally:

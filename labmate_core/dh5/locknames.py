@@ -82,7 +82,7 @@ def recover_other(path: Path, other: Path | None) -> bool:
     if other is None:
         return False
     try:
-        fd = os.open(other, os.O_RDWR)
+        fd = os.open(other, os.O_RDWR | os.O_NOFOLLOW)  # a planted symlink: not ours
     except OSError:
         return False
     try:
@@ -99,7 +99,7 @@ def other_dirty(other: Path | None) -> bool:
     if other is None:
         return False
     try:
-        fd = os.open(other, os.O_RDONLY)
+        fd = os.open(other, os.O_RDONLY | os.O_NOFOLLOW)
     except OSError:
         return False
     try:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import io
 import logging
 import os
 import re
@@ -110,7 +111,7 @@ def generation(path: str | os.PathLike) -> int:
     before and after (a seqlock): see :func:`read_consistently`.
     """
     try:
-        fd = os.open(lock_path(path), os.O_RDONLY)
+        fd = os.open(lock_path(path), os.O_RDONLY | os.O_NOFOLLOW)
     except FileNotFoundError:
         return 0
     try:
@@ -145,13 +146,19 @@ class FileLock:
         fd, self._kept = self._kept, None
         if fd is None:
             try:
-                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+                # 0666 as for the file itself: the umask decides (002: a group's shared folder);
+                # never through a symlink (a lock folder others may write: it would truncate
+                # and chmod whatever file the link points at)
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
             except OSError as exc:
-                if self.shared and exc.errno in _READ_ONLY_ERRNOS + _NO_ROOM_ERRNOS:
+                if not self.shared or exc.errno not in _READ_ONLY_ERRNOS + _NO_ROOM_ERRNOS:
+                    raise
+                try:  # another user's lock file (0644): a shared flock needs no write access
+                    fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW)
+                except OSError:
                     # no lock file can be made: no writer of ours can be under way either
                     logger.debug("No lock for %s (%s): reading unlocked", self.path, exc.strerror)
                     return False
-                raise
             if self._shared_dir:  # every user's writers of that hard-linked file use it
                 with contextlib.suppress(OSError):
                     os.fchmod(fd, 0o666)
@@ -345,8 +352,18 @@ def _shared_clean_lock(path: Path, timeout: float | None) -> FileLock:
     locked = lock.acquire(timeout)
     if locked and (lock.dirty or other_dirty(lock.other)):
         lock.release()
-        with _exclusive(path, timeout):
-            pass  # rolls back
+        try:
+            with _exclusive(path, timeout):
+                pass  # rolls back
+        except OSError as exc:  # another user's file, a read-only disk: no rollback here
+            if exc.errno not in _READ_ONLY_ERRNOS:
+                raise
+            logger.warning(
+                "%s holds a save left unfinished by a writer that died; it cannot be rolled "
+                "back without write access (%s): reading it as it was left",
+                path,
+                exc,
+            )
         lock.acquire(timeout)
     return lock
 
@@ -360,16 +377,22 @@ def read_consistently(
     """Run ``read()`` (which reads ``path`` and its companions) without blocking writers.
 
     ``read`` runs optimistically and is run again if a write happened meanwhile (the write
-    generation changed); after ``attempts`` ``locked_read`` (default: ``read``) runs under the
+    generation changed; an error ``read`` raised meanwhile, e.g. h5py parsing a half-written
+    file, is such a torn read too); after ``attempts`` ``locked_read`` (default: ``read``) runs under the
     shared lock instead. Writers wait for that one: it must be a fast local copy, never I/O to
     a slow or remote destination (copy to a local staging file, ship it after this returns).
     """
     for attempt in range(attempts):
         before = generation(path)
         if before % 2 == 0:
-            result = read()
-            if generation(path) == before:
-                return result
+            try:
+                result = read()
+            except Exception:
+                if generation(path) == before:
+                    raise  # not a torn read: the file was not written meanwhile
+            else:
+                if generation(path) == before:
+                    return result
         time.sleep(min(0.005 * 2**attempt, 0.1))
     with file_lock(path, shared=True):
         return (read if locked_read is None else locked_read)()
@@ -437,6 +460,41 @@ def _io_error(exc: BaseException) -> OSError | None:
     return OSError(code, os.strerror(code))  # HDF5's message is many lines long
 
 
+class _AsideFile(io.FileIO):
+    """A new file written aside, given to h5py as a file object rather than by name: HDF5's own
+    (sec2) driver crashes the process (SIGSEGV, HDF5 2.0) when it closes a new file whose writes
+    failed for lack of space; through a file object the failure is an exception. The first
+    write error is kept in :attr:`error` (h5py's file-object driver does not pass it on)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, "w+")
+        self.error: OSError | None = None
+
+    def write(self, data) -> int:  # type: ignore[override]
+        if self.error is not None:
+            raise self.error
+        view = memoryview(data).cast("B")
+        written = 0
+        try:
+            while written < len(view):
+                done = super().write(view[written:])
+                if not done:
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+                written += done
+        except OSError as exc:
+            self.error = exc
+            raise
+        return written
+
+    def truncate(self, size: int | None = None) -> int:
+        try:
+            return super().truncate(size)
+        except OSError as exc:
+            if self.error is None:
+                self.error = exc
+            raise
+
+
 @contextlib.contextmanager
 def _write_new(
     path: Path, sync: bool, replace: bool = True, keys: list[str] | None = None
@@ -449,10 +507,19 @@ def _write_new(
     """
     tmp = _temporary_sibling(path)
     try:
-        with h5py.File(tmp, "w", locking=False, libver=LIBVER, **CREATE_OPTIONS) as file:
-            yield file
-        if sync:
-            _sync_path(tmp)
+        with _AsideFile(tmp) as raw:
+            try:
+                with h5py.File(raw, "w", locking=False, libver=LIBVER, **CREATE_OPTIONS) as file:
+                    file.aside_path = str(tmp)  # the name it is written under (compaction)
+                    yield file
+                if sync:
+                    os.fsync(raw.fileno())
+            except BaseException:
+                if raw.error is None:
+                    raise
+                raise raw.error from None  # h5py's own error does not name it (or is another)
+            if raw.error is not None:  # h5py may have gone on after a failed write
+                raise raw.error
         if replace:
             os.replace(tmp, path)
         else:
@@ -579,8 +646,10 @@ def open_write(
         if path.stat().st_nlink == 1:  # a hard-linked file is not compacted: the rename splits it
             try:  # written aside, renamed
                 compaction.compact(path, free, _write_new, fsync_enabled())
-            except OSError as exc:  # the save is complete: only the free space stays
-                logger.warning("Could not compact %s (%s); its free space stays", path, exc)
+            except Exception as exc:  # the save is complete: only the free space stays
+                # (on a full disk HDF5's object copy raises RuntimeError, not OSError)
+                reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                logger.warning("Could not compact %s (%s); its free space stays", path, reason)
 
 
 @contextlib.contextmanager

@@ -62,6 +62,37 @@ def test_read_consistently_retries_when_a_write_happens_meanwhile(tmp_path):
     assert result == path.read_bytes()
 
 
+def test_read_consistently_retries_a_read_that_failed_on_a_torn_file(tmp_path):
+    """A read that parses the file (h5py) may raise on the half-written file it met: that is a
+    torn read like any other, taken again once the write is over."""
+    path = tmp_path / "a.h5"
+    make_file(path, v=0)
+    calls = []
+
+    def read():
+        calls.append(1)
+        if len(calls) == 1:  # a writer slips in, and the read meets its half-written file
+            with storage.open_write(path) as f:
+                f["w"] = 1
+            raise OSError("Unable to synchronously open file (invalid file space strategy)")
+        with h5py.File(path, "r", locking=False) as f:
+            return sorted(f)
+
+    assert storage.read_consistently(path, read) == ["v", "w"]
+    assert len(calls) == 2
+
+
+def test_read_consistently_passes_on_an_error_of_an_unchanged_file(tmp_path):
+    path = tmp_path / "a.h5"
+    make_file(path, v=0)
+
+    def read():
+        raise KeyError("missing")
+
+    with pytest.raises(KeyError):
+        storage.read_consistently(path, read)
+
+
 def test_read_consistently_falls_back_to_the_lock_and_recovers_a_dead_writer(tmp_path, caplog):
     path = tmp_path / "a.h5"
     make_file(path, v=1)
