@@ -77,7 +77,8 @@ def remove_stale_temporaries(folder: Path) -> None:
 
 
 def process_alive(pid: int) -> bool:
-    """Whether a process with id ``pid`` exists (this one counts as alive)."""
+    """Whether a process with id ``pid`` is running (this one counts as alive); a killed one
+    its parent has not yet waited for (a zombie) is dead."""
     if pid == os.getpid():
         return True
     try:
@@ -86,7 +87,12 @@ def process_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            state = stat.read().rsplit(b")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True  # no /proc (macOS): kill(0) is the answer
+    return state not in (b"Z", b"X")
 
 
 def atomic_copy(source: Path, destination: Path) -> None:
